@@ -1,27 +1,90 @@
 /**
  * @module engine
- * TEMPORARY pass-through engine: the public shape of Quiver's engine, running SQL straight on
- * SQLite while the front end (lexer, parser, emitter, catalog) is being written. Replaced in
- * place by the real executor; callers depend only on this class's methods.
+ * The engine: opens the database, and runs a request's SQL — parse, emit for SQLite, bind, run,
+ * shape the results — with the request's transaction rules:
+ * - no BEGIN/COMMIT in the request: all statements run in one transaction, all or nothing;
+ * - BEGIN/COMMIT/ROLLBACK in the request: they run as written; a failure rolls back the open
+ *   transaction, and a transaction left open at the end is rolled back with an error.
+ * Parsed scripts are cached by SQL text and emitted SQL by catalog version, so a repeated
+ * statement costs one map lookup and SQLite's own prepared statement.
+ * Everything here runs synchronously on the calling thread; `execute` is async so execution can
+ * move off the main thread later without changing callers (DESIGN decision 8).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { QuiverError } from './errors.ts';
-import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue } from './types.ts';
+import type * as A from './ast.ts';
+import { Catalog, migrateCatalog } from './catalog.ts';
+import { DdlRunner } from './ddl.ts';
+import { emitStatement, type EmittedStatement } from './emit.ts';
+import { QuiverError, isQuiverError } from './errors.ts';
+import { Introspector } from './introspect.ts';
+import { positionOf } from './lexer.ts';
+import { ParamCursor } from './params.ts';
+import { parseScript } from './parser.ts';
+import { translateSqliteError } from './sqlite-errors.ts';
+import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from './types.ts';
+import { decodeVector } from './vector-codec.ts';
+import { registerVectorFunctions } from './vector-functions.ts';
+
+export const DATABASE_FILE = 'quiver.db';
+const MAX_CACHED_SCRIPTS = 1000;
+const MAX_CACHED_STATEMENTS = 1000;
+
+/** Statement kinds that change the schema: they invalidate cached emissions and statements. */
+const SCHEMA_KINDS = new Set<A.Statement['kind']>([
+  'createTable', 'createIndex', 'createVectorIndex', 'createView', 'createTrigger', 'drop', 'alterTable',
+]);
+
+/** PRAGMAs a user may read. Everything else (writing settings, files, safety) is refused. */
+const READABLE_PRAGMAS = new Set([
+  'table_info', 'table_xinfo', 'table_list', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list',
+  'foreign_key_check', 'integrity_check', 'quick_check', 'compile_options', 'collation_list', 'function_list',
+  'pragma_list', 'page_count', 'page_size', 'freelist_count', 'encoding', 'user_version', 'schema_version',
+  'data_version', 'journal_mode', 'synchronous', 'foreign_keys', 'application_id',
+]);
+
+/** PRAGMAs that take an argument naming a table or index (reads, not settings). */
+const PRAGMAS_WITH_ARGUMENT = new Set([
+  'table_info', 'table_xinfo', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list', 'foreign_key_check',
+  'integrity_check', 'quick_check', 'table_list',
+]);
+
+interface CompiledScript {
+  statements: A.Statement[];
+  emitted: ({ version: number; statement: EmittedStatement } | undefined)[];
+}
 
 export class Engine {
   private db: Database.Database | null;
+  private readonly catalog: Catalog;
+  private readonly ddl: DdlRunner;
+  private readonly introspector: Introspector;
+  private readonly scripts = new Map<string, CompiledScript>();
+  private readonly prepared = new Map<string, Database.Statement>();
 
   private constructor(db: Database.Database) {
     this.db = db;
+    this.catalog = new Catalog(db);
+    this.ddl = new DdlRunner(db, this.catalog);
+    this.introspector = new Introspector(db, this.catalog);
   }
 
   /** Opens (creating if needed) the database under `options.dataDir`. */
   static open(options: EngineOptions): Engine {
     fs.mkdirSync(options.dataDir, { recursive: true });
-    const db = new Database(path.join(options.dataDir, 'quiver.db'));
-    db.pragma('journal_mode = WAL');
+    const db = new Database(path.join(options.dataDir, DATABASE_FILE));
+    try {
+      db.pragma('journal_mode = WAL');
+      // FULL: a COMMIT acknowledged to a client survives power loss, not only a crash.
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      registerVectorFunctions(db);
+      migrateCatalog(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
     return new Engine(db);
   }
 
@@ -29,29 +92,208 @@ export class Engine {
     return this.db !== null && this.db.open;
   }
 
-  /** Runs every statement of `sql` in order, in one transaction. */
-  async execute(sql: string, params: Params = [], _options: ExecuteOptions = {}): Promise<ExecuteResult> {
-    const db = this.db;
-    if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
-    const texts = sql.split(';').map((s) => s.trim()).filter((s) => s.length > 0);
-    const run = db.transaction(() =>
-      texts.map((text) => {
-        const stmt = db.prepare(text);
-        if (stmt.reader) {
-          stmt.raw(true);
-          const rows = stmt.all(...(Array.isArray(params) ? params : [params])) as SqlValue[][];
-          return { columns: stmt.columns().map((c) => c.name), rows, changes: 0, lastInsertId: null };
-        }
-        const info = stmt.run(...(Array.isArray(params) ? params : [params]));
-        return { columns: [], rows: [], changes: info.changes, lastInsertId: info.lastInsertRowid };
-      }),
-    );
-    return { results: run() };
-  }
-
-  /** Closes the database; safe to call twice. */
+  /** Closes the database (checkpointing the WAL); safe to call twice. */
   close(): void {
     this.db?.close();
     this.db = null;
   }
+
+  /** Runs every statement of `sql` in order under the request's transaction rules. */
+  async execute(sql: string, params?: Params, _options: ExecuteOptions = {}): Promise<ExecuteResult> {
+    const db = this.db;
+    if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+    const script = this.compile(sql);
+    const cursor = new ParamCursor(params);
+    const { statements } = script;
+    const explicit = statements.some((s) => s.kind === 'transaction');
+    const single = statements.length === 1;
+    const wrap = !explicit && !single;
+    const results: StatementResult[] = [];
+    let index = 0;
+    try {
+      if (wrap) db.exec('BEGIN');
+      for (; index < statements.length; index++) {
+        results.push(this.runStatement(script, index, cursor, sql));
+      }
+      cursor.finish();
+      if (wrap) db.exec('COMMIT');
+      if (explicit && db.inTransaction) {
+        throw new QuiverError('TRANSACTION_ERROR', 'a transaction was left open; end it with COMMIT or ROLLBACK. Its changes were rolled back');
+      }
+      return { results };
+    } catch (e) {
+      if (db.inTransaction) {
+        db.exec('ROLLBACK');
+        this.afterRollback();
+      }
+      throw this.userError(e, statements[Math.min(index, statements.length - 1)], index, sql);
+    }
+  }
+
+  private compile(sql: string): CompiledScript {
+    const cached = this.scripts.get(sql);
+    if (cached) return cached;
+    const statements = parseScript(sql);
+    if (statements.length === 0) throw new QuiverError('BAD_REQUEST', 'the request holds no SQL statement');
+    const script: CompiledScript = { statements, emitted: new Array(statements.length) };
+    if (this.scripts.size >= MAX_CACHED_SCRIPTS) this.scripts.delete(this.scripts.keys().next().value!);
+    this.scripts.set(sql, script);
+    return script;
+  }
+
+  /** The SQLite form of statement `i`, emitted against the current catalog. */
+  private emitted(script: CompiledScript, i: number, source: string): EmittedStatement {
+    const cached = script.emitted[i];
+    if (cached && cached.version === this.catalog.version) return cached.statement;
+    const statement = emitStatement(script.statements[i], 'sqlite', this.catalog, source);
+    script.emitted[i] = { version: this.catalog.version, statement };
+    return statement;
+  }
+
+  private prepare(sql: string): Database.Statement {
+    let stmt = this.prepared.get(sql);
+    if (!stmt) {
+      stmt = this.db!.prepare(sql);
+      if (this.prepared.size >= MAX_CACHED_STATEMENTS) this.prepared.delete(this.prepared.keys().next().value!);
+      this.prepared.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  private runStatement(script: CompiledScript, i: number, cursor: ParamCursor, source: string): StatementResult {
+    const s = script.statements[i];
+    const db = this.db!;
+    const empty: StatementResult = { columns: [], rows: [], changes: 0, lastInsertId: null };
+    switch (s.kind) {
+      case 'transaction':
+        db.exec(this.emitted(script, i, source).sql);
+        if (s.action === 'ROLLBACK') this.afterRollback();
+        return empty;
+      case 'show':
+        return this.introspector.run(s);
+      case 'explain':
+        return this.explain(s, cursor, source);
+      case 'pragma':
+        return this.pragma(s, this.emitted(script, i, source));
+      case 'createTable':
+        this.schemaChange(() => this.ddl.createTable(s, source));
+        return empty;
+      case 'createVectorIndex':
+        this.schemaChange(() => this.ddl.createVectorIndex(s));
+        return empty;
+      case 'drop': {
+        const emitted = this.emitted(script, i, source);
+        this.schemaChange(() => this.ddl.drop(s, emitted.sql));
+        return empty;
+      }
+      case 'alterTable': {
+        const emitted = this.emitted(script, i, source);
+        this.schemaChange(() => this.ddl.alterTable(s, emitted.sql, source));
+        return empty;
+      }
+      case 'truncate': {
+        const emitted = this.emitted(script, i, source);
+        db.transaction(() => this.ddl.truncate(s, emitted.sql))();
+        return empty;
+      }
+      default: {
+        const emitted = this.emitted(script, i, source);
+        const args = cursor.take(emitted);
+        if (SCHEMA_KINDS.has(s.kind)) {
+          this.schemaChange(() => {
+            db.prepare(emitted.sql).run(...args);
+            for (const extra of emitted.after) db.exec(extra);
+          });
+          return empty;
+        }
+        return this.run(emitted, args, s.kind === 'insert');
+      }
+    }
+  }
+
+  /** Runs a schema change atomically (a savepoint inside a request's transaction). */
+  private schemaChange(change: () => void): void {
+    try {
+      this.db!.transaction(change)();
+    } finally {
+      this.prepared.clear();
+      this.catalog.invalidate();
+    }
+  }
+
+  private afterRollback(): void {
+    this.prepared.clear();
+    this.catalog.invalidate();
+  }
+
+  private run(emitted: EmittedStatement, args: unknown[], isInsert: boolean): StatementResult {
+    const stmt = this.prepare(emitted.sql);
+    if (!stmt.reader) {
+      const info = stmt.run(...args);
+      return {
+        columns: [],
+        rows: [],
+        changes: info.changes,
+        lastInsertId: isInsert ? normalizeInteger(info.lastInsertRowid) : null,
+      };
+    }
+    stmt.raw(true);
+    stmt.safeIntegers(true);
+    const columns = stmt.columns();
+    const isVector = columns.map((c) => {
+      if (emitted.vectorResultNames.has(c.name)) return true;
+      if (!c.table || !c.column) return false;
+      const table = this.catalog.table(c.table);
+      return table?.columns.some((col) => col.vectorDims !== null && col.name.toLowerCase() === c.column!.toLowerCase()) ?? false;
+    });
+    const rows = stmt.all(...args) as SqlValue[][];
+    for (const row of rows) {
+      for (let j = 0; j < row.length; j++) {
+        const v = row[j];
+        if (typeof v === 'bigint') row[j] = normalizeInteger(v);
+        else if (isVector[j] && v instanceof Uint8Array && v.byteLength % 4 === 0) row[j] = decodeVector(v);
+      }
+    }
+    return { columns: columns.map((c) => c.name), rows, changes: 0, lastInsertId: null };
+  }
+
+  /** EXPLAIN: SQLite's query plan for the statement. */
+  private explain(s: A.ExplainStatement, cursor: ParamCursor, source: string): StatementResult {
+    const inner = s.statement;
+    if (inner.kind !== 'select' && inner.kind !== 'insert' && inner.kind !== 'update' && inner.kind !== 'delete') {
+      throw new QuiverError('UNSUPPORTED_STATEMENT', 'EXPLAIN works on SELECT, INSERT, UPDATE and DELETE');
+    }
+    const emitted = emitStatement(inner, 'sqlite', this.catalog, source);
+    const stmt = this.db!.prepare(`EXPLAIN QUERY PLAN ${emitted.sql}`);
+    stmt.raw(true);
+    const rows = stmt.all(...cursor.take(emitted)) as [number, number, number, string][];
+    return { columns: ['id', 'parent', 'detail'], rows: rows.map((r) => [r[0], r[1], r[3]]), changes: 0, lastInsertId: null };
+  }
+
+  private pragma(s: A.PragmaStatement, emitted: EmittedStatement): StatementResult {
+    const name = s.name.name.toLowerCase();
+    const allowed = READABLE_PRAGMAS.has(name) && (s.value === undefined || PRAGMAS_WITH_ARGUMENT.has(name));
+    if (!allowed) {
+      throw new QuiverError(
+        'UNSUPPORTED_STATEMENT',
+        `PRAGMA ${s.name.name}${s.value !== undefined ? ' with a value' : ''} is not allowed: Quiver owns the database's settings and files. Readable PRAGMAs: ${[...READABLE_PRAGMAS].join(', ')}`,
+      );
+    }
+    return this.run(emitted, [], false);
+  }
+
+  /** `e` as a QuiverError placed at its statement, or `e` itself when it is not the user's. */
+  private userError(e: unknown, statement: A.Statement | undefined, index: number, sql: string): unknown {
+    const translated = translateSqliteError(e);
+    if (!isQuiverError(translated)) return translated;
+    if (statement) {
+      translated.statementIndex ??= index;
+      translated.position ??= positionOf(sql, statement.start);
+    }
+    return translated;
+  }
+}
+
+function normalizeInteger(v: number | bigint): number | bigint {
+  return typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }

@@ -1,0 +1,56 @@
+/**
+ * @module catalog-schema
+ * Quiver's own catalog tables, as drizzle definitions. drizzle-kit turns changes here into the
+ * SQL migrations in `migrations/`, which run when a database opens. These tables live in the
+ * user's database file (so DDL and catalog change in one transaction) under the reserved
+ * `__quiver_` prefix, which user statements cannot touch.
+ */
+import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** One row per user table created through Quiver. */
+export const tables = sqliteTable('__quiver_tables', {
+  name: text('name').primaryKey(),
+  comment: text('comment'),
+  /** Table options as written, JSON: [{name, value}]. */
+  options: text('options').notNull().default('[]'),
+  /** Table constraints and inline indexes, in Quiver's dialect, JSON: string[]. */
+  constraints: text('constraints').notNull().default('[]'),
+  withoutRowid: integer('without_rowid', { mode: 'boolean' }).notNull().default(false),
+});
+
+/** One row per column, with the type as the user declared it. */
+export const columns = sqliteTable(
+  '__quiver_columns',
+  {
+    tableName: text('table_name').notNull(),
+    name: text('name').notNull(),
+    position: integer('position').notNull(),
+    declaredType: text('declared_type'),
+    /** n of VECTOR(n); NULL for other columns. */
+    vectorDims: integer('vector_dims'),
+    /** The column's whole definition in Quiver's dialect, for SHOW CREATE TABLE. */
+    definition: text('definition').notNull(),
+    /** Source of a generated column's expression, in Quiver's dialect; NULL otherwise. */
+    generatedExpr: text('generated_expr'),
+    generatedStorage: text('generated_storage'),
+    notNull: integer('not_null', { mode: 'boolean' }).notNull().default(false),
+    defaultExpr: text('default_expr'),
+    primaryKey: integer('primary_key', { mode: 'boolean' }).notNull().default(false),
+    autoIncrement: integer('auto_increment', { mode: 'boolean' }).notNull().default(false),
+    comment: text('comment'),
+  },
+  (t) => [primaryKey({ columns: [t.tableName, t.name] })],
+);
+
+/** Vector index declarations (built into HNSW segments by the index layer). */
+export const vectorIndexes = sqliteTable('__quiver_vector_indexes', {
+  name: text('name').primaryKey(),
+  tableName: text('table_name').notNull(),
+  columnName: text('column_name').notNull(),
+  metric: text('metric').notNull(),
+  m: integer('m').notNull(),
+  efConstruction: integer('ef_construction').notNull(),
+  /** All options as written, JSON: [{name, value}]. */
+  options: text('options').notNull().default('[]'),
+  declaredAs: text('declared_as').notNull(),
+});

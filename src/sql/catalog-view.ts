@@ -1,0 +1,39 @@
+/**
+ * @module catalog-view
+ * The read-only shape of Quiver's catalog that the emitter and planner consult: per table, the
+ * columns as the user declared them and the vector indexes on them. Names compare
+ * case-insensitively, as SQLite's do.
+ */
+import type { Metric } from '../index/distance.ts';
+
+export interface ColumnInfo {
+  name: string;
+  /** The type as the user wrote it (`VECTOR(1024)`, `VARCHAR(10)`); null if none. */
+  declaredType: string | null;
+  /** n for a VECTOR(n) column; null otherwise. */
+  vectorDims: number | null;
+  /** True for generated columns, which INSERT never names. */
+  generated: boolean;
+}
+
+export interface VectorIndexInfo {
+  name: string;
+  table: string;
+  column: string;
+  metric: Metric;
+  m: number;
+  efConstruction: number;
+  declaredAs: 'inline' | 'statement' | 'comment';
+}
+
+export interface TableInfo {
+  name: string;
+  columns: ColumnInfo[];
+  vectorIndexes: VectorIndexInfo[];
+  withoutRowid: boolean;
+}
+
+export interface CatalogView {
+  /** The user's table called `name`, or undefined (views and unknown names). */
+  table(name: string): TableInfo | undefined;
+}

@@ -1,0 +1,200 @@
+/**
+ * @module ddl
+ * Statements that change the schema and therefore the catalog too: CREATE TABLE, ALTER TABLE,
+ * DROP TABLE / INDEX, CREATE VECTOR INDEX, TRUNCATE. Each runs SQLite's DDL and the catalog
+ * update in the caller's transaction, so either both happen or neither does. MODIFY COLUMN,
+ * which SQLite lacks, rebuilds the table and converts every row, or fails changing nothing.
+ */
+import type Database from 'better-sqlite3';
+import type * as A from './ast.ts';
+import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDetail } from './catalog.ts';
+import { emitExpression, emitStatement, printColumnDef, printIdent, printTableConstraint, vectorDimsOf } from './emit.ts';
+import { QuiverError, isQuiverError } from './errors.ts';
+import { parseStatement } from './parser.ts';
+
+function quoteSqlite(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function lower(s: string): string {
+  return s.toLowerCase();
+}
+
+/** The catalog record of a column as declared. */
+export function columnRecord(c: A.ColumnDef, catalog: Catalog, source: string): ColumnRecord {
+  const generated = c.constraints.find((k) => k.kind === 'generated');
+  const dflt = c.constraints.find((k) => k.kind === 'default');
+  return {
+    name: c.name,
+    declaredType: c.type ? (c.type.args.length ? `${c.type.name}(${c.type.args.join(',')})` : c.type.name) : null,
+    vectorDims: vectorDimsOf(c),
+    definition: printColumnDef(c),
+    generatedExpr: generated?.kind === 'generated' ? emitExpression(generated.expr, 'quiver', catalog, source) : null,
+    generatedStorage: generated?.kind === 'generated' ? (generated.storage ?? 'VIRTUAL') : null,
+    notNull: c.constraints.some((k) => k.kind === 'notNull' || k.kind === 'primaryKey'),
+    defaultExpr: dflt?.kind === 'default' ? emitExpression(dflt.expr, 'quiver', catalog, source) : null,
+    primaryKey: c.constraints.some((k) => k.kind === 'primaryKey'),
+    autoIncrement: c.constraints.some((k) => k.kind === 'autoIncrement' || (k.kind === 'primaryKey' && k.autoIncrement)),
+    comment: c.comment ?? null,
+  };
+}
+
+/** The vector indexes a CREATE TABLE declares: inline ones and PolarDB column comments. */
+function declaredVectorIndexes(s: A.CreateTableStatement): A.VectorIndexDef[] {
+  const defs = [...s.vectorIndexes];
+  for (const c of s.columns) {
+    const fromComment = c.comment !== undefined ? vectorIndexFromComment(c.name, c.comment) : undefined;
+    if (fromComment) defs.push(fromComment);
+  }
+  return defs;
+}
+
+function sqliteObjectExists(db: Database.Database, type: string, name: string): boolean {
+  return db.prepare('SELECT 1 FROM sqlite_schema WHERE type = ? AND lower(name) = lower(?)').get(type, name) !== undefined;
+}
+
+export class DdlRunner {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly catalog: Catalog,
+  ) {}
+
+  createTable(s: A.CreateTableStatement, source: string): void {
+    if (s.ifNotExists && sqliteObjectExists(this.db, 'table', s.name.name)) return;
+    const emitted = emitStatement(s, 'sqlite', this.catalog, source);
+    this.db.exec(emitted.sql);
+    for (const extra of emitted.after) this.db.exec(extra);
+    if (s.temp) return; // temporary tables vanish with the connection; the catalog is durable
+    let columns: ColumnRecord[];
+    if (s.asSelect) {
+      const info = this.db.prepare(`SELECT name, type FROM pragma_table_info(?)`).all(s.name.name) as { name: string; type: string }[];
+      columns = info.map((c) => ({
+        name: c.name, declaredType: c.type || null, vectorDims: null,
+        definition: c.type ? `${printIdent(c.name)} ${c.type}` : printIdent(c.name),
+        generatedExpr: null, generatedStorage: null, notNull: false, defaultExpr: null, primaryKey: false, autoIncrement: false, comment: null,
+      }));
+    } else columns = s.columns.map((c) => columnRecord(c, this.catalog, source));
+    this.catalog.createTable({
+      name: s.name.name,
+      comment: s.comment ?? null,
+      options: s.options,
+      constraints: s.constraints.map(printTableConstraint),
+      withoutRowid: s.withoutRowid,
+      columns,
+    });
+    for (const def of declaredVectorIndexes(s)) this.catalog.addVectorIndex(s.name.name, def);
+  }
+
+  createVectorIndex(s: A.CreateVectorIndexStatement): void {
+    if (!this.catalog.table(s.table)) {
+      throw new QuiverError('UNKNOWN_TABLE', `no such table: ${s.table}`);
+    }
+    if (this.catalog.vectorIndex(s.name)) {
+      if (s.ifNotExists) return;
+      throw new QuiverError('ALREADY_EXISTS', `vector index ${s.name} already exists`);
+    }
+    this.catalog.addVectorIndex(s.table, { ...s.index, name: s.name });
+  }
+
+  drop(s: A.DropStatement, sqliteSql: string): void {
+    if (s.object === 'INDEX' && this.catalog.vectorIndex(s.name.name)) {
+      this.catalog.dropVectorIndex(s.name.name);
+      return;
+    }
+    this.db.exec(sqliteSql);
+    if (s.object === 'TABLE') this.catalog.dropTable(s.name.name);
+  }
+
+  truncate(s: A.TruncateStatement, sqliteSql: string): void {
+    this.db.exec(sqliteSql);
+    // MySQL's TRUNCATE restarts AUTO_INCREMENT; so does forgetting SQLite's sequence.
+    if (sqliteObjectExists(this.db, 'table', 'sqlite_sequence')) {
+      this.db.prepare('DELETE FROM sqlite_sequence WHERE lower(name) = lower(?)').run(s.table.name);
+    }
+  }
+
+  alterTable(s: A.AlterTableStatement, sqliteSql: string, source: string): void {
+    const a = s.action;
+    const table = this.catalog.table(s.table.name);
+    if (a.kind === 'modifyColumn') {
+      if (!table) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${s.table.name}`);
+      this.modifyColumn(table, a.column, source);
+      return;
+    }
+    this.db.exec(sqliteSql);
+    if (!table) return;
+    switch (a.kind) {
+      case 'renameTable':
+        this.catalog.renameTable(table.name, a.to);
+        break;
+      case 'renameColumn': {
+        const row = table.columnRows.find((c) => lower(c.name) === lower(a.from));
+        if (!row) break;
+        const def = this.reparseColumn(row.definition, a.to);
+        this.catalog.replaceColumn(table.name, a.from, columnRecord(def, this.catalog, ''));
+        break;
+      }
+      case 'addColumn':
+        this.catalog.addColumn(table.name, columnRecord(a.column, this.catalog, source));
+        break;
+      case 'dropColumn':
+        this.catalog.dropColumn(table.name, a.name);
+        break;
+    }
+  }
+
+  /** A stored column definition, parsed back, optionally under a new name. */
+  private reparseColumn(definition: string, newName?: string): A.ColumnDef {
+    const text = `CREATE TABLE t (${definition})`;
+    const parsed = parseStatement(text) as A.CreateTableStatement;
+    const column = parsed.columns[0];
+    if (newName !== undefined) column.name = newName;
+    return column;
+  }
+
+  /**
+   * MODIFY COLUMN by rebuilding the table (SQLite's documented procedure): rename the old
+   * table aside, create the new one, copy every row converting the changed column, drop the
+   * old table, and recreate its indexes and triggers. Any row that does not convert aborts
+   * the statement and the transaction rolls everything back.
+   */
+  private modifyColumn(table: TableDetail, column: A.ColumnDef, source: string): void {
+    const oldRow = table.columnRows.find((c) => lower(c.name) === lower(column.name));
+    if (!oldRow) {
+      throw new QuiverError('UNKNOWN_COLUMN', `table ${table.name} has no column ${column.name}; use ADD COLUMN to add one`);
+    }
+    const record = columnRecord(column, this.catalog, source);
+    const definitions = table.columnRows.map((c) => (c === oldRow ? record.definition : c.definition));
+    const createText = `CREATE TABLE ${printIdent(table.name)} (${[...definitions, ...table.constraints].join(', ')})${table.withoutRowid ? ' WITHOUT ROWID' : ''}`;
+    const create = emitStatement(parseStatement(createText), 'sqlite', this.catalog, createText);
+    const dependents = this.db
+      .prepare(`SELECT sql FROM sqlite_schema WHERE lower(tbl_name) = lower(?) AND type IN ('index', 'trigger') AND sql IS NOT NULL`)
+      .all(table.name) as { sql: string }[];
+    const aside = `__quiver_rebuild_${table.name}`;
+    const copied = table.columnRows.filter((c) => c.generatedExpr === null && !(c === oldRow && record.generatedExpr !== null));
+    const targets = copied.map((c) => quoteSqlite(c.name)).join(', ');
+    const values = copied
+      .map((c) =>
+        c === oldRow && record.vectorDims !== null
+          ? `__quiver_to_vector(${quoteSqlite(c.name)}, ${record.vectorDims}, '${c.name.replace(/'/g, "''")}')`
+          : quoteSqlite(c.name),
+      )
+      .join(', ');
+    this.db.pragma('legacy_alter_table = ON');
+    try {
+      this.db.exec(`ALTER TABLE ${quoteSqlite(table.name)} RENAME TO ${quoteSqlite(aside)}`);
+      this.db.exec(create.sql);
+      try {
+        this.db.exec(`INSERT INTO ${quoteSqlite(table.name)} (${targets}) SELECT ${values} FROM ${quoteSqlite(aside)}`);
+      } catch (e) {
+        const why = isQuiverError(e) ? e.detail : e instanceof Error ? e.message : String(e);
+        throw new QuiverError('CONVERSION_FAILED', `ALTER TABLE ${table.name} MODIFY COLUMN ${column.name} changed nothing: a row does not convert (${why})`, { cause: e });
+      }
+      this.db.exec(`DROP TABLE ${quoteSqlite(aside)}`);
+      for (const d of dependents) this.db.exec(d.sql);
+    } finally {
+      this.db.pragma('legacy_alter_table = OFF');
+    }
+    this.catalog.replaceColumn(table.name, oldRow.name, record);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * @module params
+ * Binds a request's parameters to the statements that use them. Positional `?` parameters are
+ * consumed in order across the request's statements; named ones (`:name`, `@name`, `$name`)
+ * come from one object shared by all. A JSON array of numbers is a vector, bound as its
+ * float32 BLOB; `{"$base64": "..."}` is a blob. Errors name the parameter, never its value.
+ */
+import type { EmittedStatement } from './emit.ts';
+import { QuiverError } from './errors.ts';
+import type { Params } from './types.ts';
+import { checkDims, encodeVector } from './vector-codec.ts';
+
+type Bindable = null | number | bigint | string | Buffer;
+
+/** One bound value from JSON. `label` names it in errors (`?3`, `:since`). */
+export function toBindable(value: unknown, label: string): Bindable {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'number':
+      if (!Number.isFinite(value)) throw new QuiverError('PARAMETER_ERROR', `parameter ${label} is not a finite number`);
+      return value;
+    case 'bigint':
+    case 'string':
+      return value;
+    case 'boolean':
+      return value ? 1 : 0;
+  }
+  if (Array.isArray(value)) {
+    checkDims(value.length, `parameter ${label} (a vector)`);
+    for (let i = 0; i < value.length; i++) {
+      const x = value[i];
+      if (typeof x !== 'number' || !Number.isFinite(Math.fround(x))) {
+        throw new QuiverError('PARAMETER_ERROR', `parameter ${label} is an array, so it must be a vector of finite numbers; element ${i + 1} is not`);
+      }
+    }
+    return encodeVector(value as number[]);
+  }
+  if (typeof value === 'object' && value !== null && typeof (value as { $base64?: unknown }).$base64 === 'string') {
+    return Buffer.from((value as { $base64: string }).$base64, 'base64');
+  }
+  throw new QuiverError('PARAMETER_ERROR', `parameter ${label} must be null, a number, a string, a boolean, an array of numbers (a vector) or {"$base64": "..."}`);
+}
+
+/** Walks a request's parameters statement by statement. */
+export class ParamCursor {
+  private next = 0;
+  private readonly positional: readonly unknown[];
+  private readonly named: Readonly<Record<string, unknown>> | null;
+
+  constructor(params: Params | undefined) {
+    if (params === undefined || params === null) {
+      this.positional = [];
+      this.named = null;
+    } else if (Array.isArray(params)) {
+      this.positional = params;
+      this.named = null;
+    } else if (typeof params === 'object') {
+      this.positional = [];
+      this.named = params as Record<string, unknown>;
+    } else {
+      throw new QuiverError('PARAMETER_ERROR', 'params must be an array (for ?) or an object (for :name)');
+    }
+  }
+
+  /** The arguments for one statement, in better-sqlite3's calling shape. */
+  take(statement: EmittedStatement): unknown[] {
+    const args: unknown[] = [];
+    if (statement.positionalParams > 0) {
+      if (this.named) throw new QuiverError('PARAMETER_ERROR', 'the SQL uses ? parameters, so params must be an array');
+      if (this.next + statement.positionalParams > this.positional.length) {
+        throw new QuiverError(
+          'PARAMETER_ERROR',
+          `the SQL uses at least ${this.next + statement.positionalParams} ? parameters; params has ${this.positional.length}`,
+        );
+      }
+      for (let i = 0; i < statement.positionalParams; i++) {
+        args.push(toBindable(this.positional[this.next], `?${this.next + 1}`));
+        this.next++;
+      }
+    }
+    if (statement.namedParams.size > 0) {
+      if (!this.named) throw new QuiverError('PARAMETER_ERROR', 'the SQL uses named parameters (:name), so params must be an object');
+      const bound: Record<string, Bindable> = {};
+      for (const name of statement.namedParams) {
+        if (!Object.hasOwn(this.named, name)) throw new QuiverError('PARAMETER_ERROR', `missing value for parameter :${name}`);
+        bound[name] = toBindable(this.named[name], `:${name}`);
+      }
+      args.push(bound);
+    }
+    return args;
+  }
+
+  /** Throws if positional parameters were given that no statement used. */
+  finish(): void {
+    if (this.next < this.positional.length) {
+      throw new QuiverError('PARAMETER_ERROR', `params has ${this.positional.length} values but the SQL uses ${this.next} ? parameters`);
+    }
+  }
+}
