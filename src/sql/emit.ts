@@ -212,7 +212,11 @@ class Emitter {
       case 'column':
         return [e.schema, e.table, e.column].filter((p) => p !== undefined).map((p) => this.ident(p!)).join('.');
       case 'unary': {
-        if (e.op === 'NOT') return `NOT ${this.expr(e.operand, P_NOT)}`;
+        if (e.op === 'NOT') {
+          const operand = this.expr(e.operand, P_NOT);
+          // `NOT (EXISTS (...) ISNULL)` must not read back as `NOT EXISTS`.
+          return /^EXISTS\b/.test(operand) ? `NOT (${operand})` : `NOT ${operand}`;
+        }
         const operand = this.expr(e.operand, P_UNARY);
         // `- -1` must not become `--1`, which is a comment.
         return /^[-+]/.test(operand) ? `${e.op} ${operand}` : `${e.op}${operand}`;
@@ -290,17 +294,17 @@ class Emitter {
     if (e.star) args = '*';
     else {
       args = (e.distinct ? 'DISTINCT ' : '') + e.args.map((a) => this.expr(a)).join(', ');
-      if (e.separator) {
-        if (this.sqlite) {
-          if (e.distinct) {
-            throw new QuiverError('SQL_ERROR', 'GROUP_CONCAT(DISTINCT ... SEPARATOR ...) is not supported; drop DISTINCT or the SEPARATOR');
-          }
-          args += `, ${this.expr(e.separator)}`;
-        } else args += ` SEPARATOR ${this.expr(e.separator)}`;
+      // SQLite takes the separator as an argument before ORDER BY; MySQL writes it last.
+      if (e.separator && this.sqlite) {
+        if (e.distinct) {
+          throw new QuiverError('SQL_ERROR', 'GROUP_CONCAT(DISTINCT ... SEPARATOR ...) is not supported; drop DISTINCT or the SEPARATOR');
+        }
+        args += `, ${this.expr(e.separator)}`;
       }
       if (e.orderBy) args += ` ORDER BY ${this.orderingTerms(e.orderBy)}`;
+      if (e.separator && !this.sqlite) args += ` SEPARATOR ${this.expr(e.separator)}`;
     }
-    let text = `${this.sqlite ? e.name : e.name.toUpperCase()}(${args})`;
+    let text = `${e.name}(${args})`;
     if (e.filter) text += ` FILTER (WHERE ${this.expr(e.filter)})`;
     if (e.over) text += ` OVER ${this.windowSpec(e.over)}`;
     return text;

@@ -557,6 +557,7 @@ class Parser {
   }
 
   private notExpr(): A.Expr {
+    // NOT binds looser than comparisons: NOT a = b is NOT (a = b).
     const start = this.tok.start;
     if (this.isWord('NOT') && !this.isWord('EXISTS', this.peek())) {
       this.pos++;
@@ -788,6 +789,8 @@ class Parser {
       }
       case 'NOT':
       case 'EXISTS': {
+        // SQLite's grammar takes NOT as an operand too: `1 + NOT 0` is `1 + (NOT 0)`.
+        if (t.value === 'NOT' && !this.isWord('EXISTS', this.peek())) return this.notExpr();
         const not = this.acceptWord('NOT');
         this.expectWord('EXISTS');
         this.expectOp('(');

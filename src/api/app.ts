@@ -1,0 +1,61 @@
+/**
+ * @module app
+ * Builds Quiver's Hono app from an engine and a config, and never listens: `server.ts` owns
+ * the socket, and tests call `app.request()` without one. Each resource lives in its own file
+ * under `routes/`; unknown routes and thrown errors all end in `problem.ts`, so every error
+ * the API gives has the same problem+json shape.
+ */
+import fs from 'node:fs';
+import { Hono } from 'hono';
+import { QuiverError } from '../sql/index.ts';
+import type { Engine } from '../sql/index.ts';
+import type { Config } from './config.ts';
+import { problemResponse } from './problem.ts';
+import { healthRoutes } from './routes/health.ts';
+import { openapiRoutes } from './routes/openapi.ts';
+import { sqlRoutes } from './routes/sql.ts';
+
+/** What the API needs of the engine; a structural type so tests can pass a stand-in. */
+export type SqlEngine = Pick<Engine, 'execute' | 'isOpen'>;
+
+export interface AppOptions {
+  engine: SqlEngine;
+  config: Config;
+}
+
+/** The contract at the repository root; read here, once, not per request. */
+const OPENAPI_URL = new URL('../../openapi.yaml', import.meta.url);
+
+/**
+ * Builds the app. Startup fails here, not on first request, if openapi.yaml is missing.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ engine: Engine.open({ dataDir }), config: loadConfig() });
+ * const res = await app.request('/v1/sql', {
+ *   method: 'POST',
+ *   headers: { 'content-type': 'application/json' },
+ *   body: JSON.stringify({ sql: 'SELECT ? AS n', params: [1] }),
+ * });
+ * ```
+ */
+export function createApp({ engine, config }: AppOptions): Hono {
+  const openapi = fs.readFileSync(OPENAPI_URL, 'utf8');
+  return new Hono()
+    .use(async (c, next) => {
+      // Hono hands only Error instances to onError and rethrows anything else thrown, which
+      // would escape as a bare text 500; catch it here so it too gets the problem+json shape.
+      try {
+        await next();
+      } catch (thrown) {
+        c.res = problemResponse(thrown, { request: c.req.raw });
+      }
+    })
+    .route('/', sqlRoutes(engine, config.maxBodyBytes))
+    .route('/', healthRoutes(engine))
+    .route('/', openapiRoutes(openapi))
+    .notFound((c) =>
+      problemResponse(new QuiverError('NOT_FOUND', `no resource at ${c.req.path}; the API is described at /openapi.yaml`)),
+    )
+    .onError((error, c) => problemResponse(error, { request: c.req.raw }));
+}

@@ -1,0 +1,71 @@
+/**
+ * @module body
+ * Reading a request body safely: its media type, its size and its text. The size limit is
+ * checked twice on purpose: against Content-Length before reading (so an honest large upload
+ * is refused without being received), and while reading (so a chunked or lying body is cut
+ * off at the limit instead of being buffered whole). Bodies are UTF-8; anything else is
+ * refused rather than guessed at.
+ */
+import { QuiverError } from '../sql/index.ts';
+
+export interface MediaType {
+  /** `type/subtype`, lower-cased, without parameters. */
+  essence: string;
+  /** The lower-cased `charset` parameter, if any. */
+  charset: string | undefined;
+}
+
+/** Parses a Content-Type header; undefined when there is none. */
+export function parseMediaType(header: string | null): MediaType | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const [essence, ...params] = header.split(';');
+  let charset: string | undefined;
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (eq >= 0 && param.slice(0, eq).trim().toLowerCase() === 'charset') {
+      charset = param.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    }
+  }
+  return { essence: essence.trim().toLowerCase(), charset };
+}
+
+/** True for the charset parameters that mean UTF-8 (or none at all). */
+export function isUtf8Charset(charset: string | undefined): boolean {
+  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
+}
+
+function tooLarge(maxBytes: number): QuiverError {
+  return new QuiverError(
+    'PAYLOAD_TOO_LARGE',
+    `request body is larger than this server's limit of ${maxBytes} bytes; send the SQL in smaller requests`,
+  );
+}
+
+/** Reads the whole body as UTF-8 text, refusing more than `maxBytes` bytes. */
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  if (request.body === null) return '';
+
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      // Stop the sender instead of draining the rest; a failed cancel changes nothing for us.
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+
+  try {
+    // fatal: invalid bytes are an error, not U+FFFD; a leading BOM is dropped.
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size));
+  } catch {
+    throw new QuiverError('BAD_REQUEST', 'request body is not valid UTF-8; send the SQL as UTF-8 text');
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * @module sql
+ * `POST /v1/sql`: validates the request, makes one call to the engine, shapes the answer
+ * (DESIGN decision 7). The body is either JSON `{"sql": "...", "params": [...] | {...}}` or the
+ * SQL itself as `application/sql` / `text/plain`, so `curl --data-binary @schema.sql` works.
+ * Every refusal here is a 4xx QuiverError saying what to fix; none of them quotes a bound
+ * parameter, because params may carry secrets or personal data.
+ */
+import { Hono } from 'hono';
+import { QuiverError } from '../../sql/index.ts';
+import type { Params } from '../../sql/index.ts';
+import type { SqlEngine } from '../app.ts';
+import { isUtf8Charset, parseMediaType, readBodyText } from '../body.ts';
+import { executeResultJson } from '../result-json.ts';
+import { methodNotAllowed } from './method-not-allowed.ts';
+
+/** How each accepted media type carries the SQL. */
+const BODY_FORMS: ReadonlyMap<string, 'json' | 'raw'> = new Map([
+  ['application/json', 'json'],
+  ['application/sql', 'raw'],
+  ['text/plain', 'raw'],
+]);
+
+const ACCEPTED =
+  'send application/json ({"sql": "...", "params": [...]}), or the SQL itself as application/sql or text/plain';
+
+const JSON_FIELDS = new Set(['sql', 'params']);
+
+interface SqlRequest {
+  sql: string;
+  params: Params;
+}
+
+/** Routes for `/v1/sql`; `maxBodyBytes` bounds each request body. */
+export function sqlRoutes(engine: SqlEngine, maxBodyBytes: number): Hono {
+  return new Hono()
+    .post('/v1/sql', async (c) => {
+      const { sql, params } = await readSqlRequest(c.req.raw, maxBodyBytes);
+      const started = performance.now();
+      const result = await engine.execute(sql, params);
+      const timeMs = Math.round((performance.now() - started) * 1000) / 1000;
+      return c.body(executeResultJson(result, timeMs), 200, { 'content-type': 'application/json' });
+    })
+    .all('/v1/sql', methodNotAllowed(['POST']));
+}
+
+async function readSqlRequest(request: Request, maxBodyBytes: number): Promise<SqlRequest> {
+  const media = parseMediaType(request.headers.get('content-type'));
+  if (media === undefined) throw new QuiverError('UNSUPPORTED_MEDIA_TYPE', `the request has no content-type; ${ACCEPTED}`);
+  const form = BODY_FORMS.get(media.essence);
+  if (form === undefined) {
+    throw new QuiverError('UNSUPPORTED_MEDIA_TYPE', `content-type ${media.essence} is not accepted; ${ACCEPTED}`);
+  }
+  if (!isUtf8Charset(media.charset)) {
+    throw new QuiverError('UNSUPPORTED_MEDIA_TYPE', `charset ${media.charset} is not supported; send UTF-8 text`);
+  }
+
+  const text = await readBodyText(request, maxBodyBytes);
+  if (form === 'raw') return { sql: requireSql(text, 'the request body'), params: [] };
+  return parseJsonRequest(text);
+}
+
+function parseJsonRequest(text: string): SqlRequest {
+  if (text.trim() === '') {
+    throw new QuiverError('INVALID_JSON', 'the request body is empty; send a JSON object such as {"sql": "SELECT 1"}');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw invalidJson(text, e);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new QuiverError('BAD_REQUEST', `the body must be a JSON object such as {"sql": "SELECT 1"}; got ${kindOf(body)}`);
+  }
+  const fields = body as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (!JSON_FIELDS.has(key)) {
+      throw new QuiverError('BAD_REQUEST', `unknown field ${JSON.stringify(key)}; the body takes "sql" and, optionally, "params"`);
+    }
+  }
+  if (!Object.hasOwn(fields, 'sql')) {
+    throw new QuiverError('BAD_REQUEST', 'missing field "sql"; send {"sql": "SELECT 1"}');
+  }
+  if (typeof fields.sql !== 'string') {
+    throw new QuiverError('BAD_REQUEST', `field "sql" must be a string; got ${kindOf(fields.sql)}`);
+  }
+  return { sql: requireSql(fields.sql, 'field "sql"'), params: readParams(fields.params) };
+}
+
+function readParams(params: unknown): Params {
+  if (params === undefined) return [];
+  if (typeof params === 'object' && params !== null) return params as Params;
+  throw new QuiverError(
+    'BAD_REQUEST',
+    `field "params" must be an array (for ? placeholders) or an object (for :name placeholders); got ${kindOf(params)}`,
+  );
+}
+
+function requireSql(sql: string, what: string): string {
+  if (sql.trim() === '') throw new QuiverError('BAD_REQUEST', `${what} is empty; send at least one SQL statement`);
+  return sql;
+}
+
+/**
+ * V8's message may quote the body (and so a bound parameter), so only the offset is taken
+ * from it, turned into a line and column. The message format is not a contract: without an
+ * offset the answer just has no position.
+ */
+function invalidJson(text: string, error: unknown): QuiverError {
+  const offset = Number(/at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1] ?? NaN);
+  if (!Number.isInteger(offset)) return new QuiverError('INVALID_JSON', 'the request body is not valid JSON');
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return new QuiverError('INVALID_JSON', `the request body is not valid JSON (line ${line}, column ${column})`, {
+    position: { line, column },
+  });
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}

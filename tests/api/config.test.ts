@@ -1,0 +1,71 @@
+/** Reading the environment: defaults, overrides, and a clear error for every bad value. */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/api/index.ts';
+
+describe('loadConfig', () => {
+  it('has safe defaults: loopback only, port 8080, ./data, 16 MiB bodies', () => {
+    expect(loadConfig({})).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      dataDir: path.resolve('data'),
+      maxBodyBytes: 16 * 1024 * 1024,
+    });
+  });
+
+  it('returns a frozen object', () => {
+    expect(Object.isFrozen(loadConfig({}))).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const env = { PORT: '9000', HOST: '0.0.0.0', QUIVER_DATA_DIR: '/var/lib/quiver', QUIVER_MAX_BODY_BYTES: '1024' };
+    expect(loadConfig(env)).toEqual({ port: 9000, host: '0.0.0.0', dataDir: '/var/lib/quiver', maxBodyBytes: 1024 });
+  });
+
+  it('accepts PORT=0 (any free port) and IPv6 hosts', () => {
+    expect(loadConfig({ PORT: '0', HOST: '::1' })).toMatchObject({ port: 0, host: '::1' });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ PORT: '', HOST: '', QUIVER_DATA_DIR: '', QUIVER_MAX_BODY_BYTES: '' })).toEqual(loadConfig({}));
+  });
+
+  it('resolves a relative data dir to an absolute path', () => {
+    expect(loadConfig({ QUIVER_DATA_DIR: 'some/dir' }).dataDir).toBe(path.resolve('some/dir'));
+  });
+
+  const bad: [Record<string, string>, string][] = [
+    [{ PORT: 'http' }, 'PORT="http": expected a whole number from 0 to 65535'],
+    [{ PORT: '65536' }, 'PORT="65536": expected a whole number from 0 to 65535'],
+    [{ PORT: '-1' }, 'PORT="-1": expected a whole number from 0 to 65535'],
+    [{ PORT: '80.5' }, 'PORT="80.5": expected a whole number from 0 to 65535'],
+    [{ PORT: ' 80' }, 'PORT=" 80": expected a whole number from 0 to 65535'],
+    [{ QUIVER_MAX_BODY_BYTES: '0' }, 'QUIVER_MAX_BODY_BYTES="0": expected a whole number from 1 to 268435456'],
+    [{ QUIVER_MAX_BODY_BYTES: '16MiB' }, 'QUIVER_MAX_BODY_BYTES="16MiB": expected a whole number from 1 to 268435456'],
+    [{ QUIVER_MAX_BODY_BYTES: '268435457' }, 'QUIVER_MAX_BODY_BYTES="268435457": expected a whole number from 1 to 268435456'],
+    [{ HOST: 'local host' }, 'HOST="local host": expected a hostname or IP address such as 127.0.0.1, ::1 or 0.0.0.0'],
+    [{ HOST: 'http://x' }, 'HOST="http://x": expected a hostname or IP address such as 127.0.0.1, ::1 or 0.0.0.0'],
+  ];
+  for (const [env, problem] of bad) {
+    it(`refuses ${JSON.stringify(env)}`, () => {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(problem);
+    });
+  }
+
+  it('names every bad variable at once', () => {
+    try {
+      loadConfig({ PORT: 'x', HOST: 'a b', QUIVER_MAX_BODY_BYTES: 'y' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as ConfigError).problems).toHaveLength(3);
+      expect((e as ConfigError).message).toBe(
+        'invalid configuration:\n' +
+          '  PORT="x": expected a whole number from 0 to 65535\n' +
+          '  QUIVER_MAX_BODY_BYTES="y": expected a whole number from 1 to 268435456\n' +
+          '  HOST="a b": expected a hostname or IP address such as 127.0.0.1, ::1 or 0.0.0.0',
+      );
+    }
+  });
+});
