@@ -73,7 +73,15 @@ export class DdlRunner {
         definition: c.type ? `${printIdent(c.name)} ${c.type}` : printIdent(c.name),
         generatedExpr: null, generatedStorage: null, notNull: false, defaultExpr: null, primaryKey: false, autoIncrement: false, comment: null,
       }));
-    } else columns = s.columns.map((c) => columnRecord(c, this.catalog, source));
+    } else {
+      const tableKey = new Set(
+        s.constraints.flatMap((k) => (k.kind === 'primaryKey' ? k.columns.map((c) => (c.expr.kind === 'column' ? lower(c.expr.column) : '')) : [])),
+      );
+      columns = s.columns.map((c) => {
+        const record = columnRecord(c, this.catalog, source);
+        return tableKey.has(lower(c.name)) ? { ...record, primaryKey: true, notNull: true } : record;
+      });
+    }
     this.catalog.createTable({
       name: s.name.name,
       comment: s.comment ?? null,

@@ -367,8 +367,11 @@ class Emitter {
       if (s.orderBy.length) {
         this.scopes.push(bodyScope);
         try {
-          text += ` ORDER BY ${this.orderingTerms(s.orderBy)}`;
-          const tieBreak = this.sqlite ? this.rowIdTieBreak(s) : undefined;
+          const isDistance = this.sqlite ? this.distanceTermTest(s) : () => false;
+          // A row without a vector has no distance: it comes after every row that has one.
+          const terms = s.orderBy.map((t) => (isDistance(t.expr) && !t.nulls && t.direction !== 'DESC' ? { ...t, nulls: 'LAST' as const } : t));
+          text += ` ORDER BY ${this.orderingTerms(terms)}`;
+          const tieBreak = s.orderBy.some((t) => isDistance(t.expr)) ? this.rowIdTieBreak(s) : undefined;
           if (tieBreak) text += `, ${tieBreak}`;
         } finally {
           this.scopes.pop();
@@ -394,18 +397,15 @@ class Emitter {
     const ref = core.from;
     const table = this.catalog.table(ref.name.name);
     if (!table || table.withoutRowid) return undefined;
-    const aliases = new Map<string, A.Expr>();
-    for (const c of core.columns) if (c.kind === 'expr' && c.alias) aliases.set(lower(c.alias), c.expr);
-    const isDistance = (e: A.Expr): boolean => {
-      if (e.kind === 'function') return DISTANCE_FUNCTIONS.has(lower(e.name));
-      if (e.kind === 'column' && e.table === undefined && aliases.has(lower(e.column))) {
-        const target = aliases.get(lower(e.column))!;
-        return target.kind === 'function' && DISTANCE_FUNCTIONS.has(lower(target.name));
-      }
-      return false;
-    };
-    if (!s.orderBy.some((t) => isDistance(t.expr))) return undefined;
     return `${this.ident(ref.alias ?? ref.name.name)}.rowid`;
+  }
+
+  /** Tells whether an ORDER BY term of `s` is a vector distance, directly or via an alias. */
+  private distanceTermTest(s: A.SelectStatement): (e: A.Expr) => boolean {
+    const aliases = new Map<string, A.Expr>();
+    if (s.body.kind === 'core') for (const c of s.body.columns) if (c.kind === 'expr' && c.alias) aliases.set(lower(c.alias), c.expr);
+    const isDistanceCall = (e: A.Expr | undefined): boolean => e?.kind === 'function' && DISTANCE_FUNCTIONS.has(lower(e.name));
+    return (e) => isDistanceCall(e) || (e.kind === 'column' && e.table === undefined && isDistanceCall(aliases.get(lower(e.column))));
   }
 
   private withClause(w: A.WithClause): string {
