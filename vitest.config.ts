@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // The JSON report is what .ci/run counts, so a run that executed no test shows as such.
+    reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
   },
 });
