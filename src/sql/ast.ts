@@ -511,7 +511,8 @@ export interface TransactionStatement extends Span {
 
 export interface ShowStatement extends Span {
   kind: 'show';
-  what: 'TABLES' | 'CREATE TABLE' | 'INDEX' | 'COLUMNS';
+  /** INDEX STATUS: the vector indexes' build state, of one table or of all. */
+  what: 'TABLES' | 'CREATE TABLE' | 'INDEX' | 'COLUMNS' | 'EMBEDDING MODELS' | 'INDEX STATUS';
   table?: string;
   like?: string;
 }
@@ -527,6 +528,19 @@ export interface PragmaStatement extends Span {
   name: QualifiedName;
   /** `PRAGMA x = v` or `PRAGMA x(v)`. */
   value?: string;
+}
+
+/** `OPTIMIZE TABLE t`: bring t's vector indexes fully up to date (flush and merge). */
+export interface OptimizeStatement extends Span {
+  kind: 'optimize';
+  table: QualifiedName;
+}
+
+/** `SET name = value`: a setting for the rest of the request, e.g. vidx_hnsw_ef_search. */
+export interface SetStatement extends Span {
+  kind: 'set';
+  name: string;
+  value: Expr;
 }
 
 export type Statement =
@@ -546,4 +560,6 @@ export type Statement =
   | TransactionStatement
   | ShowStatement
   | ExplainStatement
-  | PragmaStatement;
+  | PragmaStatement
+  | OptimizeStatement
+  | SetStatement;

@@ -559,6 +559,10 @@ class Emitter {
         return this.show(s);
       case 'explain':
         return `EXPLAIN ${s.queryPlan ? 'QUERY PLAN ' : ''}${this.statement(s.statement)}`;
+      case 'optimize':
+        return `OPTIMIZE TABLE ${this.tableName(s.table)}`;
+      case 'set':
+        return `SET ${this.ident(s.name)} = ${this.expr(s.value)}`;
       case 'pragma':
         return `PRAGMA ${this.qualified(s.name)}${s.value !== undefined ? `(${this.pragmaValue(s.value)})` : ''}`;
     }
@@ -877,6 +881,10 @@ class Emitter {
         return `SHOW COLUMNS FROM ${this.ident(s.table!)}`;
       case 'INDEX':
         return `SHOW INDEX FROM ${this.ident(s.table!)}`;
+      case 'INDEX STATUS':
+        return s.table ? `SHOW INDEX STATUS FROM ${this.ident(s.table)}` : 'SHOW INDEX STATUS';
+      case 'EMBEDDING MODELS':
+        return 'SHOW EMBEDDING MODELS';
     }
   }
 }

@@ -20,6 +20,7 @@ import { emitStatement, type EmittedStatement } from './emit.ts';
 import { QuiverError, isQuiverError } from './errors.ts';
 import { Introspector } from './introspect.ts';
 import { positionOf } from './lexer.ts';
+import { Mutex } from './mutex.ts';
 import { ParamCursor } from './params.ts';
 import { parseScript } from './parser.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
@@ -62,6 +63,7 @@ export class Engine {
   private readonly introspector: Introspector;
   private readonly scripts = new Map<string, CompiledScript>();
   private readonly prepared = new Map<string, Database.Statement>();
+  private readonly lock = new Mutex();
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -99,7 +101,16 @@ export class Engine {
   }
 
   /** Runs every statement of `sql` in order under the request's transaction rules. */
-  async execute(sql: string, params?: Params, _options: ExecuteOptions = {}): Promise<ExecuteResult> {
+  async execute(sql: string, params?: Params, options: ExecuteOptions = {}): Promise<ExecuteResult> {
+    const release = await this.lock.acquire();
+    try {
+      return this.executeLocked(sql, params, options);
+    } finally {
+      release();
+    }
+  }
+
+  private executeLocked(sql: string, params: Params | undefined, _options: ExecuteOptions): ExecuteResult {
     const db = this.db;
     if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
     const script = this.compile(sql);
@@ -170,7 +181,13 @@ export class Engine {
         if (s.action === 'ROLLBACK') this.afterRollback();
         return empty;
       case 'show':
-        return this.introspector.run(s);
+        if (s.what === 'EMBEDDING MODELS' || s.what === 'INDEX STATUS') {
+          throw new QuiverError('UNSUPPORTED_STATEMENT', `SHOW ${s.what} is not available yet`);
+        }
+        return this.introspector.run({ ...s, what: s.what });
+      case 'set':
+      case 'optimize':
+        throw new QuiverError('UNSUPPORTED_STATEMENT', `${s.kind.toUpperCase()} is not available yet`);
       case 'explain':
         return this.explain(s, cursor, source);
       case 'pragma':

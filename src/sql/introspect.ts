@@ -45,7 +45,8 @@ export class Introspector {
     private readonly catalog: Catalog,
   ) {}
 
-  run(s: A.ShowStatement): StatementResult {
+  /** SHOW statements about the catalog (the engine answers those about models and index state). */
+  run(s: A.ShowStatement & { what: 'TABLES' | 'CREATE TABLE' | 'COLUMNS' | 'INDEX' }): StatementResult {
     switch (s.what) {
       case 'TABLES':
         return this.showTables(s.like);

@@ -239,6 +239,13 @@ class Parser {
         return this.explain();
       case 'PRAGMA':
         return this.pragma();
+      case 'OPTIMIZE': {
+        const start = this.next().start;
+        this.acceptWord('TABLE');
+        return { kind: 'optimize', table: this.qualifiedName('a table name'), start, end: this.lastEnd };
+      }
+      case 'SET':
+        return this.setStatement();
       case 'ATTACH':
       case 'DETACH':
         throw new QuiverError(
@@ -1564,11 +1571,25 @@ class Parser {
       if (!this.acceptWord('FROM')) this.expectWord('IN');
       return { kind: 'show', what: 'COLUMNS', table: this.name('a table name'), start, end: this.lastEnd };
     }
+    if (this.acceptWord('EMBEDDING', 'MODELS')) return { kind: 'show', what: 'EMBEDDING MODELS', start, end: this.lastEnd };
+    if (this.acceptWord('INDEX', 'STATUS') || this.acceptWord('VECTOR', 'INDEX', 'STATUS')) {
+      const table = this.acceptWord('FROM') || this.acceptWord('IN') ? this.name('a table name') : undefined;
+      return { kind: 'show', what: 'INDEX STATUS', table, start, end: this.lastEnd };
+    }
     if (this.acceptWord('INDEX') || this.acceptWord('INDEXES') || this.acceptWord('KEYS')) {
       if (!this.acceptWord('FROM')) this.expectWord('IN');
       return { kind: 'show', what: 'INDEX', table: this.name('a table name'), start, end: this.lastEnd };
     }
-    throw this.error('expected TABLES, CREATE TABLE, COLUMNS or INDEX');
+    throw this.error('expected TABLES, CREATE TABLE, COLUMNS, INDEX, INDEX STATUS or EMBEDDING MODELS');
+  }
+
+  private setStatement(): A.SetStatement {
+    const start = this.tok.start;
+    this.expectWord('SET');
+    this.acceptWord('SESSION');
+    const name = this.name('a setting name').toLowerCase();
+    if (!this.acceptOp('=')) this.expectOp(':=');
+    return { kind: 'set', name, value: this.expr(), start, end: this.lastEnd };
   }
 
   private describe(): A.ShowStatement {
