@@ -21,12 +21,28 @@ import { QuiverError } from './errors.ts';
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
 /** HNSW parameters, with the paper's names (Malkov & Yashunin) and pgvector's bounds. */
-export const DEFAULT_M = 16;
-export const MIN_M = 2;
-export const MAX_M = 100;
-export const DEFAULT_EF_CONSTRUCTION = 200;
-export const MIN_EF_CONSTRUCTION = 4;
-export const MAX_EF_CONSTRUCTION = 1000;
+import {
+  DEFAULT_EF_CONSTRUCTION,
+  DEFAULT_EF_SEARCH,
+  DEFAULT_M,
+  MAX_EF_CONSTRUCTION,
+  MAX_EF_SEARCH,
+  MAX_M,
+  MIN_EF_CONSTRUCTION,
+  MIN_EF_SEARCH,
+  MIN_M,
+} from '../index/hnsw/params.ts';
+export {
+  DEFAULT_EF_CONSTRUCTION,
+  DEFAULT_EF_SEARCH,
+  DEFAULT_M,
+  MAX_EF_CONSTRUCTION,
+  MAX_EF_SEARCH,
+  MAX_M,
+  MIN_EF_CONSTRUCTION,
+  MIN_EF_SEARCH,
+  MIN_M,
+};
 /** AliSQL's and MariaDB's default when `distance=` is not written. */
 export const DEFAULT_METRIC: Metric = 'euclidean';
 

@@ -20,6 +20,7 @@ import { emitStatement, type EmittedStatement } from './emit.ts';
 import { QuiverError, isQuiverError } from './errors.ts';
 import { Introspector } from './introspect.ts';
 import { positionOf } from './lexer.ts';
+import { EmbeddingCalls, type EmbeddingRound, type EmbeddingSource } from './embedding-calls.ts';
 import { Mutex } from './mutex.ts';
 import { ParamCursor } from './params.ts';
 import { parseScript } from './parser.ts';
@@ -31,6 +32,17 @@ import { registerVectorFunctions } from './vector-functions.ts';
 export const DATABASE_FILE = 'quiver.db';
 const MAX_CACHED_SCRIPTS = 1000;
 const MAX_CACHED_STATEMENTS = 1000;
+/** Runs of a request that may fetch embeddings; the last one treats a miss as an error. */
+const MAX_EMBEDDING_ROUNDS = 3;
+
+/** Statement kinds that write: they always run inside a transaction. */
+const WRITE_KINDS = new Set<A.Statement['kind']>([
+  'insert', 'update', 'delete', 'createTable', 'createIndex', 'createVectorIndex', 'createView', 'createTrigger',
+  'drop', 'alterTable', 'truncate',
+]);
+
+/** Statement kinds that can call EMBEDDING(). */
+const EMBEDDING_KINDS = new Set<A.Statement['kind']>(['select', 'insert', 'update', 'delete', 'createTable', 'alterTable']);
 
 /** Statement kinds that change the schema: they invalidate cached emissions and statements. */
 const SCHEMA_KINDS = new Set<A.Statement['kind']>([
@@ -64,16 +76,19 @@ export class Engine {
   private readonly scripts = new Map<string, CompiledScript>();
   private readonly prepared = new Map<string, Database.Statement>();
   private readonly lock = new Mutex();
+  private readonly embeddingCalls: EmbeddingCalls;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls) {
     this.db = db;
+    this.embeddingCalls = embeddingCalls;
     this.catalog = new Catalog(db);
     this.ddl = new DdlRunner(db, this.catalog);
     this.introspector = new Introspector(db, this.catalog);
   }
 
   /** Opens (creating if needed) the database under `options.dataDir`. */
-  static open(options: EngineOptions): Engine {
+  static open(options: EngineOptions & { embeddings?: EmbeddingSource }): Engine {
+    const embeddingCalls = new EmbeddingCalls(options.embeddings ?? null);
     fs.mkdirSync(options.dataDir, { recursive: true });
     const db = new Database(path.join(options.dataDir, DATABASE_FILE));
     try {
@@ -82,12 +97,13 @@ export class Engine {
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
       registerVectorFunctions(db);
+      embeddingCalls.register(db);
       migrateCatalog(db);
     } catch (e) {
       db.close();
       throw e;
     }
-    return new Engine(db);
+    return new Engine(db, embeddingCalls);
   }
 
   get isOpen(): boolean {
@@ -100,31 +116,65 @@ export class Engine {
     this.db = null;
   }
 
-  /** Runs every statement of `sql` in order under the request's transaction rules. */
+  /**
+   * Runs every statement of `sql` in order under the request's transaction rules.
+   *
+   * EMBEDDING() never waits on the network inside SQLite (see embedding-calls.ts). When a run
+   * misses embeddings, what happens to others while the provider answers depends on the
+   * request's shape:
+   * - no BEGIN in the request: its work is rolled back and the engine's lock released before
+   *   the texts are fetched, so other readers and writers go on; then the request runs again.
+   * - BEGIN ... COMMIT in the request: its transaction is open and must stay open, so the lock
+   *   is held while the texts are fetched, and other requests wait (at most the provider's
+   *   timeout times its retries).
+   */
   async execute(sql: string, params?: Params, options: ExecuteOptions = {}): Promise<ExecuteResult> {
-    const release = await this.lock.acquire();
-    try {
-      return this.executeLocked(sql, params, options);
-    } finally {
-      release();
+    const round = this.embeddingCalls.newRound();
+    for (let attempt = 1; ; attempt++) {
+      if (round) round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
+      const release = await this.lock.acquire();
+      let outcome: ExecuteResult | 'fetch embeddings';
+      try {
+        this.embeddingCalls.current = round;
+        outcome = await this.executeLocked(sql, params, options, round);
+      } finally {
+        this.embeddingCalls.current = null;
+        release();
+      }
+      if (outcome !== 'fetch embeddings') return outcome;
+      await round!.fetchMisses();
     }
   }
 
-  private executeLocked(sql: string, params: Params | undefined, _options: ExecuteOptions): ExecuteResult {
+  private async executeLocked(
+    sql: string,
+    params: Params | undefined,
+    _options: ExecuteOptions,
+    round: EmbeddingRound | null,
+  ): Promise<ExecuteResult | 'fetch embeddings'> {
     const db = this.db;
     if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
     const script = this.compile(sql);
     const cursor = new ParamCursor(params);
     const { statements } = script;
     const explicit = statements.some((s) => s.kind === 'transaction');
-    const single = statements.length === 1;
-    const wrap = !explicit && !single;
+    // Writes always run in a transaction, so a run with embedding placeholders can be undone.
+    const wrap = !explicit && (statements.length > 1 || WRITE_KINDS.has(statements[0].kind));
     const results: StatementResult[] = [];
     let index = 0;
     try {
       if (wrap) db.exec('BEGIN');
       for (; index < statements.length; index++) {
-        results.push(this.runStatement(script, index, cursor, sql));
+        if (explicit && round && EMBEDDING_KINDS.has(statements[index].kind)) {
+          results.push(await this.runWithEmbeddings(script, index, cursor, sql, round));
+        } else {
+          results.push(this.runStatement(script, index, cursor, sql));
+        }
+      }
+      if (round?.hasMisses) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        this.afterRollback();
+        return 'fetch embeddings';
       }
       cursor.finish();
       if (wrap) db.exec('COMMIT');
@@ -137,7 +187,34 @@ export class Engine {
         db.exec('ROLLBACK');
         this.afterRollback();
       }
+      // A failure in a run with placeholders may be the placeholders' doing: fetch, run again.
+      if (round?.hasMisses && !explicit) return 'fetch embeddings';
       throw this.userError(e, statements[Math.min(index, statements.length - 1)], index, sql);
+    }
+  }
+
+  /** One statement of an explicit transaction, fetching its embeddings under a savepoint. */
+  private async runWithEmbeddings(script: CompiledScript, i: number, cursor: ParamCursor, source: string, round: EmbeddingRound): Promise<StatementResult> {
+    const db = this.db!;
+    for (let attempt = 1; ; attempt++) {
+      round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
+      const replay = cursor.mark();
+      db.exec('SAVEPOINT __quiver_embedding');
+      try {
+        const result = this.runStatement(script, i, cursor, source);
+        if (!round.hasMisses) {
+          db.exec('RELEASE __quiver_embedding');
+          return result;
+        }
+      } catch (e) {
+        if (!round.hasMisses) {
+          db.exec('ROLLBACK TO __quiver_embedding; RELEASE __quiver_embedding');
+          throw e;
+        }
+      }
+      db.exec('ROLLBACK TO __quiver_embedding; RELEASE __quiver_embedding');
+      cursor.reset(replay);
+      await round.fetchMisses();
     }
   }
 

@@ -90,6 +90,15 @@ export class ParamCursor {
     return args;
   }
 
+  /** Where the cursor stands, to replay a statement from there. */
+  mark(): number {
+    return this.next;
+  }
+
+  reset(mark: number): void {
+    this.next = mark;
+  }
+
   /** Throws if positional parameters were given that no statement used. */
   finish(): void {
     if (this.next < this.positional.length) {
