@@ -1,7 +1,7 @@
 /**
  * @module server
  * The process entry point (`npm start`) and the only place that listens on a socket. It reads
- * the config, opens the engine on the data dir, serves the app on HOST:PORT and prints one
+ * the config, opens the embedding models and the engine on the data dir, serves the app on HOST:PORT and prints one
  * `Quiver listening on http://HOST:PORT (data: DIR)` line, with the real port when PORT=0 (the
  * e2e tests parse it). On SIGTERM or SIGINT it stops accepting connections, lets requests in
  * flight finish, closes the engine and exits 0, so the database is closed cleanly under
@@ -9,6 +9,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { Embeddings, LOCAL_MODEL_NAME } from '../embed/index.ts';
 import { Engine } from '../sql/index.ts';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
@@ -38,22 +39,42 @@ function urlHost(host: string): string {
 
 const config = loadConfigOrExit();
 
+let embeddings: Embeddings;
+try {
+  embeddings = Embeddings.open({ dataDir: config.dataDir });
+} catch (e) {
+  fail(`cannot configure embedding models: ${e instanceof Error ? e.message : String(e)}`);
+}
+
 let engine: Engine;
 try {
-  engine = Engine.open({ dataDir: config.dataDir });
+  engine = Engine.open({ dataDir: config.dataDir, embeddings });
 } catch (e) {
+  embeddings.close();
   fail(`cannot open the database in ${config.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+function closeAll(): void {
+  engine.close();
+  embeddings.close();
 }
 
 const server = serve(
   { fetch: createApp({ engine, config }).fetch, hostname: config.host, port: config.port },
   (info: AddressInfo) => {
     console.log(`Quiver listening on http://${urlHost(config.host)}:${info.port} (data: ${config.dataDir})`);
+    // Load the built-in model now rather than on the first EMBEDDING(); the first start
+    // converts it once into the user's cache dir, which takes a few seconds.
+    const started = performance.now();
+    embeddings.warmUp(LOCAL_MODEL_NAME).then(
+      () => console.log(`Quiver: built-in embedding model ${LOCAL_MODEL_NAME} ready (${Math.round(performance.now() - started)} ms)`),
+      (e: unknown) => console.error(`quiver: built-in embedding model ${LOCAL_MODEL_NAME} unavailable: ${e instanceof Error ? e.message : String(e)}`),
+    );
   },
 );
 
 server.on('error', (e: NodeJS.ErrnoException) => {
-  engine.close();
+  closeAll();
   fail(`cannot listen on ${urlHost(config.host)}:${config.port}: ${e.code ?? e.message}`);
 });
 
@@ -69,7 +90,7 @@ function shutdown(signal: NodeJS.Signals): void {
   force.unref();
   server.close(() => {
     clearTimeout(force);
-    engine.close();
+    closeAll();
     process.exit(0);
   });
 }

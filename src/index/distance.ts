@@ -164,3 +164,60 @@ export function distanceFunction(metric: Metric): DistanceFunction {
       return negativeDot;
   }
 }
+
+/**
+ * Inner product of `length` floats read from `a` at `aOffset` and `b` at `bOffset`. The HNSW
+ * graph, the segments and the brute-forced tail keep every vector in one flat Float32Array, so
+ * their hot loops address vectors by offset: a subarray view per distance would allocate.
+ */
+export function dotAt(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, length: number): number {
+  const tail = length - (length % 4);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  let ia = aOffset;
+  let ib = bOffset;
+  for (; i < tail; i += 4, ia += 4, ib += 4) {
+    s0 += a[ia] * b[ib];
+    s1 += a[ia + 1] * b[ib + 1];
+    s2 += a[ia + 2] * b[ib + 2];
+    s3 += a[ia + 3] * b[ib + 3];
+  }
+  for (; i < length; i++, ia++, ib++) s0 += a[ia] * b[ib];
+  return s0 + s1 + s2 + s3;
+}
+
+/** Squared L2 distance of `length` floats read at offsets, as {@link dotAt} reads them. */
+export function squaredEuclideanAt(
+  a: Float32Array,
+  aOffset: number,
+  b: Float32Array,
+  bOffset: number,
+  length: number,
+): number {
+  const tail = length - (length % 4);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  let ia = aOffset;
+  let ib = bOffset;
+  for (; i < tail; i += 4, ia += 4, ib += 4) {
+    const d0 = a[ia] - b[ib];
+    const d1 = a[ia + 1] - b[ib + 1];
+    const d2 = a[ia + 2] - b[ib + 2];
+    const d3 = a[ia + 3] - b[ib + 3];
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
+  }
+  for (; i < length; i++, ia++, ib++) {
+    const d = a[ia] - b[ib];
+    s0 += d * d;
+  }
+  return s0 + s1 + s2 + s3;
+}

@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3';
 import type * as A from './ast.ts';
 import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDetail } from './catalog.ts';
 import { emitExpression, emitStatement, printColumnDef, printIdent, printTableConstraint, vectorDimsOf } from './emit.ts';
+import type { EmbeddingSource } from './embedding-calls.ts';
 import { QuiverError, isQuiverError } from './errors.ts';
 import { parseStatement } from './parser.ts';
 
@@ -49,6 +50,20 @@ function declaredVectorIndexes(s: A.CreateTableStatement): A.VectorIndexDef[] {
   return defs;
 }
 
+/** The EMBEDDING(...) calls inside an expression. */
+function embeddingCallsIn(e: A.Expr): A.FunctionExpr[] {
+  const found: A.FunctionExpr[] = [];
+  const visit = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const n = node as { kind?: string; name?: string };
+    if (n.kind === 'function' && n.name?.toLowerCase() === 'embedding') found.push(node as A.FunctionExpr);
+    for (const value of Object.values(node)) visit(value);
+  };
+  visit(e);
+  return found;
+}
+
 function sqliteObjectExists(db: Database.Database, type: string, name: string): boolean {
   return db.prepare('SELECT 1 FROM sqlite_schema WHERE type = ? AND lower(name) = lower(?)').get(type, name) !== undefined;
 }
@@ -57,10 +72,35 @@ export class DdlRunner {
   constructor(
     private readonly db: Database.Database,
     private readonly catalog: Catalog,
+    private readonly embeddings: EmbeddingSource | null,
   ) {}
+
+  /**
+   * Checks the EMBEDDING() calls of generated columns now, so an unknown model or impossible
+   * dims fail the DDL rather than the first INSERT.
+   */
+  private checkEmbeddingCalls(columns: A.ColumnDef[]): void {
+    for (const c of columns) {
+      for (const k of c.constraints) {
+        if (k.kind !== 'generated') continue;
+        for (const call of embeddingCallsIn(k.expr)) {
+          const [, model, dims] = call.args;
+          if (model?.kind !== 'literal' || model.type !== 'string') continue;
+          if (!this.embeddings) throw new QuiverError('UNKNOWN_MODEL', `column ${c.name}: no embedding model is configured, so there is no model ${model.value}`);
+          const requested = dims?.kind === 'literal' && dims.type === 'number' ? Number(dims.value) : undefined;
+          const produced = this.embeddings.resolveDims(model.value, requested);
+          const declared = vectorDimsOf(c);
+          if (declared !== null && declared !== produced) {
+            throw new QuiverError('DIMENSION_MISMATCH', `column ${c.name} is VECTOR(${declared}); EMBEDDING(..., '${model.value}'${requested ? `, ${requested}` : ''}) gives ${produced} values`);
+          }
+        }
+      }
+    }
+  }
 
   createTable(s: A.CreateTableStatement, source: string): void {
     if (s.ifNotExists && sqliteObjectExists(this.db, 'table', s.name.name)) return;
+    this.checkEmbeddingCalls(s.columns);
     const emitted = emitStatement(s, 'sqlite', this.catalog, source);
     this.db.exec(emitted.sql);
     for (const extra of emitted.after) this.db.exec(extra);
@@ -129,6 +169,11 @@ export class DdlRunner {
       this.modifyColumn(table, a.column, source);
       return;
     }
+    if (a.kind === 'addColumn' && table && a.column.constraints.some((k) => k.kind === 'generated' && k.storage === 'STORED')) {
+      this.checkEmbeddingCalls([a.column]);
+      this.addStoredColumn(table, a.column, source);
+      return;
+    }
     this.db.exec(sqliteSql);
     if (!table) return;
     switch (a.kind) {
@@ -143,6 +188,7 @@ export class DdlRunner {
         break;
       }
       case 'addColumn':
+        this.checkEmbeddingCalls([a.column]);
         this.catalog.addColumn(table.name, columnRecord(a.column, this.catalog, source));
         break;
       case 'dropColumn':
@@ -160,49 +206,72 @@ export class DdlRunner {
     return column;
   }
 
-  /**
-   * MODIFY COLUMN by rebuilding the table (SQLite's documented procedure): rename the old
-   * table aside, create the new one, copy every row converting the changed column, drop the
-   * old table, and recreate its indexes and triggers. Any row that does not convert aborts
-   * the statement and the transaction rolls everything back.
-   */
+  /** MODIFY COLUMN: the table rebuilt with the column's new definition, every row converted. */
   private modifyColumn(table: TableDetail, column: A.ColumnDef, source: string): void {
     const oldRow = table.columnRows.find((c) => lower(c.name) === lower(column.name));
     if (!oldRow) {
       throw new QuiverError('UNKNOWN_COLUMN', `table ${table.name} has no column ${column.name}; use ADD COLUMN to add one`);
     }
+    this.checkEmbeddingCalls([column]);
     const record = columnRecord(column, this.catalog, source);
+    const copied = table.columnRows
+      .filter((c) => c.generatedExpr === null && !(c === oldRow && record.generatedExpr !== null))
+      .map((c) => ({
+        name: c.name,
+        value:
+          c === oldRow && record.vectorDims !== null
+            ? `__quiver_to_vector(${quoteSqlite(c.name)}, ${record.vectorDims}, '${c.name.replace(/'/g, "''")}')`
+            : quoteSqlite(c.name),
+      }));
     const definitions = table.columnRows.map((c) => (c === oldRow ? record.definition : c.definition));
+    this.rebuild(table, definitions, copied, `MODIFY COLUMN ${column.name}`);
+    this.catalog.replaceColumn(table.name, oldRow.name, record);
+  }
+
+  /**
+   * ADD COLUMN of a STORED generated column, which SQLite cannot add in place: the table is
+   * rebuilt and every row computes the column (for EMBEDDING(), the engine fetches the
+   * vectors in batches before the rows are written).
+   */
+  private addStoredColumn(table: TableDetail, column: A.ColumnDef, source: string): void {
+    const record = columnRecord(column, this.catalog, source);
+    const copied = table.columnRows.filter((c) => c.generatedExpr === null).map((c) => ({ name: c.name, value: quoteSqlite(c.name) }));
+    this.rebuild(table, [...table.columnRows.map((c) => c.definition), record.definition], copied, `ADD COLUMN ${column.name}`);
+    this.catalog.addColumn(table.name, record);
+  }
+
+  /**
+   * Rebuilds `table` with new column definitions, SQLite's documented procedure: rename the old
+   * table aside, create the new one, copy every row (row ids kept), drop the old table and
+   * recreate its indexes and triggers. Any row that fails aborts the statement, and the
+   * transaction rolls everything back.
+   */
+  private rebuild(table: TableDetail, definitions: string[], copied: { name: string; value: string }[], what: string): void {
     const createText = `CREATE TABLE ${printIdent(table.name)} (${[...definitions, ...table.constraints].join(', ')})${table.withoutRowid ? ' WITHOUT ROWID' : ''}`;
     const create = emitStatement(parseStatement(createText), 'sqlite', this.catalog, createText);
     const dependents = this.db
       .prepare(`SELECT sql FROM sqlite_schema WHERE lower(tbl_name) = lower(?) AND type IN ('index', 'trigger') AND sql IS NOT NULL`)
       .all(table.name) as { sql: string }[];
     const aside = `__quiver_rebuild_${table.name}`;
-    const copied = table.columnRows.filter((c) => c.generatedExpr === null && !(c === oldRow && record.generatedExpr !== null));
-    const targets = copied.map((c) => quoteSqlite(c.name)).join(', ');
-    const values = copied
-      .map((c) =>
-        c === oldRow && record.vectorDims !== null
-          ? `__quiver_to_vector(${quoteSqlite(c.name)}, ${record.vectorDims}, '${c.name.replace(/'/g, "''")}')`
-          : quoteSqlite(c.name),
-      )
-      .join(', ');
+    const rowId = table.withoutRowid ? [] : [{ name: 'rowid', value: 'rowid' }];
+    const columns = [...rowId, ...copied];
     this.db.pragma('legacy_alter_table = ON');
     try {
       this.db.exec(`ALTER TABLE ${quoteSqlite(table.name)} RENAME TO ${quoteSqlite(aside)}`);
       this.db.exec(create.sql);
       try {
-        this.db.exec(`INSERT INTO ${quoteSqlite(table.name)} (${targets}) SELECT ${values} FROM ${quoteSqlite(aside)}`);
+        this.db.exec(
+          `INSERT INTO ${quoteSqlite(table.name)} (${columns.map((c) => (c.name === 'rowid' ? 'rowid' : quoteSqlite(c.name))).join(', ')}) ` +
+            `SELECT ${columns.map((c) => c.value).join(', ')} FROM ${quoteSqlite(aside)}`,
+        );
       } catch (e) {
         const why = isQuiverError(e) ? e.detail : e instanceof Error ? e.message : String(e);
-        throw new QuiverError('CONVERSION_FAILED', `ALTER TABLE ${table.name} MODIFY COLUMN ${column.name} changed nothing: a row does not convert (${why})`, { cause: e });
+        throw new QuiverError('CONVERSION_FAILED', `ALTER TABLE ${table.name} ${what} changed nothing: a row does not convert (${why})`, { cause: e });
       }
       this.db.exec(`DROP TABLE ${quoteSqlite(aside)}`);
       for (const d of dependents) this.db.exec(d.sql);
     } finally {
       this.db.pragma('legacy_alter_table = OFF');
     }
-    this.catalog.replaceColumn(table.name, oldRow.name, record);
   }
 }

@@ -22,6 +22,8 @@ export interface EmbeddingSource {
   cached(model: string, dims: number, texts: string[]): (Float32Array | undefined)[];
   /** Embeds `texts` (all distinct) through the provider, caching them; throws EMBEDDING_FAILED. */
   fetch(model: string, dims: number, texts: string[]): Promise<Float32Array[]>;
+  /** The configured models, for SHOW EMBEDDING MODELS; never their keys. */
+  listModels(): ReadonlyArray<{ name: string; provider: string; dims: number; maxBatch: number; maxConcurrency: number }>;
 }
 
 /** Texts one model/dims pair still needs. */

@@ -82,7 +82,7 @@ export class Engine {
     this.db = db;
     this.embeddingCalls = embeddingCalls;
     this.catalog = new Catalog(db);
-    this.ddl = new DdlRunner(db, this.catalog);
+    this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
     this.introspector = new Introspector(db, this.catalog);
   }
 
@@ -258,9 +258,8 @@ export class Engine {
         if (s.action === 'ROLLBACK') this.afterRollback();
         return empty;
       case 'show':
-        if (s.what === 'EMBEDDING MODELS' || s.what === 'INDEX STATUS') {
-          throw new QuiverError('UNSUPPORTED_STATEMENT', `SHOW ${s.what} is not available yet`);
-        }
+        if (s.what === 'EMBEDDING MODELS') return this.showEmbeddingModels();
+        if (s.what === 'INDEX STATUS') throw new QuiverError('UNSUPPORTED_STATEMENT', 'SHOW INDEX STATUS is not available yet');
         return this.introspector.run({ ...s, what: s.what });
       case 'set':
       case 'optimize':
@@ -349,6 +348,16 @@ export class Engine {
       }
     }
     return { columns: columns.map((c) => c.name), rows, changes: 0, lastInsertId: null };
+  }
+
+  private showEmbeddingModels(): StatementResult {
+    const models = this.embeddingCalls.source?.listModels() ?? [];
+    return {
+      columns: ['model', 'provider', 'dims', 'max_batch', 'max_concurrency'],
+      rows: models.map((m) => [m.name, m.provider, m.dims, m.maxBatch, m.maxConcurrency]),
+      changes: 0,
+      lastInsertId: null,
+    };
   }
 
   /** EXPLAIN: SQLite's query plan for the statement. */

@@ -1,0 +1,201 @@
+/**
+ * @module index/hnsw/graph
+ * The HNSW graph as flat typed arrays, and nothing that changes it: the layout every other
+ * stage (build, search, segment file) shares. Node ids are dense, 0..count−1, in insertion
+ * order; the segment maps them to row ids. Layout, chosen so that a search touches few cache
+ * lines and the whole graph can be written to or read from a file section by section:
+ *
+ * - `vectors`: count × dims float32 in stored form (see ../space.ts), node n at n × dims, at
+ *   the start of the graph's {@link VectorArena} (WebAssembly memory, for the SIMD kernels);
+ *   one more slot after them holds the query being searched.
+ * - `levels`: each node's top layer (algorithm 1's l), one byte.
+ * - `links0`: layer 0, every node has 2M + 1 int32 slots at n × (2M + 1): the link count, then
+ *   up to Mmax0 = 2M neighbour ids.
+ * - `upperOffsets` / `upperLinks`: layers 1..levels[n] of node n are M + 1 slots each (count,
+ *   then up to M ids), packed at upperOffsets[n] + (layer − 1) × (M + 1); −1 for nodes that live
+ *   on layer 0 only. Only about 1/M of the nodes reach layer 1, so packing the upper layers per
+ *   node (hnswlib's linkLists_) costs far less memory than one count × (M + 1) array per layer.
+ *
+ * Levels come from a seeded PRNG ({@link drawLevels}) so the same vectors, parameters and seed
+ * build the same graph, byte for byte.
+ */
+import type { Metric } from '../distance.ts';
+import { VectorArena } from '../kernels.ts';
+import { MAX_LEVEL, levelMultiplier, maxLinksLayer0 } from './params.ts';
+
+/** Everything a graph is made of; the shape the worker and the file format move around. */
+export interface HnswGraphData {
+  dims: number;
+  metric: Metric;
+  m: number;
+  efConstruction: number;
+  count: number;
+  /** Node where every search starts (algorithm 5's ep); −1 for an empty graph. */
+  entryPoint: number;
+  /** Top layer of the graph (algorithm 1's L); −1 for an empty graph. */
+  maxLevel: number;
+  vectors: Float32Array;
+  levels: Uint8Array;
+  links0: Int32Array;
+  upperOffsets: Int32Array;
+  upperLinks: Int32Array;
+}
+
+export class HnswGraph implements HnswGraphData {
+  readonly dims: number;
+  readonly metric: Metric;
+  readonly m: number;
+  readonly efConstruction: number;
+  readonly count: number;
+  entryPoint: number;
+  maxLevel: number;
+  readonly vectors: Float32Array;
+  readonly levels: Uint8Array;
+  readonly links0: Int32Array;
+  readonly upperOffsets: Int32Array;
+  readonly upperLinks: Int32Array;
+  /** Slots per node on layer 0: 1 + Mmax0. */
+  readonly stride0: number;
+  /** Slots per node per upper layer: 1 + M. */
+  readonly strideUpper: number;
+  /** Where `vectors` live, with the kernels bound to them. */
+  readonly arena: VectorArena;
+  /** Float index of the query slot in the arena (just past the vectors). */
+  readonly queryOffset: number;
+
+  /**
+   * A graph over `data`. Without `arena`, a private arena is made and data.vectors copied into
+   * it; with one, data.vectors must already be its first count × dims floats.
+   */
+  constructor(data: HnswGraphData, arena?: VectorArena) {
+    this.dims = data.dims;
+    this.metric = data.metric;
+    this.m = data.m;
+    this.efConstruction = data.efConstruction;
+    this.count = data.count;
+    this.entryPoint = data.entryPoint;
+    this.maxLevel = data.maxLevel;
+    const floats = data.count * data.dims;
+    if (arena === undefined) {
+      arena = new VectorArena(floats + data.dims);
+      arena.floats.set(data.vectors.subarray(0, floats));
+    } else {
+      arena.ensure(floats + data.dims);
+    }
+    this.arena = arena;
+    this.vectors = arena.floats.subarray(0, floats);
+    this.queryOffset = floats;
+    this.levels = data.levels;
+    this.links0 = data.links0;
+    this.upperOffsets = data.upperOffsets;
+    this.upperLinks = data.upperLinks;
+    this.stride0 = maxLinksLayer0(data.m) + 1;
+    this.strideUpper = data.m + 1;
+  }
+
+  /**
+   * An unlinked graph with the given levels over the first levels.length × dims floats of
+   * `arena` (stored form).
+   */
+  static allocate(
+    dims: number,
+    metric: Metric,
+    m: number,
+    efConstruction: number,
+    arena: VectorArena,
+    levels: Uint8Array,
+  ): HnswGraph {
+    const count = levels.length;
+    const upperOffsets = new Int32Array(count);
+    let upperLength = 0;
+    for (let n = 0; n < count; n++) {
+      const level = levels[n];
+      if (level === 0) {
+        upperOffsets[n] = -1;
+      } else {
+        upperOffsets[n] = upperLength;
+        upperLength += level * (m + 1);
+      }
+    }
+    return new HnswGraph({
+      dims,
+      metric,
+      m,
+      efConstruction,
+      count,
+      entryPoint: -1,
+      maxLevel: -1,
+      vectors: arena.floats.subarray(0, count * dims),
+      levels,
+      links0: new Int32Array(count * (maxLinksLayer0(m) + 1)),
+      upperOffsets,
+      upperLinks: new Int32Array(upperLength),
+    }, arena);
+  }
+
+  /** The array holding node `n`'s list on `layer`; pair with {@link linkBase}. */
+  linkArray(layer: number): Int32Array {
+    return layer === 0 ? this.links0 : this.upperLinks;
+  }
+
+  /** Index of node `n`'s link count on `layer`; its ids follow. The node must reach `layer`. */
+  linkBase(n: number, layer: number): number {
+    return layer === 0 ? n * this.stride0 : this.upperOffsets[n] + (layer - 1) * this.strideUpper;
+  }
+
+  /** Bytes held by the graph's arrays (vectors included), for stats and the benchmark. */
+  byteLength(): number {
+    return (
+      this.vectors.byteLength +
+      this.levels.byteLength +
+      this.links0.byteLength +
+      this.upperOffsets.byteLength +
+      this.upperLinks.byteLength
+    );
+  }
+
+  /** The plain data, e.g. to post to another thread or write to a file. */
+  toData(): HnswGraphData {
+    return {
+      dims: this.dims,
+      metric: this.metric,
+      m: this.m,
+      efConstruction: this.efConstruction,
+      count: this.count,
+      entryPoint: this.entryPoint,
+      maxLevel: this.maxLevel,
+      vectors: this.vectors,
+      levels: this.levels,
+      links0: this.links0,
+      upperOffsets: this.upperOffsets,
+      upperLinks: this.upperLinks,
+    };
+  }
+}
+
+/** mulberry32: a small, fast, seedable PRNG with a 2^32 period; uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Levels for `count` nodes: l = ⌊−ln(U) · mL⌋ with U uniform in (0, 1] (algorithm 1, line 4),
+ * capped at MAX_LEVEL, from a PRNG seeded with `seed`.
+ */
+export function drawLevels(count: number, m: number, seed: number): Uint8Array {
+  const next = mulberry32(seed);
+  const mL = levelMultiplier(m);
+  const levels = new Uint8Array(count);
+  for (let n = 0; n < count; n++) {
+    const level = Math.floor(-Math.log(1 - next()) * mL);
+    levels[n] = level > MAX_LEVEL ? MAX_LEVEL : level;
+  }
+  return levels;
+}

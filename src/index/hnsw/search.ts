@@ -1,0 +1,191 @@
+/**
+ * @module index/hnsw/search
+ * Reading a graph: algorithm 2 (SEARCH-LAYER), its ef = 1 special case used to descend the upper
+ * layers, and algorithm 5 (K-NN-SEARCH), with deletions and row filters applied inside the
+ * traversal. A masked node (deleted, or refused by the filter) is still expanded — its links
+ * keep the graph navigable — but never enters the result set W; and while W holds fewer than ef
+ * accepted nodes the search does not stop, so a selective filter widens the search instead of
+ * returning fewer rows (hnswlib's `isIdAllowed`, Weaviate's and ACORN's in-graph filtering).
+ * A searcher owns its scratch (visited marks, both heaps) and is not reentrant: one per graph
+ * per thread. The build (./build.ts) uses the same searcher, with the new node's stored vector
+ * as the query.
+ */
+import type { ArenaKernel } from '../kernels.ts';
+import { usesSquaredL2 } from '../space.ts';
+import type { HnswGraph } from './graph.ts';
+import { MinHeap } from './heap.ts';
+import { VisitedSet } from './visited-set.ts';
+
+/** Whether a node may be returned; called only for nodes the traversal reaches. */
+export type NodeFilter = (node: number) => boolean;
+
+export class HnswSearcher {
+  readonly graph: HnswGraph;
+  readonly visited: VisitedSet;
+  /** C of algorithm 2: nearest candidate on top. */
+  readonly candidates = new MinHeap();
+  /** W of algorithm 2, as negated keys: the farthest kept result on top. */
+  readonly results = new MinHeap();
+  /** Distance evaluations since construction, for the benchmark and tests. */
+  distanceCount = 0;
+  /** Key of the node greedyClosest last returned. */
+  closestKey = 0;
+  /** The arena's kernel for this metric: squared L2 or −dot, over float indexes. */
+  readonly kernel: ArenaKernel;
+
+  constructor(graph: HnswGraph) {
+    this.graph = graph;
+    this.visited = new VisitedSet(graph.count);
+    this.kernel = usesSquaredL2(graph.metric) ? graph.arena.l2 : graph.arena.negDot;
+  }
+
+  /** The ranking key between the vector at arena float index qOff and node n. */
+  key(qOff: number, n: number): number {
+    this.distanceCount++;
+    return this.kernel(n * this.graph.dims, qOff, this.graph.dims);
+  }
+
+  /**
+   * SEARCH-LAYER with ef = 1 (algorithm 5, lines 4-6; algorithm 1, lines 5-7): walk to a closer
+   * neighbour while one exists. Returns the local minimum; its key is left in `closestKey`.
+   */
+  greedyClosest(qOff: number, entry: number, entryKey: number, layer: number): number {
+    const g = this.graph;
+    const links = g.linkArray(layer);
+    const dims = g.dims;
+    const kernel = this.kernel;
+    let current = entry;
+    let currentKey = entryKey;
+    let evaluations = 0;
+    let changed = true;
+    while (changed) {
+      changed = false;
+      const base = g.linkBase(current, layer);
+      const size = links[base];
+      for (let i = 1; i <= size; i++) {
+        const e = links[base + i];
+        const k = kernel(e * dims, qOff, dims);
+        evaluations++;
+        if (k < currentKey) {
+          currentKey = k;
+          current = e;
+          changed = true;
+        }
+      }
+    }
+    this.distanceCount += evaluations;
+    this.closestKey = currentKey;
+    return current;
+  }
+
+  /**
+   * SEARCH-LAYER (algorithm 2) on `layer` from one entry point, keeping ef results in
+   * `this.results` (negated keys). With `alive` (bit n set = node n may be returned) or
+   * `filter`, masked nodes route but are not kept, and the loop only stops early once W is full
+   * (otherwise when C is exhausted), which is what keeps filtered recall.
+   */
+  searchLayer(
+    qOff: number,
+    entry: number,
+    entryKey: number,
+    ef: number,
+    layer: number,
+    alive: Uint32Array | null,
+    filter: NodeFilter | null,
+  ): void {
+    const g = this.graph;
+    const links = g.linkArray(layer);
+    const dims = g.dims;
+    const kernel = this.kernel;
+    const upper = layer > 0;
+    const stride0 = g.stride0;
+    const upperOffsets = g.upperOffsets;
+    const upperShift = (layer - 1) * g.strideUpper;
+    const candidates = this.candidates;
+    const results = this.results;
+    const generation = this.visited.next(g.count);
+    const visited = this.visited.marks;
+    const masking = alive !== null || filter !== null;
+    let evaluations = 0;
+
+    candidates.clear();
+    results.clear();
+    visited[entry] = generation;
+    candidates.push(entryKey, entry);
+    let bound = Infinity;
+    if (
+      !masking ||
+      ((alive === null || ((alive[entry >>> 5] >>> (entry & 31)) & 1) !== 0) && (filter === null || filter(entry)))
+    ) {
+      results.push(-entryKey, entry);
+      bound = entryKey;
+    }
+
+    while (candidates.size > 0) {
+      const cKey = candidates.topKey();
+      if (cKey > bound && (results.size >= ef || !masking)) break;
+      const c = candidates.topNode();
+      candidates.pop();
+      const base = upper ? upperOffsets[c] + upperShift : c * stride0;
+      const size = links[base];
+      for (let i = 1; i <= size; i++) {
+        const e = links[base + i];
+        if (visited[e] === generation) continue;
+        visited[e] = generation;
+        const k = kernel(e * dims, qOff, dims);
+        evaluations++;
+        if (results.size < ef || k < bound) {
+          candidates.push(k, e);
+          if (
+            !masking ||
+            ((alive === null || ((alive[e >>> 5] >>> (e & 31)) & 1) !== 0) && (filter === null || filter(e)))
+          ) {
+            if (results.size < ef) results.push(-k, e);
+            else results.replaceTop(-k, e);
+            bound = -results.topKey();
+          }
+        }
+      }
+    }
+    this.distanceCount += evaluations;
+  }
+
+  /**
+   * K-NN-SEARCH (algorithm 5) for a query in stored form (copied into the graph's query slot,
+   * which is why a searcher is one per thread): descend layers L..1 greedily, then
+   * SEARCH-LAYER on layer 0 with max(ef, k). Writes up to k nodes nearest first into `outNodes`
+   * and their keys into `outKeys`; returns how many. Fewer than k means the traversal ran out
+   * of reachable accepted nodes: callers that promise min(k, matching) rows fall back to an
+   * exact scan then (../segment/segment.ts).
+   */
+  search(
+    query: Float32Array,
+    k: number,
+    ef: number,
+    alive: Uint32Array | null,
+    filter: NodeFilter | null,
+    outNodes: Int32Array,
+    outKeys: Float64Array,
+  ): number {
+    const g = this.graph;
+    if (g.count === 0 || k <= 0) return 0;
+    const qOff = g.queryOffset;
+    g.arena.floats.set(query, qOff);
+    let ep = g.entryPoint;
+    let epKey = this.key(qOff, ep);
+    for (let layer = g.maxLevel; layer > 0; layer--) {
+      ep = this.greedyClosest(qOff, ep, epKey, layer);
+      epKey = this.closestKey;
+    }
+    this.searchLayer(qOff, ep, epKey, ef > k ? ef : k, 0, alive, filter);
+    const results = this.results;
+    while (results.size > k) results.pop();
+    const found = results.size;
+    for (let i = found - 1; i >= 0; i--) {
+      outNodes[i] = results.topNode();
+      outKeys[i] = -results.topKey();
+      results.pop();
+    }
+    return found;
+  }
+}

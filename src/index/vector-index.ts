@@ -1,0 +1,573 @@
+/**
+ * @module index/vector-index
+ * The LSM-shaped vector index of one column (DESIGN.md, decision 4; PolarDB's flush/merge):
+ *
+ * - the *tail* takes every insert and is searched by brute force, so a committed row is found
+ *   by the very next query;
+ * - a *flush* freezes the tail once it passes `flushRows` rows or `flushAgeMs` of age, builds an
+ *   immutable HNSW segment from it on a worker thread, and installs it;
+ * - a *merge* rewrites the segments the merge policy picks (./lifecycle/merge-policy.ts) into
+ *   one, dropping deleted rows, also on the worker;
+ * - a *delete* clears the row's bit in its segment's AliveBitSet (or removes it from the tail)
+ *   at once; an update is a delete plus an insert.
+ *
+ * Every live row is in exactly one place — a segment, the frozen tail of a running flush, or
+ * the tail — recorded in `location`. Builds run off the main thread, but everything that
+ * changes what a search sees (freezing, installing a segment, retiring merged ones) happens in
+ * one synchronous step on the main thread, so a search never sees a row twice or misses it,
+ * whatever job is running. Rows deleted while their segment is being built are found on
+ * install (their location is no longer the snapshot's source) and masked there. Jobs run one at
+ * a time, in order. `save`/`load` persist segments and the tail with a manifest
+ * (./lifecycle/persist.ts). All methods run on the thread that owns the index.
+ *
+ * @example
+ * const index = new VectorIndex({ dims: 3, metric: 'cosine' });
+ * index.insert(1, [1, 0, 0]);
+ * index.insert(2, [0, 1, 0]);
+ * index.search([1, 0.1, 0], { k: 1 }); // [{ rowId: 1, distance: 0.00497... }]
+ * await index.close();
+ */
+import { QuiverError } from '../sql/errors.ts';
+import { dotAt, squaredEuclideanAt, type Metric } from './distance.ts';
+import { HnswGraph } from './hnsw/graph.ts';
+import { DEFAULT_LEVEL_SEED, resolveEfSearch, resolveHnswParams } from './hnsw/params.ts';
+import { VectorArena } from './kernels.ts';
+import type { BuildRequest } from './lifecycle/build-job.ts';
+import { InlineBuilder, WorkerBuilder, type GraphBuilder } from './lifecycle/builder.ts';
+import { DEFAULT_MERGE_POLICY, chooseMerges, type MergePolicy } from './lifecycle/merge-policy.ts';
+import { loadIndexFiles, saveIndexFiles, type LoadProblem, type PersistState } from './lifecycle/persist.ts';
+import { Tail } from './lifecycle/tail.ts';
+import { AllowedRowBitSet, type RowFilter } from './row-filter.ts';
+import { AliveBitSet } from './segment/alive-bitset.ts';
+import { Segment } from './segment/segment.ts';
+import { graphDims, graphMetric, reportedDistance, usesSquaredL2, writeGraphVectors, writeStored } from './space.ts';
+
+/** A flush starts once the tail holds this many rows… */
+export const DEFAULT_FLUSH_ROWS = 10_000;
+export const MIN_FLUSH_ROWS = 1;
+/** …or once its oldest row is this old (ms), so index lag stays bounded on a quiet table. */
+export const DEFAULT_FLUSH_AGE_MS = 30_000;
+/** The largest k one search may ask for. */
+export const MAX_SEARCH_K = 10_000;
+
+/** Named points where tests can hold or fail a job (Tantivy's fail points). */
+export type FailPoint = 'flush:before-build' | 'flush:before-install' | 'merge:before-build' | 'merge:before-install';
+
+export interface VectorIndexOptions {
+  dims: number;
+  metric: Metric;
+  /** HNSW M for new segments (DEFAULT_M). */
+  m?: number;
+  /** HNSW efConstruction for new segments (DEFAULT_EF_CONSTRUCTION). */
+  efConstruction?: number;
+  flushRows?: number;
+  flushAgeMs?: number;
+  mergePolicy?: Partial<MergePolicy>;
+  /** Where graphs are built: a worker thread (default), inline on this thread, or a custom builder. */
+  builder?: 'worker' | 'inline' | GraphBuilder;
+  /** Flush and merge on their own when thresholds pass (default true); false: only flushNow/mergeNow. */
+  autoMaintain?: boolean;
+  /** Base seed of level generation; segment s uses seed + s, so rebuilds are reproducible. */
+  seed?: number;
+  /** Test hooks run at named points of a job; a throw fails the job as a crash there would. */
+  failPoints?: Partial<Record<FailPoint, () => void | Promise<void>>>;
+}
+
+export interface SearchOptions {
+  k: number;
+  /** ef of algorithm 5 for every segment (DEFAULT_EF_SEARCH); raised to k when smaller. */
+  efSearch?: number;
+  /** Only rows it accepts are returned; checked inside graph traversal. */
+  filter?: RowFilter | AllowedRowBitSet;
+}
+
+/** One row of an answer; `distance` is what the SQL distance function reports for the metric. */
+export interface VectorHit {
+  rowId: number;
+  distance: number;
+}
+
+export interface SegmentStats {
+  id: number;
+  rows: number;
+  aliveRows: number;
+  deletedFraction: number;
+  bytes: number;
+}
+
+export interface VectorIndexStats {
+  dims: number;
+  metric: Metric;
+  m: number;
+  efConstruction: number;
+  /** Live rows, wherever they are. */
+  rows: number;
+  /** Live rows in segments (in a graph). */
+  indexedRows: number;
+  /** Live rows not yet in a graph (tail plus the frozen tail of a running flush). */
+  tailRows: number;
+  segments: SegmentStats[];
+  /** Index lag: rows not yet in a graph, and the age of the oldest of them in seconds. */
+  lagRows: number;
+  lagSeconds: number;
+  build: { kind: 'flush' | 'merge'; rows: number; seconds: number } | null;
+  builder: 'worker' | 'inline' | 'custom';
+  lastError: string | null;
+  memoryBytes: number;
+}
+
+export interface LoadResult {
+  index: VectorIndex;
+  /** Files that were missing, corrupt or do not match the options; empty when all loaded. */
+  problems: LoadProblem[];
+  /** What the caller passed to `save` as `meta` (e.g. the last applied change-log sequence). */
+  meta: unknown;
+}
+
+type Location = Segment | Tail;
+
+export class VectorIndex {
+  readonly dims: number;
+  readonly metric: Metric;
+  readonly m: number;
+  readonly efConstruction: number;
+  private readonly flushRows: number;
+  private readonly flushAgeMs: number;
+  private readonly mergePolicy: MergePolicy;
+  private readonly builder: GraphBuilder;
+  private readonly builderKind: 'worker' | 'inline' | 'custom';
+  private readonly autoMaintain: boolean;
+  private readonly seed: number;
+  private readonly failPoints: Partial<Record<FailPoint, () => void | Promise<void>>>;
+
+  private segments: Segment[] = [];
+  private tail: Tail;
+  private frozen: Tail | null = null;
+  private readonly location = new Map<number, Location>();
+  private nextSegmentId = 1;
+  private chain: Promise<unknown> = Promise.resolve();
+  private maintenanceQueued = false;
+  private busy: { kind: 'flush' | 'merge'; rows: number; startedAt: number } | null = null;
+  private lastError: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly persistState: PersistState = { dir: null, written: new Map() };
+
+  // Search scratch: the stored-form query, one source's answer, and all sources' candidates.
+  private readonly query: Float32Array;
+  private sourceRowIds = new Float64Array(64);
+  private sourceKeys = new Float64Array(64);
+
+  constructor(options: VectorIndexOptions) {
+    if (!Number.isInteger(options.dims) || options.dims < 1) {
+      throw new QuiverError('PARAMETER_ERROR', `dims must be a positive integer; got ${options.dims}`);
+    }
+    const params = resolveHnswParams({ m: options.m, efConstruction: options.efConstruction });
+    this.dims = options.dims;
+    this.metric = options.metric;
+    this.m = params.m;
+    this.efConstruction = params.efConstruction;
+    this.flushRows = Math.max(MIN_FLUSH_ROWS, Math.floor(options.flushRows ?? DEFAULT_FLUSH_ROWS));
+    this.flushAgeMs = Math.max(1, options.flushAgeMs ?? DEFAULT_FLUSH_AGE_MS);
+    this.mergePolicy = { ...DEFAULT_MERGE_POLICY, ...options.mergePolicy };
+    const builder = options.builder ?? 'worker';
+    this.builder = builder === 'worker' ? new WorkerBuilder() : builder === 'inline' ? new InlineBuilder() : builder;
+    this.builderKind = typeof builder === 'string' ? builder : 'custom';
+    this.autoMaintain = options.autoMaintain ?? true;
+    this.seed = options.seed ?? DEFAULT_LEVEL_SEED;
+    this.failPoints = options.failPoints ?? {};
+    this.tail = new Tail(this.dims, this.metric);
+    this.query = new Float32Array(this.dims);
+    if (this.autoMaintain) {
+      this.timer = setInterval(() => this.checkAge(), Math.min(this.flushAgeMs, 1000));
+      this.timer.unref();
+    }
+  }
+
+  /** Live rows. */
+  get size(): number {
+    return this.location.size;
+  }
+
+  has(rowId: number): boolean {
+    return this.location.has(rowId);
+  }
+
+  /** Every live row id, in no particular order (to reconcile with SQLite after a partial load). */
+  rowIds(): IterableIterator<number> {
+    return this.location.keys();
+  }
+
+  /**
+   * Adds or replaces the vector of `rowId`. Throws DIMENSION_MISMATCH / INVALID_VECTOR before
+   * changing anything. The row is searchable on return.
+   */
+  insert(rowId: number, vector: ArrayLike<number>): void {
+    this.checkOpen();
+    if (!Number.isSafeInteger(rowId)) {
+      throw new QuiverError('PARAMETER_ERROR', `a row id must be a safe integer; got ${rowId}`);
+    }
+    writeStored(this.metric, this.dims, vector, this.query, 0);
+    this.delete(rowId);
+    this.tail.insertStored(rowId, this.query, Date.now());
+    this.location.set(rowId, this.tail);
+    if (this.autoMaintain && this.tail.count >= this.flushRows) this.scheduleMaintenance();
+  }
+
+  /** Removes `rowId`; true if it was there. It is never returned again. */
+  delete(rowId: number): boolean {
+    const where = this.location.get(rowId);
+    if (where === undefined) return false;
+    where.delete(rowId);
+    this.location.delete(rowId);
+    return true;
+  }
+
+  /**
+   * The k nearest live rows to `query` that pass `filter`, nearest first (ties by row id),
+   * over every segment, the frozen tail and the tail. With a filter, returns exactly
+   * min(k, matching rows): each segment falls back to an exact scan when its graph walk comes
+   * back short. For very selective filters the SQL planner should pre-filter instead (score the
+   * few survivors exactly); this path stays correct there, just slower.
+   */
+  search(query: ArrayLike<number>, options: SearchOptions): VectorHit[] {
+    const k = options.k;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_SEARCH_K) {
+      throw new QuiverError('PARAMETER_ERROR', `k must be an integer from 1 to ${MAX_SEARCH_K}; got ${k}`);
+    }
+    const ef = resolveEfSearch(options.efSearch);
+    const filter = options.filter instanceof AllowedRowBitSet ? options.filter.toFilter() : (options.filter ?? null);
+    const q = this.query;
+    writeStored(this.metric, this.dims, query, q, 0);
+    if (this.sourceRowIds.length < k) {
+      this.sourceRowIds = new Float64Array(k);
+      this.sourceKeys = new Float64Array(k);
+    }
+    const ids = this.sourceRowIds;
+    const keys = this.sourceKeys;
+    const candidates: { rowId: number; key: number }[] = [];
+    const collect = (found: number) => {
+      for (let i = 0; i < found; i++) candidates.push({ rowId: ids[i], key: keys[i] });
+    };
+    for (const segment of this.segments) collect(segment.search(q, k, ef, filter, ids, keys));
+    if (this.frozen !== null) collect(this.frozen.search(q, k, filter, ids, keys));
+    collect(this.tail.search(q, k, filter, ids, keys));
+    candidates.sort((a, b) => a.key - b.key || a.rowId - b.rowId);
+    // The kernels accumulate in float32; re-rank what survives in float64 (exact), so the
+    // distances match the SQL functions and ties within float32 noise order correctly.
+    const top = candidates.slice(0, Math.min(candidates.length, k + 8));
+    for (const c of top) c.key = this.exactKey(c.rowId, q);
+    top.sort((a, b) => a.key - b.key || a.rowId - b.rowId);
+    return top.slice(0, k).map((c) => ({ rowId: c.rowId, distance: reportedDistance(this.metric, c.key) }));
+  }
+
+  /** The float64 key between the stored vector of a live row and a stored-form query. */
+  private exactKey(rowId: number, q: Float32Array): number {
+    const where = this.location.get(rowId);
+    let floats: Float32Array;
+    let offset: number;
+    if (where instanceof Segment) {
+      floats = where.graph.vectors;
+      offset = where.nodeOf(rowId) * where.graph.dims;
+    } else if (where !== undefined) {
+      floats = where.arena.floats;
+      offset = this.dims * (where.slotOfRow(rowId) + 1);
+    } else {
+      throw new Error(`row ${rowId} was found but has no location`);
+    }
+    return usesSquaredL2(this.metric)
+      ? squaredEuclideanAt(floats, offset, q, 0, this.dims)
+      : -dotAt(floats, offset, q, 0, this.dims);
+  }
+
+  /** Flushes the whole tail into a segment; resolves when it is installed (OPTIMIZE TABLE). */
+  flushNow(): Promise<void> {
+    return this.enqueue(() => this.flushJob());
+  }
+
+  /**
+   * Runs the merge policy until it has nothing to do; with `all`, merges every segment into
+   * one and drops every deleted row. Resolves when the merges are installed.
+   */
+  mergeNow(options: { all?: boolean } = {}): Promise<void> {
+    return this.enqueue(async () => {
+      if (options.all) {
+        const needed = this.segments.length > 1 || this.segments.some((s) => s.alive.deadCount > 0);
+        if (needed) await this.mergeJob(this.segments.map((s) => s.id));
+        return;
+      }
+      await this.mergeByPolicy();
+    });
+  }
+
+  /** Figures for the API and metrics; cheap, no I/O. */
+  stats(): VectorIndexStats {
+    const now = Date.now();
+    const tailRows = this.tail.count + (this.frozen?.count ?? 0);
+    const oldest = Math.min(
+      this.tail.count > 0 ? this.tail.oldestAt : Infinity,
+      this.frozen !== null && this.frozen.count > 0 ? this.frozen.oldestAt : Infinity,
+    );
+    const segments = this.segments.map((s) => ({
+      id: s.id,
+      rows: s.rows,
+      aliveRows: s.aliveRows,
+      deletedFraction: s.deletedFraction,
+      bytes: s.graph.byteLength() + s.rowIds.byteLength + s.alive.words.byteLength,
+    }));
+    const tailBytes = (t: Tail | null) => (t === null ? 0 : t.arena.memory.buffer.byteLength + t.rowIds.byteLength);
+    return {
+      dims: this.dims,
+      metric: this.metric,
+      m: this.m,
+      efConstruction: this.efConstruction,
+      rows: this.location.size,
+      indexedRows: segments.reduce((sum, s) => sum + s.aliveRows, 0),
+      tailRows,
+      segments,
+      lagRows: tailRows,
+      lagSeconds: oldest === Infinity ? 0 : Math.max(0, (now - oldest) / 1000),
+      build: this.busy === null ? null : { kind: this.busy.kind, rows: this.busy.rows, seconds: (now - this.busy.startedAt) / 1000 },
+      builder: this.builderKind,
+      lastError: this.lastError,
+      memoryBytes: segments.reduce((sum, s) => sum + s.bytes, 0) + tailBytes(this.tail) + tailBytes(this.frozen),
+    };
+  }
+
+  /**
+   * Writes every segment and the tail to `dir` with a manifest naming the live files, then
+   * removes files of this index that the manifest no longer names. Runs after any running job,
+   * so it never captures half a flush; `meta` (JSON) is returned by `load`.
+   */
+  save(dir: string, meta: unknown = null): Promise<void> {
+    return this.enqueue(async () => {
+      const segments = this.segments.map((s) => ({ segment: s, alive: s.alive.clone() }));
+      const tail = this.tail.snapshot(false);
+      await saveIndexFiles(dir, {
+        dims: this.dims,
+        metric: this.metric,
+        m: this.m,
+        efConstruction: this.efConstruction,
+        nextSegmentId: this.nextSegmentId,
+        segments,
+        tail: { rowIds: tail.rowIds, vectors: tail.arena.floats.subarray(0, tail.rowIds.length * this.dims) },
+        meta,
+      }, this.persistState);
+    });
+  }
+
+  /**
+   * Opens an index saved in `dir` with `options` (dims and metric must match the saved ones).
+   * Never throws for damaged files: missing or corrupt files are listed in `problems`, and the
+   * index holds whatever could be read. The caller rebuilds from SQLite when problems is not
+   * empty — fully, or by re-inserting rows that `has()` does not know.
+   */
+  static async load(dir: string, options: VectorIndexOptions): Promise<LoadResult> {
+    const index = new VectorIndex(options);
+    const loaded = await loadIndexFiles(dir, { dims: index.dims, metric: index.metric });
+    const now = Date.now();
+    for (const contents of loaded.segments) {
+      const segment = new Segment(contents.id, new HnswGraph(contents.graph!), contents.rowIds, contents.alive, contents.metric);
+      index.installLoaded(segment);
+    }
+    if (loaded.tail !== null) {
+      const { rowIds, vectors } = loaded.tail;
+      for (let i = 0; i < rowIds.length; i++) {
+        if (index.location.has(rowIds[i])) continue;
+        index.tail.insertStored(rowIds[i], vectors.subarray(i * index.dims, (i + 1) * index.dims), now);
+        index.location.set(rowIds[i], index.tail);
+      }
+    }
+    index.nextSegmentId = Math.max(index.nextSegmentId, loaded.nextSegmentId);
+    index.persistState.dir = null;
+    return { index, problems: loaded.problems, meta: loaded.meta };
+  }
+
+  private installLoaded(segment: Segment): void {
+    // Rows alive in two files (a crash between two saves cannot do this, a hand edit could):
+    // the first segment keeps the row, later copies are masked.
+    for (let n = 0; n < segment.rows; n++) {
+      if (!segment.alive.isAlive(n)) continue;
+      const rowId = segment.rowIds[n];
+      if (this.location.has(rowId)) segment.alive.kill(n);
+      else this.location.set(rowId, segment);
+    }
+    this.segments.push(segment);
+    this.nextSegmentId = Math.max(this.nextSegmentId, segment.id + 1);
+  }
+
+  /** Waits for running jobs, stops the timer and the worker. The index is unusable after. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.chain.catch(() => {});
+    await this.builder.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('the vector index is closed');
+  }
+
+  /** Runs `job` after every job queued before it, whatever their outcome. */
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    this.checkOpen();
+    const run = this.chain.then(job, job);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private checkAge(): void {
+    if (this.closed || this.tail.count === 0) return;
+    if (Date.now() - this.tail.oldestAt >= this.flushAgeMs) this.scheduleMaintenance();
+  }
+
+  private scheduleMaintenance(): void {
+    if (this.maintenanceQueued || this.closed) return;
+    this.maintenanceQueued = true;
+    this.enqueue(async () => {
+      this.maintenanceQueued = false;
+      const tail = this.tail;
+      if (tail.count >= this.flushRows || (tail.count > 0 && Date.now() - tail.oldestAt >= this.flushAgeMs)) {
+        await this.flushJob();
+      }
+      await this.mergeByPolicy();
+    }).catch(() => {
+      // Recorded in lastError by the job; the rows stay searchable where they were.
+    });
+  }
+
+  private async failPoint(point: FailPoint): Promise<void> {
+    const hook = this.failPoints[point];
+    if (hook !== undefined) await hook();
+  }
+
+  private async mergeByPolicy(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      const summaries = this.segments.map((s) => ({ id: s.id, rows: s.rows, aliveRows: s.aliveRows }));
+      const groups = chooseMerges(summaries, this.mergePolicy);
+      if (groups.length === 0) return;
+      await this.mergeJob(groups[0]);
+    }
+  }
+
+  private buildRequest(arena: VectorArena, count: number, id: number): BuildRequest {
+    return {
+      dims: graphDims(this.metric, this.dims),
+      metric: graphMetric(this.metric),
+      m: this.m,
+      efConstruction: this.efConstruction,
+      count,
+      seed: (this.seed + id) >>> 0,
+      memory: arena.memory,
+    };
+  }
+
+  private graphFrom(arena: VectorArena, count: number, result: Awaited<ReturnType<GraphBuilder['build']>>): HnswGraph {
+    const dims = graphDims(this.metric, this.dims);
+    return new HnswGraph(
+      {
+        dims,
+        metric: graphMetric(this.metric),
+        m: this.m,
+        efConstruction: this.efConstruction,
+        count,
+        entryPoint: result.entryPoint,
+        maxLevel: result.maxLevel,
+        vectors: arena.floats.subarray(0, count * dims),
+        levels: result.levels,
+        links0: result.links0,
+        upperOffsets: result.upperOffsets,
+        upperLinks: result.upperLinks,
+      },
+      arena,
+    );
+  }
+
+  /** Freezes the tail, builds its segment off-thread, installs it. */
+  private async flushJob(): Promise<void> {
+    if (this.tail.count === 0 || this.closed) return;
+    const frozen = this.tail;
+    this.tail = new Tail(this.dims, this.metric);
+    this.frozen = frozen;
+    const { rowIds, arena } = frozen.snapshot();
+    const id = this.nextSegmentId++;
+    this.busy = { kind: 'flush', rows: rowIds.length, startedAt: Date.now() };
+    try {
+      await this.failPoint('flush:before-build');
+      const result = await this.builder.build(this.buildRequest(arena, rowIds.length, id));
+      await this.failPoint('flush:before-install');
+      if (this.closed) throw new Error('the vector index closed during a flush');
+      const alive = AliveBitSet.allAlive(rowIds.length);
+      for (let n = 0; n < rowIds.length; n++) if (this.location.get(rowIds[n]) !== frozen) alive.kill(n);
+      const segment = new Segment(id, this.graphFrom(arena, rowIds.length, result), rowIds, alive, this.metric);
+      // Install: one synchronous step, so no search sees the rows twice or not at all.
+      for (let n = 0; n < rowIds.length; n++) if (alive.isAlive(n)) this.location.set(rowIds[n], segment);
+      this.segments.push(segment);
+      this.frozen = null;
+    } catch (e) {
+      // The frozen rows go back to the tail; they were searchable all along.
+      const now = Date.now();
+      for (let slot = 0; slot < frozen.count; slot++) {
+        const rowId = frozen.rowIds[slot];
+        if (this.location.get(rowId) !== frozen) continue;
+        this.tail.insertStored(rowId, frozen.vectorAt(slot), Math.min(now, frozen.oldestAt));
+        this.location.set(rowId, this.tail);
+      }
+      this.frozen = null;
+      this.lastError = `flush failed: ${e instanceof Error ? e.message : String(e)}`;
+      throw e;
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  /** Rewrites the segments with ids `ids` into one, without their deleted rows. */
+  private async mergeJob(ids: readonly number[]): Promise<void> {
+    const wanted = new Set(ids);
+    const sources = this.segments.filter((s) => wanted.has(s.id));
+    if (sources.length === 0 || this.closed) return;
+    const entries: { rowId: number; source: Segment; node: number }[] = [];
+    for (const source of sources) {
+      for (let n = 0; n < source.rows; n++) {
+        if (source.alive.isAlive(n)) entries.push({ rowId: source.rowIds[n], source, node: n });
+      }
+    }
+    const retire = (replacement: Segment | null) => {
+      const gone = new Set(sources);
+      this.segments = this.segments.filter((s) => !gone.has(s));
+      if (replacement !== null) this.segments.push(replacement);
+    };
+    if (entries.length === 0) {
+      retire(null);
+      return;
+    }
+    entries.sort((a, b) => a.rowId - b.rowId);
+    const count = entries.length;
+    const dims = this.dims;
+    const arena = new VectorArena(graphDims(this.metric, dims) * (count + 1), true);
+    const rowIds = new Float64Array(count);
+    for (let i = 0; i < count; i++) rowIds[i] = entries[i].rowId;
+    writeGraphVectors(this.metric, dims, count, (i) => entries[i].source.vectorOf(entries[i].node), arena.floats);
+    const id = this.nextSegmentId++;
+    this.busy = { kind: 'merge', rows: count, startedAt: Date.now() };
+    try {
+      await this.failPoint('merge:before-build');
+      const result = await this.builder.build(this.buildRequest(arena, count, id));
+      await this.failPoint('merge:before-install');
+      if (this.closed) throw new Error('the vector index closed during a merge');
+      const alive = AliveBitSet.allAlive(count);
+      for (let i = 0; i < count; i++) if (this.location.get(rowIds[i]) !== entries[i].source) alive.kill(i);
+      const merged = new Segment(id, this.graphFrom(arena, count, result), rowIds, alive, this.metric);
+      for (let i = 0; i < count; i++) if (alive.isAlive(i)) this.location.set(rowIds[i], merged);
+      retire(merged);
+    } catch (e) {
+      this.lastError = `merge failed: ${e instanceof Error ? e.message : String(e)}`;
+      throw e;
+    } finally {
+      this.busy = null;
+    }
+  }
+}
