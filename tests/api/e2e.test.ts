@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
 import { killAllServers, runServerToExit, startServer } from './server-process.ts';
 import type { ServerProcess } from './server-process.ts';
 
@@ -205,5 +206,30 @@ describe('startup failures', () => {
     expect(exit.code).toBe(1);
     expect(exit.stderr).toBe(`quiver: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
     await holder.stop();
+  });
+});
+
+describe('EMBEDDING() through the running server', () => {
+  it('runs seed 001 as written with text-embedding-v4 served by a local OpenAI-compatible server', async () => {
+    const provider = await FakeOpenAIServer.start({ dims: 1024, apiKey: 'test-key' });
+    try {
+      const dataDir = freshDir();
+      const configPath = path.join(dataDir, 'models.json');
+      fs.writeFileSync(
+        configPath,
+        JSON.stringify({ models: { 'text-embedding-v4': { provider: 'openai', baseURL: provider.baseURL, apiKeyEnv: 'FAKE_EMBEDDING_KEY', dims: 1024, canShorten: true, maxBatch: 10 } } }),
+      );
+      const server = await startServer({ dataDir, env: { QUIVER_EMBEDDING_CONFIG: configPath, FAKE_EMBEDDING_KEY: 'test-key' } });
+      const seed = fs.readFileSync(path.join(import.meta.dirname, '../fixtures/seeds/seed-001.sql'), 'utf8');
+      const results = (await resultsOf(await sql(server, seed))) as { rows: unknown[][] }[];
+      expect(results).toHaveLength(3);
+      expect(String(results[2].rows[0][0])).toMatch(/^Please refer to the following: .+What is HashMatch\?$/);
+      expect(provider.inputs).toBe(4);
+      const models = (await resultsOf(await sqlJson(server, 'SHOW EMBEDDING MODELS'))) as { rows: unknown[][] }[];
+      expect(JSON.stringify(models)).not.toContain('test-key');
+      await server.stop('SIGTERM');
+    } finally {
+      await provider.close();
+    }
   });
 });
