@@ -63,6 +63,12 @@ const PRAGMAS_WITH_ARGUMENT = new Set([
   'integrity_check', 'quick_check', 'table_list',
 ]);
 
+interface ResultShape {
+  version: number;
+  names: string[];
+  isVector: boolean[];
+}
+
 interface CompiledScript {
   statements: A.Statement[];
   emitted: ({ version: number; statement: EmittedStatement } | undefined)[];
@@ -76,6 +82,7 @@ export class Engine {
   private readonly scripts = new Map<string, CompiledScript>();
   private readonly prepared = new Map<string, Database.Statement>();
   private readonly lock = new Mutex();
+  private readonly shapes = new WeakMap<Database.Statement, ResultShape>();
   private readonly embeddingCalls: EmbeddingCalls;
 
   private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls) {
@@ -330,15 +337,7 @@ export class Engine {
         lastInsertId: isInsert ? normalizeInteger(info.lastInsertRowid) : null,
       };
     }
-    stmt.raw(true);
-    stmt.safeIntegers(true);
-    const columns = stmt.columns();
-    const isVector = columns.map((c) => {
-      if (emitted.vectorResultNames.has(c.name)) return true;
-      if (!c.table || !c.column) return false;
-      const table = this.catalog.table(c.table);
-      return table?.columns.some((col) => col.vectorDims !== null && col.name.toLowerCase() === c.column!.toLowerCase()) ?? false;
-    });
+    const { names, isVector } = this.resultShape(stmt, emitted);
     const rows = stmt.all(...args) as SqlValue[][];
     for (const row of rows) {
       for (let j = 0; j < row.length; j++) {
@@ -347,7 +346,28 @@ export class Engine {
         else if (isVector[j] && v instanceof Uint8Array && v.byteLength % 4 === 0) row[j] = decodeVector(v);
       }
     }
-    return { columns: columns.map((c) => c.name), rows, changes: 0, lastInsertId: null };
+    return { columns: names, rows, changes: 0, lastInsertId: null };
+  }
+
+  /** A reader's column names and which of them hold vectors, worked out once per catalog version. */
+  private resultShape(stmt: Database.Statement, emitted: EmittedStatement): ResultShape {
+    const known = this.shapes.get(stmt);
+    if (known && known.version === this.catalog.version) return known;
+    stmt.raw(true);
+    stmt.safeIntegers(true);
+    const columns = stmt.columns();
+    const shape: ResultShape = {
+      version: this.catalog.version,
+      names: columns.map((c) => c.name),
+      isVector: columns.map((c) => {
+        if (emitted.vectorResultNames.has(c.name)) return true;
+        if (!c.table || !c.column) return false;
+        const table = this.catalog.table(c.table);
+        return table?.columns.some((col) => col.vectorDims !== null && col.name.toLowerCase() === c.column!.toLowerCase()) ?? false;
+      }),
+    };
+    this.shapes.set(stmt, shape);
+    return shape;
   }
 
   private showEmbeddingModels(): StatementResult {

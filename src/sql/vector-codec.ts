@@ -32,6 +32,15 @@ export function decodeVector(blob: Uint8Array): Float32Array {
 }
 
 /**
+ * A vector BLOB read in place, for use during one call only (SQLite may reuse the memory
+ * after): no copy when the bytes are aligned, which is how better-sqlite3 hands them over.
+ */
+export function viewVector(blob: Uint8Array): Float32Array {
+  if (LITTLE_ENDIAN && blob.byteOffset % 4 === 0) return new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
+  return decodeVector(blob);
+}
+
+/**
  * Parses `[0.1, 0.2]` (JSON-style, as VEC_FROMTEXT takes it). `what` names the input in errors.
  * Every element must be a finite number that float32 can hold.
  */

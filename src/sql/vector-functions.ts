@@ -19,7 +19,7 @@ import {
   MAX_VECTOR_DIMS,
   MIN_VECTOR_DIMS,
   checkDims,
-  decodeVector,
+  viewVector,
   encodeVector,
   formatVectorText,
   parseVectorText,
@@ -147,7 +147,8 @@ function decodeBlob(blob: Buffer, what: string): Float32Array {
       `${what} is a BLOB of ${blob.length} bytes; a vector BLOB holds float32 values, so its length must be a multiple of 4`,
     );
   }
-  return decodeVector(blob);
+  // Functions only read their arguments during the call, so a view is enough.
+  return viewVector(blob);
 }
 
 function checkFinite(vector: Float32Array, what: string): void {
