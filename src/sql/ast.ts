@@ -51,6 +51,8 @@ export interface ParamExpr extends Span {
   kind: 'param';
   /** As written: `?`, `?3`, `:name`, `@name`, `$name`. */
   text: string;
+  /** For `?` and `?NNN`: the 1-based position in its statement's parameters, as SQLite numbers them. */
+  index?: number;
 }
 
 export interface ColumnExpr extends Span {

@@ -54,3 +54,16 @@ export const vectorIndexes = sqliteTable('__quiver_vector_indexes', {
   options: text('options').notNull().default('[]'),
   declaredAs: text('declared_as').notNull(),
 });
+
+/**
+ * The change log of vector-indexed columns, written by triggers in the same transaction as the
+ * change (DESIGN decision 3). After commit the index applies entries past the sequence it has
+ * seen; entries an index has saved to disk are pruned. `op` is 1 for "the row's vector is now
+ * what the table holds" and 0 for "the row is gone".
+ */
+export const changes = sqliteTable('__quiver_changes', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  indexName: text('index_name').notNull(),
+  rowId: integer('row_id').notNull(),
+  op: integer('op').notNull(),
+});

@@ -264,11 +264,17 @@ class Emitter {
     }
   }
 
+  /**
+   * Positional parameters are emitted numbered (`?3`), so any part of a statement can be run
+   * on its own (the planner evaluates a query vector or a filter) with the statement's values.
+   */
   private param(e: A.ParamExpr): string {
-    if (e.text === '?') this.positionalParams++;
-    else if (e.text.startsWith('?')) this.positionalParams = Math.max(this.positionalParams, Number(e.text.slice(1)));
-    else this.namedParams.add(e.text.slice(1));
-    return e.text;
+    if (e.index === undefined) {
+      this.namedParams.add(e.text.slice(1));
+      return e.text;
+    }
+    this.positionalParams = Math.max(this.positionalParams, e.index);
+    return this.sqlite ? `?${e.index}` : e.text;
   }
 
   private typeName(t: A.TypeName): string {

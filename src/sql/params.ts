@@ -62,9 +62,13 @@ export class ParamCursor {
     }
   }
 
-  /** The arguments for one statement, in better-sqlite3's calling shape. */
+  /**
+   * The arguments for one statement, in better-sqlite3's calling shape: one object, since
+   * positional parameters are emitted numbered (`?3`), which better-sqlite3 binds by name ("3").
+   */
   take(statement: EmittedStatement): unknown[] {
-    const args: unknown[] = [];
+    if (statement.positionalParams === 0 && statement.namedParams.size === 0) return [];
+    const bound: Record<string, Bindable> = {};
     if (statement.positionalParams > 0) {
       if (this.named) throw new QuiverError('PARAMETER_ERROR', 'the SQL uses ? parameters, so params must be an array');
       if (this.next + statement.positionalParams > this.positional.length) {
@@ -73,21 +77,19 @@ export class ParamCursor {
           `the SQL uses at least ${this.next + statement.positionalParams} ? parameters; params has ${this.positional.length}`,
         );
       }
-      for (let i = 0; i < statement.positionalParams; i++) {
-        args.push(toBindable(this.positional[this.next], `?${this.next + 1}`));
+      for (let i = 1; i <= statement.positionalParams; i++) {
+        bound[i] = toBindable(this.positional[this.next], `?${this.next + 1}`);
         this.next++;
       }
     }
     if (statement.namedParams.size > 0) {
       if (!this.named) throw new QuiverError('PARAMETER_ERROR', 'the SQL uses named parameters (:name), so params must be an object');
-      const bound: Record<string, Bindable> = {};
       for (const name of statement.namedParams) {
         if (!Object.hasOwn(this.named, name)) throw new QuiverError('PARAMETER_ERROR', `missing value for parameter :${name}`);
         bound[name] = toBindable(this.named[name], `:${name}`);
       }
-      args.push(bound);
     }
-    return args;
+    return [bound];
   }
 
   /** Where the cursor stands, to replay a statement from there. */

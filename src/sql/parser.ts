@@ -55,6 +55,8 @@ class Parser {
   private readonly tokens: Token[];
   private pos = 0;
   private depth = 0;
+  /** Positional parameters seen in the current statement. */
+  private positionalCount = 0;
 
   constructor(private readonly sql: string) {
     this.tokens = tokenize(sql);
@@ -187,6 +189,7 @@ class Parser {
     for (;;) {
       while (this.acceptOp(';'));
       if (this.atEnd()) break;
+      this.positionalCount = 0;
       statements.push(this.statement());
       if (!this.atEnd() && !this.isOp(';')) throw this.error("expected ';' or end of input");
     }
@@ -757,9 +760,14 @@ class Parser {
       case 'blob':
         this.pos++;
         return { kind: 'literal', type: 'blob', value: t.value, start, end: t.end };
-      case 'param':
+      case 'param': {
         this.pos++;
-        return { kind: 'param', text: t.value, start, end: t.end };
+        // SQLite's numbering: `?` takes the next number, `?NNN` is NNN and moves the count on.
+        let index: number | undefined;
+        if (t.value === '?') index = ++this.positionalCount;
+        else if (t.value.startsWith('?')) this.positionalCount = Math.max(this.positionalCount, (index = Number(t.value.slice(1))));
+        return { kind: 'param', text: t.value, index, start, end: t.end };
+      }
       case 'op':
         if (t.value === '(') return this.parenthesised();
         throw this.error('expected an expression');

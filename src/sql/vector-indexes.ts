@@ -1,0 +1,345 @@
+/**
+ * @module vector-indexes
+ * Keeps one VectorIndex (src/index) per vector index in the catalog, in step with SQLite:
+ *
+ * - *capture*: triggers written here record every insert, update and delete of an indexed
+ *   column in `__quiver_changes`, in the same transaction as the change (DESIGN decision 3);
+ * - *apply*: after each commit the engine calls `applyCommitted`, which replays new log entries
+ *   into the indexes — an entry says "make the index hold what the table now holds for this
+ *   row", so replaying one twice is harmless. Rolled-back work never reaches the log;
+ * - *persist*: an index is saved to `<dataDir>/indexes/<name>/` with the last sequence it had
+ *   applied, and log entries every index has saved are pruned. On start an index loads its
+ *   files and replays the log past that sequence; a missing or corrupt file is logged and the
+ *   index is rebuilt from the table, never trusted.
+ * An index is usable once loaded; until then (and for an index whose dimensions are not known
+ * yet) the planner answers exactly. Runs on the thread that owns the database connection.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type Database from 'better-sqlite3';
+import { VectorIndex, type VectorIndexStats } from '../index/index.ts';
+import type { Catalog } from './catalog.ts';
+import type { VectorIndexInfo } from './catalog-view.ts';
+import { viewVector } from './vector-codec.ts';
+
+/** How often saved state is brought up to date when segments changed or the log grew. */
+const SAVE_INTERVAL_MS = 5_000;
+/** Log entries past an index's saved state that make it save even without a new segment. */
+const SAVE_AFTER_CHANGES = 50_000;
+const INDEX_DIR = 'indexes';
+
+export interface VectorIndexesOptions {
+  /** Rows in an index's tail before a flush builds a segment (VectorIndex default when unset). */
+  flushRows?: number;
+  flushAgeMs?: number;
+  /** Where graphs are built; 'inline' blocks the thread (tests), 'worker' does not. */
+  builder?: 'worker' | 'inline';
+  /** Logs warnings (rebuilds, failed saves); default console.warn. */
+  warn?: (message: string) => void;
+}
+
+export type IndexState = 'loading' | 'ready' | 'empty';
+
+interface OpenIndex {
+  info: VectorIndexInfo;
+  index: VectorIndex | null;
+  state: IndexState;
+  /** The last log sequence the saved files reflect (0: never saved). */
+  savedSeq: number;
+  /** Segment ids at the last save, to tell whether a flush or merge happened since. */
+  savedSegments: string;
+  /** Prepared read of one row's vector. */
+  readRow: Database.Statement;
+}
+
+function key(name: string): string {
+  return name.toLowerCase();
+}
+
+function quote(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function literal(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** The names of the three capture triggers of an index. */
+function triggerNames(indexName: string): string[] {
+  return ['ai', 'au', 'ad'].map((suffix) => `__quiver_vidx_${indexName}_${suffix}`);
+}
+
+/** Creates the capture triggers of `info` (inside the DDL's transaction). */
+export function installCaptureTriggers(db: Database.Database, info: VectorIndexInfo): void {
+  const [ai, au, ad] = triggerNames(info.name).map(quote);
+  const table = quote(info.table);
+  const col = quote(info.column);
+  const name = literal(info.name);
+  const log = (row: string, op: number): string => `INSERT INTO __quiver_changes (index_name, row_id, op) VALUES (${name}, ${row}, ${op});`;
+  db.exec(`CREATE TRIGGER ${ai} AFTER INSERT ON ${table} WHEN NEW.${col} IS NOT NULL BEGIN ${log('NEW.rowid', 1)} END`);
+  db.exec(
+    `CREATE TRIGGER ${au} AFTER UPDATE ON ${table} WHEN OLD.${col} IS NOT NEW.${col} OR OLD.rowid IS NOT NEW.rowid ` +
+      `BEGIN ${log('OLD.rowid', 0)} ${log('NEW.rowid', 1)} END`,
+  );
+  db.exec(`CREATE TRIGGER ${ad} AFTER DELETE ON ${table} BEGIN ${log('OLD.rowid', 0)} END`);
+}
+
+/** Drops the capture triggers of index `name`, if they exist. */
+export function dropCaptureTriggers(db: Database.Database, name: string): void {
+  for (const trigger of triggerNames(name)) db.exec(`DROP TRIGGER IF EXISTS ${quote(trigger)}`);
+}
+
+export class VectorIndexes {
+  private readonly indexes = new Map<string, OpenIndex>();
+  /** Every log entry up to here has been applied to every open index. */
+  private appliedSeq = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly warn: (message: string) => void;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly catalog: Catalog,
+    private readonly dataDir: string,
+    private readonly options: VectorIndexesOptions = {},
+  ) {
+    this.warn = options.warn ?? ((m) => console.warn(`quiver: ${m}`));
+    this.appliedSeq = this.maxSeq();
+    this.sync();
+    this.timer = setInterval(() => void this.saveDue(), SAVE_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** The index called `name` when it can answer searches; undefined while loading or unknown. */
+  ready(name: string): VectorIndex | undefined {
+    const open = this.indexes.get(key(name));
+    return open?.state === 'ready' ? open.index! : undefined;
+  }
+
+  state(name: string): IndexState | undefined {
+    return this.indexes.get(key(name))?.state;
+  }
+
+  /** Opens indexes the catalog has gained and closes those it lost (after DDL commits or rolls back). */
+  sync(): void {
+    const wanted = new Map<string, VectorIndexInfo>();
+    for (const t of this.catalog.tables()) for (const v of t.vectorIndexes) wanted.set(key(v.name), v);
+    for (const [name, open] of this.indexes) {
+      const info = wanted.get(name);
+      if (!info || info.table !== open.info.table || info.column !== open.info.column) {
+        void open.index?.close();
+        this.indexes.delete(name);
+        if (!info) fs.rmSync(this.dirOf(open.info.name), { recursive: true, force: true });
+      }
+    }
+    for (const [name, info] of wanted) if (!this.indexes.has(name)) this.openIndex(info);
+  }
+
+  /** Rebuilds every index of `table` from its rows (after a table rebuild changed them wholesale). */
+  rebuildTable(table: string): void {
+    for (const [name, open] of this.indexes) {
+      if (key(open.info.table) !== key(table)) continue;
+      void open.index?.close();
+      this.indexes.delete(name);
+      fs.rmSync(this.dirOf(open.info.name), { recursive: true, force: true });
+      this.openIndex(open.info, false);
+    }
+  }
+
+  /** Applies committed log entries to the indexes. Cheap when nothing changed. */
+  applyCommitted(): void {
+    const entries = this.db
+      .prepare('SELECT seq, index_name AS indexName, row_id AS rowId, op FROM __quiver_changes WHERE seq > ? ORDER BY seq')
+      .all(this.appliedSeq) as { seq: number; indexName: string; rowId: number; op: number }[];
+    for (const e of entries) {
+      const open = this.indexes.get(key(e.indexName));
+      if (open) this.applyEntry(open, e.rowId, e.op);
+      this.appliedSeq = e.seq;
+    }
+  }
+
+  /** Whether the current transaction has changed rows of `table`'s indexes not yet applied. */
+  hasUncommittedChanges(indexName: string): boolean {
+    return this.db.prepare('SELECT 1 FROM __quiver_changes WHERE seq > ? AND index_name = ? LIMIT 1').get(this.appliedSeq, indexName) !== undefined;
+  }
+
+  stats(name: string): VectorIndexStats | undefined {
+    return this.indexes.get(key(name))?.index?.stats();
+  }
+
+  /** OPTIMIZE TABLE: every index of `table` flushes its tail and merges its segments. */
+  async optimize(table: string): Promise<void> {
+    for (const open of this.indexes.values()) {
+      if (key(open.info.table) !== key(table) || !open.index) continue;
+      await open.index.flushNow();
+      await open.index.mergeNow({ all: true });
+    }
+  }
+
+  /** Saves every index that changed since its last save, then stops. */
+  async shutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.saveDue(true);
+    this.closeIndexes();
+  }
+
+  /** Stops without saving (the log replays what was not saved). */
+  close(): void {
+    clearInterval(this.timer);
+    this.closeIndexes();
+  }
+
+  private closeIndexes(): void {
+    this.closed = true;
+    for (const open of this.indexes.values()) void open.index?.close();
+    this.indexes.clear();
+  }
+
+  private dirOf(name: string): string {
+    return path.join(this.dataDir, INDEX_DIR, name);
+  }
+
+  private maxSeq(): number {
+    return (this.db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM __quiver_changes').get() as { seq: number }).seq;
+  }
+
+  /** The vector dims of an index: its column's VECTOR(n), or the first stored vector's length. */
+  private dimsOf(info: VectorIndexInfo): number | null {
+    const declared = this.catalog.table(info.table)?.columns.find((c) => key(c.name) === key(info.column))?.vectorDims;
+    if (declared) return declared;
+    const row = this.db.prepare(`SELECT length(${quote(info.column)}) / 4 AS dims FROM ${quote(info.table)} WHERE ${quote(info.column)} IS NOT NULL LIMIT 1`).get() as
+      | { dims: number }
+      | undefined;
+    return row ? row.dims : null;
+  }
+
+  private newIndex(info: VectorIndexInfo, dims: number): VectorIndex {
+    return new VectorIndex({
+      dims,
+      metric: info.metric,
+      m: info.m,
+      efConstruction: info.efConstruction,
+      flushRows: this.options.flushRows,
+      flushAgeMs: this.options.flushAgeMs,
+      builder: this.options.builder,
+    });
+  }
+
+  /** Opens `info`: from its saved files when they are sound, else from the table's rows. */
+  private openIndex(info: VectorIndexInfo, tryFiles = true): void {
+    const readRow = this.db.prepare(`SELECT ${quote(info.column)} AS v FROM ${quote(info.table)} WHERE rowid = ?`);
+    const open: OpenIndex = { info, index: null, state: 'loading', savedSeq: 0, savedSegments: '', readRow };
+    this.indexes.set(key(info.name), open);
+    const dims = this.dimsOf(info);
+    if (dims === null) {
+      open.state = 'empty'; // a VARBINARY column with no vector yet: opened at its first one
+      return;
+    }
+    const dir = this.dirOf(info.name);
+    if (!tryFiles || !fs.existsSync(path.join(dir))) {
+      this.buildFromTable(open, dims);
+      return;
+    }
+    VectorIndex.load(dir, { dims, metric: info.metric, m: info.m, efConstruction: info.efConstruction, flushRows: this.options.flushRows, flushAgeMs: this.options.flushAgeMs, builder: this.options.builder }).then(
+      ({ index, problems, meta }) => {
+        const savedSeq = (meta as { appliedSeq?: unknown } | null)?.appliedSeq;
+        if (this.closed || this.indexes.get(key(info.name)) !== open) return void index.close();
+        if (problems.length > 0 || typeof savedSeq !== 'number') {
+          this.warn(`vector index ${info.name}: ${problems.map((p) => `${p.file} is ${p.kind} (${p.detail})`).join('; ') || 'no saved sequence'}; rebuilding it from ${info.table}`);
+          void index.close();
+          this.buildFromTable(open, dims);
+          return;
+        }
+        open.index = index;
+        open.savedSeq = savedSeq;
+        open.savedSegments = segmentIds(index);
+        // Catch up with everything committed since the files were written.
+        const entries = this.db
+          .prepare('SELECT row_id AS rowId, op FROM __quiver_changes WHERE seq > ? AND index_name = ? AND seq <= ? ORDER BY seq')
+          .all(savedSeq, info.name, this.appliedSeq) as { rowId: number; op: number }[];
+        for (const e of entries) this.applyEntry(open, e.rowId, e.op);
+        open.state = 'ready';
+      },
+      (e: unknown) => {
+        this.warn(`vector index ${info.name}: cannot load its files (${e instanceof Error ? e.message : String(e)}); rebuilding it from ${info.table}`);
+        if (this.indexes.get(key(info.name)) === open && !this.closed) this.buildFromTable(open, dims);
+      },
+    );
+  }
+
+  /**
+   * Fills a new index with every row of the table. The rows go to the tail, which answers
+   * exactly at once; the index then builds its HNSW segments in the background.
+   */
+  private buildFromTable(open: OpenIndex, dims: number): void {
+    const index = this.newIndex(open.info, dims);
+    const rows = this.db
+      .prepare(`SELECT rowid AS id, ${quote(open.info.column)} AS v FROM ${quote(open.info.table)} WHERE ${quote(open.info.column)} IS NOT NULL`)
+      .raw(true)
+      .iterate() as IterableIterator<[number, Uint8Array]>;
+    for (const [id, v] of rows) this.insertRow(index, open.info, id, v);
+    open.index = index;
+    open.savedSeq = 0;
+    open.state = 'ready';
+    if (index.size > 0) void index.flushNow().catch((e: unknown) => this.warn(`vector index ${open.info.name}: build failed (${String(e)})`));
+  }
+
+  private insertRow(index: VectorIndex, info: VectorIndexInfo, rowId: number, blob: Uint8Array): void {
+    if (blob.byteLength !== index.dims * 4) {
+      this.warn(`vector index ${info.name}: row ${rowId} holds ${blob.byteLength / 4} values, not ${index.dims}; it is left out of the index`);
+      return;
+    }
+    index.insert(rowId, viewVector(blob));
+  }
+
+  private applyEntry(open: OpenIndex, rowId: number, op: number): void {
+    if (open.state === 'empty') {
+      const dims = this.dimsOf(open.info);
+      if (dims === null) return;
+      this.buildFromTable(open, dims);
+      return;
+    }
+    if (!open.index) return; // loading: the catch-up after loading replays it
+    if (op === 0) {
+      open.index.delete(rowId);
+      return;
+    }
+    const row = open.readRow.get(rowId) as { v: Uint8Array | null } | undefined;
+    if (!row || row.v === null) open.index.delete(rowId);
+    else this.insertRow(open.index, open.info, rowId, row.v);
+  }
+
+  /** Saves indexes whose segments changed or whose log grew long, then prunes the log. */
+  private async saveDue(all = false): Promise<void> {
+    for (const open of [...this.indexes.values()]) {
+      if (open.state !== 'ready' || !open.index) continue;
+      const segments = segmentIds(open.index);
+      const behind = this.appliedSeq - open.savedSeq;
+      if (behind === 0) continue;
+      if (!all && segments === open.savedSegments && behind < SAVE_AFTER_CHANGES) continue;
+      const seq = this.appliedSeq;
+      try {
+        await open.index.save(this.dirOf(open.info.name), { appliedSeq: seq, table: open.info.table, column: open.info.column });
+        open.savedSeq = seq;
+        open.savedSegments = segments;
+      } catch (e) {
+        this.warn(`vector index ${open.info.name}: cannot save (${e instanceof Error ? e.message : String(e)}); the change log keeps its changes`);
+      }
+    }
+    this.pruneLog();
+  }
+
+  private pruneLog(): void {
+    if (this.closed || !this.db.open || this.db.inTransaction) return;
+    let floor = this.appliedSeq;
+    for (const open of this.indexes.values()) floor = Math.min(floor, open.savedSeq);
+    this.db.prepare('DELETE FROM __quiver_changes WHERE seq <= ?').run(floor);
+  }
+}
+
+function segmentIds(index: VectorIndex): string {
+  return index
+    .stats()
+    .segments.map((s) => `${s.id}:${s.aliveRows}`)
+    .join(',');
+}
