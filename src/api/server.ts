@@ -59,6 +59,12 @@ function closeAll(): void {
   embeddings.close();
 }
 
+/** A clean stop also saves the vector indexes, so the next start need not replay the log. */
+async function shutdownAll(): Promise<void> {
+  await engine.shutdown();
+  embeddings.close();
+}
+
 const server = serve(
   { fetch: createApp({ engine, config }).fetch, hostname: config.host, port: config.port },
   (info: AddressInfo) => {
@@ -90,8 +96,13 @@ function shutdown(signal: NodeJS.Signals): void {
   force.unref();
   server.close(() => {
     clearTimeout(force);
-    closeAll();
-    process.exit(0);
+    shutdownAll().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(`quiver: error while shutting down: ${e instanceof Error ? e.message : String(e)}`);
+        process.exit(1);
+      },
+    );
   });
 }
 

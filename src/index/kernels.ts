@@ -11,7 +11,8 @@
  * The module is a few hundred bytes, written here byte by byte (there is no toolchain to keep
  * in the build), validated once, and instantiated once per arena; each instance exports
  * `negDot(a, b, n)` and `l2(a, b, n)`, where a and b are float indexes into the arena (the
- * kernel shifts them to byte offsets) and n is the length. A runtime without WebAssembly SIMD
+ * kernel shifts them to byte offsets) and n is the length, and batched forms that score a list
+ * of node ids against one query in a single call. A runtime without WebAssembly SIMD
  * gets JavaScript kernels with the same signature. Arenas on a shared memory can be posted to
  * a worker, which is how a flush or merge builds a graph without copying its vectors back.
  */
@@ -19,6 +20,14 @@ import { dotAt, squaredEuclideanAt } from './distance.ts';
 
 /** A kernel over float indexes a and b of one arena, length n; smaller is closer. */
 export type ArenaKernel = (a: number, b: number, n: number) => number;
+
+/**
+ * A batched kernel: for i < count, out[i] = kernel(ids[i] × n, q, n), where `ids` is an int32
+ * index and `out` a float index into the arena. One call from JavaScript scores all the new
+ * neighbours of a node, so the JS-to-WebAssembly boundary is crossed once per expansion, not
+ * once per neighbour.
+ */
+export type ArenaBatchKernel = (ids: number, count: number, q: number, n: number, out: number) => void;
 
 const PAGE_BYTES = 65536;
 /** wasm32 addresses at most 4 GiB; one arena (one segment) stays below it. */
@@ -67,6 +76,10 @@ const I32_ADD = 0x6a;
 const I32_AND = 0x71;
 const I32_SHL = 0x74;
 const I32_GE_U = 0x4f;
+const I32_MUL = 0x6c;
+const I32_LOAD = 0x28;
+const F32_STORE = 0x38;
+const CALL = 0x10;
 const F32_LOAD = 0x2a;
 const F32_ADD = 0x92;
 const F32_SUB = 0x93;
@@ -140,16 +153,50 @@ function kernelBody(l2: boolean): number[] {
   return [...uleb(body.length), ...body];
 }
 
+/**
+ * A batch body calling kernel `kernel` (function index). Params: 0 = ids (int32 index),
+ * 1 = count, 2 = q (float index), 3 = n, 4 = out (float index). Local 5 = i.
+ */
+function batchBody(kernel: number): number[] {
+  const get = (i: number) => [LOCAL_GET, i];
+  const set = (i: number) => [LOCAL_SET, i];
+  const konst = (v: number) => [I32_CONST, ...sleb(v)];
+  const code = [
+    ...get(0), ...konst(2), I32_SHL, ...set(0),
+    ...get(4), ...konst(2), I32_SHL, ...set(4),
+    BLOCK, VOID, LOOP, VOID,
+    ...get(5), ...get(1), I32_GE_U, BR_IF, 1,
+    // Address of out[i].
+    ...get(4), ...get(5), ...konst(2), I32_SHL, I32_ADD,
+    // kernel(ids[i] * n, q, n)
+    ...get(0), ...get(5), ...konst(2), I32_SHL, I32_ADD, I32_LOAD, 2, 0, ...get(3), I32_MUL,
+    ...get(2), ...get(3),
+    CALL, kernel,
+    F32_STORE, 2, 0,
+    ...get(5), ...konst(1), I32_ADD, ...set(5),
+    BR, 0, END, END,
+    END,
+  ];
+  const body = [1, 1, I32, ...code];
+  return [...uleb(body.length), ...body];
+}
+
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   // Memory import limits: 0x00 = min only; 0x03 = shared, min and max (max is required).
   const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 3, I32, I32, I32, 1, F32]),
+    ...section(1, [2, 0x60, 3, I32, I32, I32, 1, F32, 0x60, 5, I32, I32, I32, I32, I32, 0]),
     ...section(2, [1, ...name('env'), ...name('memory'), 0x02, ...limits]),
-    ...section(3, [2, 0, 0]),
-    ...section(7, [2, ...name('negDot'), 0x00, 0, ...name('l2'), 0x00, 1]),
-    ...section(10, [2, ...kernelBody(false), ...kernelBody(true)]),
+    ...section(3, [4, 0, 0, 1, 1]),
+    ...section(7, [
+      4,
+      ...name('negDot'), 0x00, 0,
+      ...name('l2'), 0x00, 1,
+      ...name('negDotBatch'), 0x00, 2,
+      ...name('l2Batch'), 0x00, 3,
+    ]),
+    ...section(10, [4, ...kernelBody(false), ...kernelBody(true), ...batchBody(0), ...batchBody(1)]),
   ]);
 }
 
@@ -183,18 +230,25 @@ export class VectorArena {
   readonly memory: WebAssembly.Memory;
   readonly shared: boolean;
   floats: Float32Array;
+  /** An int32 view of the same memory (for batch id lists); replaced with `floats`. */
+  ints: Int32Array;
   /** −(a·b) between float indexes a and b, n long. */
   negDot: ArenaKernel;
   /** ‖a − b‖² between float indexes a and b, n long. */
   l2: ArenaKernel;
+  negDotBatch: ArenaBatchKernel;
+  l2Batch: ArenaBatchKernel;
 
   /** An arena of at least `floats` floats; `shared` puts it on a SharedArrayBuffer for workers. */
   constructor(floats: number, shared = false, memory?: WebAssembly.Memory) {
     this.shared = shared;
     this.memory = memory ?? VectorArena.newMemory(floats, shared);
     this.floats = new Float32Array(this.memory.buffer);
+    this.ints = new Int32Array(this.memory.buffer);
     this.negDot = () => 0;
     this.l2 = () => 0;
+    this.negDotBatch = () => {};
+    this.l2Batch = () => {};
     this.bind();
   }
 
@@ -219,14 +273,31 @@ export class VectorArena {
       const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
       this.negDot = exports.negDot as ArenaKernel;
       this.l2 = exports.l2 as ArenaKernel;
+      this.negDotBatch = exports.negDotBatch as ArenaBatchKernel;
+      this.l2Batch = exports.l2Batch as ArenaBatchKernel;
       return;
     }
     this.negDot = (a, b, n) => -dotAt(this.floats, a, this.floats, b, n);
     this.l2 = (a, b, n) => squaredEuclideanAt(this.floats, a, this.floats, b, n);
+    this.negDotBatch = (ids, count, q, n, out) => {
+      for (let i = 0; i < count; i++) this.floats[out + i] = this.negDot(this.ints[ids + i] * n, q, n);
+    };
+    this.l2Batch = (ids, count, q, n, out) => {
+      for (let i = 0; i < count; i++) this.floats[out + i] = this.l2(this.ints[ids + i] * n, q, n);
+    };
+  }
+
+  /** Re-reads the views if the memory grew (possibly on another thread sharing it). */
+  refresh(): void {
+    if (this.floats.byteLength !== this.memory.buffer.byteLength) {
+      this.floats = new Float32Array(this.memory.buffer);
+      this.ints = new Int32Array(this.memory.buffer);
+    }
   }
 
   /** Grows the memory to hold at least `floats` floats (and refreshes `floats`). */
   ensure(floats: number): void {
+    this.refresh();
     if (floats <= this.floats.length) return;
     if (floats > MAX_ARENA_FLOATS) {
       throw new RangeError(`a vector arena holds at most ${MAX_ARENA_FLOATS} floats; asked for ${floats}`);
@@ -235,6 +306,6 @@ export class VectorArena {
     const want = Math.ceil((floats * 4) / PAGE_BYTES);
     // Grow geometrically so a tail that grows row by row is not re-grown on every insert.
     this.memory.grow(Math.max(want - have, Math.min(have, 65536 - have)));
-    this.floats = new Float32Array(this.memory.buffer);
+    this.refresh();
   }
 }

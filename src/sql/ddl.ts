@@ -12,6 +12,7 @@ import { emitExpression, emitStatement, printColumnDef, printIdent, printTableCo
 import type { EmbeddingSource } from './embedding-calls.ts';
 import { QuiverError, isQuiverError } from './errors.ts';
 import { parseStatement } from './parser.ts';
+import { dropCaptureTriggers, installCaptureTriggers } from './vector-indexes.ts';
 
 function quoteSqlite(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -69,11 +70,26 @@ function sqliteObjectExists(db: Database.Database, type: string, name: string): 
 }
 
 export class DdlRunner {
+  /** Tables rebuilt since the last call of takeRebuiltTables: their vector indexes start over. */
+  private readonly rebuilt = new Set<string>();
+
   constructor(
     private readonly db: Database.Database,
     private readonly catalog: Catalog,
     private readonly embeddings: EmbeddingSource | null,
   ) {}
+
+  /** Names of the tables rebuilt since the last call (their row ids are kept, their vectors may not be). */
+  takeRebuiltTables(): string[] {
+    const tables = [...this.rebuilt];
+    this.rebuilt.clear();
+    return tables;
+  }
+
+  /** Records a vector index and the triggers that feed it its table's changes. */
+  private addVectorIndex(table: string, def: A.VectorIndexDef): void {
+    installCaptureTriggers(this.db, this.catalog.addVectorIndex(table, def));
+  }
 
   /**
    * Checks the EMBEDDING() calls of generated columns now, so an unknown model or impossible
@@ -130,7 +146,7 @@ export class DdlRunner {
       withoutRowid: s.withoutRowid,
       columns,
     });
-    for (const def of declaredVectorIndexes(s)) this.catalog.addVectorIndex(s.name.name, def);
+    for (const def of declaredVectorIndexes(s)) this.addVectorIndex(s.name.name, def);
   }
 
   createVectorIndex(s: A.CreateVectorIndexStatement): void {
@@ -141,12 +157,14 @@ export class DdlRunner {
       if (s.ifNotExists) return;
       throw new QuiverError('ALREADY_EXISTS', `vector index ${s.name} already exists`);
     }
-    this.catalog.addVectorIndex(s.table, { ...s.index, name: s.name });
+    this.addVectorIndex(s.table, { ...s.index, name: s.name });
   }
 
   drop(s: A.DropStatement, sqliteSql: string): void {
-    if (s.object === 'INDEX' && this.catalog.vectorIndex(s.name.name)) {
-      this.catalog.dropVectorIndex(s.name.name);
+    const vectorIndex = s.object === 'INDEX' ? this.catalog.vectorIndex(s.name.name) : undefined;
+    if (vectorIndex) {
+      dropCaptureTriggers(this.db, vectorIndex.name);
+      this.catalog.dropVectorIndex(vectorIndex.name);
       return;
     }
     this.db.exec(sqliteSql);
@@ -173,6 +191,10 @@ export class DdlRunner {
       this.checkEmbeddingCalls([a.column]);
       this.addStoredColumn(table, a.column, source);
       return;
+    }
+    if (a.kind === 'dropColumn' && table) {
+      // SQLite refuses to drop a column its triggers name; the column's indexes go with it.
+      for (const v of table.vectorIndexes) if (lower(v.column) === lower(a.name)) dropCaptureTriggers(this.db, v.name);
     }
     this.db.exec(sqliteSql);
     if (!table) return;
@@ -270,6 +292,7 @@ export class DdlRunner {
       }
       this.db.exec(`DROP TABLE ${quoteSqlite(aside)}`);
       for (const d of dependents) this.db.exec(d.sql);
+      this.rebuilt.add(table.name);
     } finally {
       this.db.pragma('legacy_alter_table = OFF');
     }

@@ -115,9 +115,18 @@ function lower(s: string): string {
   return s.toLowerCase();
 }
 
-/** Prints `statement` for `target`. `source` is the request text, for naming result columns. */
-export function emitStatement(statement: A.Statement, target: EmitTarget, catalog: CatalogView, source: string): EmittedStatement {
-  const emitter = new Emitter(target, catalog, source);
+/**
+ * Prints `statement` for `target`. `source` is the request text, for naming result columns.
+ * `restrictions` (from the planner) limits a SELECT core to candidate row ids.
+ */
+export function emitStatement(
+  statement: A.Statement,
+  target: EmitTarget,
+  catalog: CatalogView,
+  source: string,
+  restrictions?: ReadonlyMap<A.SelectCore, readonly number[]>,
+): EmittedStatement {
+  const emitter = new Emitter(target, catalog, source, restrictions);
   const sql = emitter.statement(statement);
   return {
     sql,
@@ -162,6 +171,7 @@ class Emitter {
     private readonly target: EmitTarget,
     private readonly catalog: CatalogView,
     private readonly source: string,
+    private readonly restrictions?: ReadonlyMap<A.SelectCore, readonly number[]>,
   ) {}
 
   private get sqlite(): boolean {
@@ -460,7 +470,11 @@ class Emitter {
     try {
       text += c.columns.map((col) => this.resultColumn(col)).join(', ');
       text += from;
-      if (c.where) text += ` WHERE ${this.expr(c.where)}`;
+      const candidates = this.restrictions?.get(c);
+      if (candidates && c.from?.kind === 'table') {
+        const rowId = `${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (${candidates.join(', ')})`;
+        text += c.where ? ` WHERE ${this.expr(c.where, P_AND)} AND ${rowId}` : ` WHERE ${rowId}`;
+      } else if (c.where) text += ` WHERE ${this.expr(c.where)}`;
       if (c.groupBy.length) text += ` GROUP BY ${c.groupBy.map((x) => this.expr(x)).join(', ')}`;
       if (c.having) text += ` HAVING ${this.expr(c.having)}`;
       if (c.windows.length) text += ` WINDOW ${c.windows.map((w) => `${this.ident(w.name)} AS ${this.windowSpec(w.spec)}`).join(', ')}`;

@@ -16,7 +16,8 @@ import Database from 'better-sqlite3';
 import type * as A from './ast.ts';
 import { Catalog, migrateCatalog } from './catalog.ts';
 import { DdlRunner } from './ddl.ts';
-import { emitStatement, type EmittedStatement } from './emit.ts';
+import { resolveEfSearch } from '../index/index.ts';
+import { emitExpression, emitStatement, type EmittedStatement } from './emit.ts';
 import { QuiverError, isQuiverError } from './errors.ts';
 import { Introspector } from './introspect.ts';
 import { positionOf } from './lexer.ts';
@@ -24,10 +25,12 @@ import { EmbeddingCalls, type EmbeddingRound, type EmbeddingSource } from './emb
 import { Mutex } from './mutex.ts';
 import { ParamCursor } from './params.ts';
 import { parseScript } from './parser.ts';
+import { Planner, type PlannerOptions, type VectorPlan } from './planner.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from './types.ts';
 import { decodeVector } from './vector-codec.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
+import { VectorIndexes, type VectorIndexesOptions } from './vector-indexes.ts';
 
 export const DATABASE_FILE = 'quiver.db';
 const MAX_CACHED_SCRIPTS = 1000;
@@ -71,6 +74,8 @@ interface ResultShape {
 
 interface CompiledScript {
   statements: A.Statement[];
+  /** Per statement: whether it holds a vector query the planner may answer from an index. */
+  vectorQueries?: boolean[];
   emitted: ({ version: number; statement: EmittedStatement } | undefined)[];
 }
 
@@ -85,16 +90,23 @@ export class Engine {
   private readonly shapes = new WeakMap<Database.Statement, ResultShape>();
   private readonly embeddingCalls: EmbeddingCalls;
 
-  private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls) {
+  private readonly indexes: VectorIndexes;
+  private readonly planner: Planner;
+  /** Settings of the request holding the lock (SET vidx_hnsw_ef_search, request options). */
+  private settings: { efSearch?: number } = {};
+
+  private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls, options: EngineOptions & { index?: VectorIndexesOptions; planner?: PlannerOptions }) {
     this.db = db;
     this.embeddingCalls = embeddingCalls;
     this.catalog = new Catalog(db);
     this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
     this.introspector = new Introspector(db, this.catalog);
+    this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, options.index);
+    this.planner = new Planner(db, this.catalog, this.indexes, options.planner);
   }
 
-  /** Opens (creating if needed) the database under `options.dataDir`. */
-  static open(options: EngineOptions & { embeddings?: EmbeddingSource }): Engine {
+  /** Opens (creating if needed) the database under `options.dataDir`, and its vector indexes. */
+  static open(options: EngineOptions & { embeddings?: EmbeddingSource; index?: VectorIndexesOptions; planner?: PlannerOptions }): Engine {
     const embeddingCalls = new EmbeddingCalls(options.embeddings ?? null);
     fs.mkdirSync(options.dataDir, { recursive: true });
     const db = new Database(path.join(options.dataDir, DATABASE_FILE));
@@ -103,6 +115,8 @@ export class Engine {
       // FULL: a COMMIT acknowledged to a client survives power loss, not only a crash.
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
+      // REPLACE's implicit deletes must fire the vector indexes' capture triggers.
+      db.pragma('recursive_triggers = ON');
       registerVectorFunctions(db);
       embeddingCalls.register(db);
       migrateCatalog(db);
@@ -110,17 +124,32 @@ export class Engine {
       db.close();
       throw e;
     }
-    return new Engine(db, embeddingCalls);
+    return new Engine(db, embeddingCalls, options);
   }
 
   get isOpen(): boolean {
     return this.db !== null && this.db.open;
   }
 
-  /** Closes the database (checkpointing the WAL); safe to call twice. */
+  /**
+   * Closes the database (checkpointing the WAL) without saving the vector indexes: the next
+   * start replays the change log into them. Safe to call twice.
+   */
   close(): void {
+    this.indexes.close();
     this.db?.close();
     this.db = null;
+  }
+
+  /** Saves the vector indexes, then closes: what a clean server stop does. */
+  async shutdown(): Promise<void> {
+    const release = await this.lock.acquire();
+    try {
+      if (this.db) await this.indexes.shutdown();
+      this.close();
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -156,11 +185,22 @@ export class Engine {
   private async executeLocked(
     sql: string,
     params: Params | undefined,
-    _options: ExecuteOptions,
+    options: ExecuteOptions,
     round: EmbeddingRound | null,
   ): Promise<ExecuteResult | 'fetch embeddings'> {
     const db = this.db;
     if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+    this.settings = { efSearch: typeof options.efSearch === 'number' ? options.efSearch : undefined };
+    try {
+      return await this.runScript(db, sql, params, round);
+    } finally {
+      // Whatever committed (all of it, some statements of an explicit request, or nothing)
+      // reaches the vector indexes before the next request runs.
+      if (this.db && !db.inTransaction) this.afterCommit();
+    }
+  }
+
+  private async runScript(db: Database.Database, sql: string, params: Params | undefined, round: EmbeddingRound | null): Promise<ExecuteResult | 'fetch embeddings'> {
     const script = this.compile(sql);
     const cursor = new ParamCursor(params);
     const { statements } = script;
@@ -172,11 +212,14 @@ export class Engine {
     try {
       if (wrap) db.exec('BEGIN');
       for (; index < statements.length; index++) {
-        if (explicit && round && EMBEDDING_KINDS.has(statements[index].kind)) {
+        const kind = statements[index].kind;
+        if (kind === 'optimize') results.push(await this.optimize(statements[index] as A.OptimizeStatement));
+        else if (explicit && round && EMBEDDING_KINDS.has(kind)) {
           results.push(await this.runWithEmbeddings(script, index, cursor, sql, round));
         } else {
           results.push(this.runStatement(script, index, cursor, sql));
         }
+        if (explicit && !db.inTransaction) this.afterCommit();
       }
       if (round?.hasMisses) {
         if (db.inTransaction) db.exec('ROLLBACK');
@@ -242,6 +285,8 @@ export class Engine {
     if (cached && cached.version === this.catalog.version) return cached.statement;
     const statement = emitStatement(script.statements[i], 'sqlite', this.catalog, source);
     script.emitted[i] = { version: this.catalog.version, statement };
+    // Whether the planner has work here depends on the catalog too: worked out at the same time.
+    (script.vectorQueries ??= [])[i] = this.planner.candidates(script.statements[i]).length > 0;
     return statement;
   }
 
@@ -266,11 +311,12 @@ export class Engine {
         return empty;
       case 'show':
         if (s.what === 'EMBEDDING MODELS') return this.showEmbeddingModels();
-        if (s.what === 'INDEX STATUS') throw new QuiverError('UNSUPPORTED_STATEMENT', 'SHOW INDEX STATUS is not available yet');
+        if (s.what === 'INDEX STATUS') return this.showIndexStatus(s.table);
         return this.introspector.run({ ...s, what: s.what });
       case 'set':
+        return this.set(s, source);
       case 'optimize':
-        throw new QuiverError('UNSUPPORTED_STATEMENT', `${s.kind.toUpperCase()} is not available yet`);
+        throw new Error('OPTIMIZE runs in runScript');
       case 'explain':
         return this.explain(s, cursor, source);
       case 'pragma':
@@ -295,6 +341,15 @@ export class Engine {
         const emitted = this.emitted(script, i, source);
         db.transaction(() => this.ddl.truncate(s, emitted.sql))();
         return empty;
+      }
+      case 'select': {
+        const emitted = this.emitted(script, i, source);
+        const args = cursor.take(emitted);
+        if (!script.vectorQueries?.[i]) return this.run(emitted, args, false);
+        const planned = this.planner.plan(s, source, args, this.settings.efSearch);
+        if (planned.restrictions.size === 0) return this.run(emitted, args, false);
+        // Candidate row ids make the SQL one-off: it is neither cached nor kept prepared.
+        return this.run(emitStatement(s, 'sqlite', this.catalog, source, planned.restrictions), args, false, false);
       }
       default: {
         const emitted = this.emitted(script, i, source);
@@ -326,8 +381,62 @@ export class Engine {
     this.catalog.invalidate();
   }
 
-  private run(emitted: EmittedStatement, args: unknown[], isInsert: boolean): StatementResult {
-    const stmt = this.prepare(emitted.sql);
+  /** Brings the vector indexes up to date with what is committed. */
+  private afterCommit(): void {
+    this.indexes.sync();
+    for (const table of this.ddl.takeRebuiltTables()) this.indexes.rebuildTable(table);
+    this.indexes.applyCommitted();
+  }
+
+  private set(s: A.SetStatement, source: string): StatementResult {
+    if (s.name !== 'vidx_hnsw_ef_search') {
+      throw new QuiverError('UNSUPPORTED_STATEMENT', `unknown setting ${s.name}; the settable one is vidx_hnsw_ef_search`);
+    }
+    const value = this.db!.prepare(`SELECT ${emitExpression(s.value, 'sqlite', this.catalog, source)}`).pluck().get();
+    this.settings.efSearch = resolveEfSearch(Number(value));
+    return { columns: [], rows: [], changes: 0, lastInsertId: null };
+  }
+
+  /** OPTIMIZE TABLE: the table's vector indexes flush their tails and merge their segments. */
+  private async optimize(s: A.OptimizeStatement): Promise<StatementResult> {
+    const table = this.catalog.table(s.table.name);
+    if (!table) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${s.table.name}`);
+    // What this request wrote must be in the index before it is flushed.
+    if (!this.db!.inTransaction) this.afterCommit();
+    await this.indexes.optimize(table.name);
+    const message = table.vectorIndexes.length ? `${table.vectorIndexes.length} vector index(es) flushed and merged` : 'no vector index to optimize';
+    return { columns: ['Table', 'Op', 'Msg_type', 'Msg_text'], rows: [[table.name, 'optimize', 'status', message]], changes: 0, lastInsertId: null };
+  }
+
+  /** SHOW INDEX STATUS [FROM t]: each vector index's state, size and lag. */
+  private showIndexStatus(tableName: string | undefined): StatementResult {
+    const tables = tableName === undefined ? this.catalog.tables() : [this.catalog.table(tableName)];
+    if (tables.some((t) => t === undefined)) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${tableName}`);
+    const rows: SqlValue[][] = [];
+    for (const t of tables) {
+      for (const v of t!.vectorIndexes) {
+        const st = this.indexes.stats(v.name);
+        const deleted = st ? st.segments.reduce((sum, seg) => sum + (seg.rows - seg.aliveRows), 0) : 0;
+        const inSegments = st ? st.segments.reduce((sum, seg) => sum + seg.rows, 0) : 0;
+        rows.push([
+          v.name, t!.name, v.column, v.metric, this.indexes.state(v.name) ?? 'closed',
+          st?.rows ?? 0, st?.indexedRows ?? 0, st?.tailRows ?? 0, st?.segments.length ?? 0,
+          inSegments ? deleted / inSegments : 0, st?.lagRows ?? 0, st?.lagSeconds ?? 0,
+          st?.build ? `${st.build.kind} of ${st.build.rows} rows, ${st.build.seconds.toFixed(1)} s` : null,
+          st?.memoryBytes ?? 0,
+        ]);
+      }
+    }
+    return {
+      columns: ['index', 'table', 'column', 'metric', 'state', 'rows', 'indexed_rows', 'tail_rows', 'segments', 'deleted_fraction', 'lag_rows', 'lag_seconds', 'build', 'memory_bytes'],
+      rows,
+      changes: 0,
+      lastInsertId: null,
+    };
+  }
+
+  private run(emitted: EmittedStatement, args: unknown[], isInsert: boolean, cache = true): StatementResult {
+    const stmt = cache ? this.prepare(emitted.sql) : this.db!.prepare(emitted.sql);
     if (!stmt.reader) {
       const info = stmt.run(...args);
       return {
@@ -386,11 +495,15 @@ export class Engine {
     if (inner.kind !== 'select' && inner.kind !== 'insert' && inner.kind !== 'update' && inner.kind !== 'delete') {
       throw new QuiverError('UNSUPPORTED_STATEMENT', 'EXPLAIN works on SELECT, INSERT, UPDATE and DELETE');
     }
-    const emitted = emitStatement(inner, 'sqlite', this.catalog, source);
+    const plain = emitStatement(inner, 'sqlite', this.catalog, source);
+    const args = cursor.take(plain);
+    const planned = this.planner.plan(inner, source, args, this.settings.efSearch);
+    const emitted = planned.restrictions.size ? emitStatement(inner, 'sqlite', this.catalog, source, planned.restrictions) : plain;
     const stmt = this.db!.prepare(`EXPLAIN QUERY PLAN ${emitted.sql}`);
     stmt.raw(true);
-    const rows = stmt.all(...cursor.take(emitted)) as [number, number, number, string][];
-    return { columns: ['id', 'parent', 'detail'], rows: rows.map((r) => [r[0], r[1], r[3]]), changes: 0, lastInsertId: null };
+    const rows = stmt.all(...args) as [number, number, number, string][];
+    const vectorRows = planned.plans.map((p): SqlValue[] => [0, 0, describePlan(p)]);
+    return { columns: ['id', 'parent', 'detail'], rows: [...vectorRows, ...rows.map((r) => [r[0], r[1], r[3]])], changes: 0, lastInsertId: null };
   }
 
   private pragma(s: A.PragmaStatement, emitted: EmittedStatement): StatementResult {
@@ -415,6 +528,15 @@ export class Engine {
     }
     return translated;
   }
+}
+
+/** One EXPLAIN line for a vector query: the path and why, with the figures that chose it. */
+function describePlan(p: VectorPlan): string {
+  const figures = [`k=${p.k}`, `ef_search=${p.efSearch}`];
+  if (p.selectivity !== undefined) figures.push(`selectivity=${p.selectivity.toFixed(3)}`);
+  figures.push(`segments=${p.segments}`, `tail_rows=${p.tailRows}`);
+  if (p.candidates !== undefined) figures.push(`candidates=${p.candidates}`);
+  return `VECTOR SEARCH ${p.table} USING ${p.index}: ${p.path} (${figures.join(', ')}) — ${p.reason}`;
 }
 
 function normalizeInteger(v: number | bigint): number | bigint {

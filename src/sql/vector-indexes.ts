@@ -269,7 +269,7 @@ export class VectorIndexes {
 
   /**
    * Fills a new index with every row of the table. The rows go to the tail, which answers
-   * exactly at once; the index then builds its HNSW segments in the background.
+   * exactly at once; past the flush threshold the index builds HNSW segments in the background.
    */
   private buildFromTable(open: OpenIndex, dims: number): void {
     const index = this.newIndex(open.info, dims);
@@ -281,7 +281,6 @@ export class VectorIndexes {
     open.index = index;
     open.savedSeq = 0;
     open.state = 'ready';
-    if (index.size > 0) void index.flushNow().catch((e: unknown) => this.warn(`vector index ${open.info.name}: build failed (${String(e)})`));
   }
 
   private insertRow(index: VectorIndex, info: VectorIndexInfo, rowId: number, blob: Uint8Array): void {

@@ -7,7 +7,8 @@
  *
  * - `vectors`: count × dims float32 in stored form (see ../space.ts), node n at n × dims, at
  *   the start of the graph's {@link VectorArena} (WebAssembly memory, for the SIMD kernels);
- *   one more slot after them holds the query being searched.
+ *   after them, scratch for the query being searched and for one batch of neighbour ids and
+ *   their distances.
  * - `levels`: each node's top layer (algorithm 1's l), one byte.
  * - `links0`: layer 0, every node has 2M + 1 int32 slots at n × (2M + 1): the link count, then
  *   up to Mmax0 = 2M neighbour ids.
@@ -62,6 +63,9 @@ export class HnswGraph implements HnswGraphData {
   readonly arena: VectorArena;
   /** Float index of the query slot in the arena (just past the vectors). */
   readonly queryOffset: number;
+  /** Int32 index of the batch id list, and float index of the batch results, after the query. */
+  readonly batchIdsOffset: number;
+  readonly batchOutOffset: number;
 
   /**
    * A graph over `data`. Without `arena`, a private arena is made and data.vectors copied into
@@ -76,15 +80,18 @@ export class HnswGraph implements HnswGraphData {
     this.entryPoint = data.entryPoint;
     this.maxLevel = data.maxLevel;
     const floats = data.count * data.dims;
+    const scratch = data.dims + 2 * (maxLinksLayer0(data.m) + 1);
     if (arena === undefined) {
-      arena = new VectorArena(floats + data.dims);
+      arena = new VectorArena(floats + scratch);
       arena.floats.set(data.vectors.subarray(0, floats));
     } else {
-      arena.ensure(floats + data.dims);
+      arena.ensure(floats + scratch);
     }
     this.arena = arena;
     this.vectors = arena.floats.subarray(0, floats);
     this.queryOffset = floats;
+    this.batchIdsOffset = floats + data.dims;
+    this.batchOutOffset = this.batchIdsOffset + maxLinksLayer0(data.m) + 1;
     this.levels = data.levels;
     this.links0 = data.links0;
     this.upperOffsets = data.upperOffsets;

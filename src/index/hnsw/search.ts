@@ -10,7 +10,7 @@
  * per thread. The build (./build.ts) uses the same searcher, with the new node's stored vector
  * as the query.
  */
-import type { ArenaKernel } from '../kernels.ts';
+import type { ArenaBatchKernel, ArenaKernel } from '../kernels.ts';
 import { usesSquaredL2 } from '../space.ts';
 import type { HnswGraph } from './graph.ts';
 import { MinHeap } from './heap.ts';
@@ -32,11 +32,15 @@ export class HnswSearcher {
   closestKey = 0;
   /** The arena's kernel for this metric: squared L2 or −dot, over float indexes. */
   readonly kernel: ArenaKernel;
+  /** The same kernel over a batch of node ids (see ArenaBatchKernel). */
+  readonly batchKernel: ArenaBatchKernel;
 
   constructor(graph: HnswGraph) {
     this.graph = graph;
     this.visited = new VisitedSet(graph.count);
-    this.kernel = usesSquaredL2(graph.metric) ? graph.arena.l2 : graph.arena.negDot;
+    const l2 = usesSquaredL2(graph.metric);
+    this.kernel = l2 ? graph.arena.l2 : graph.arena.negDot;
+    this.batchKernel = l2 ? graph.arena.l2Batch : graph.arena.negDotBatch;
   }
 
   /** The ranking key between the vector at arena float index qOff and node n. */
@@ -96,7 +100,7 @@ export class HnswSearcher {
     const g = this.graph;
     const links = g.linkArray(layer);
     const dims = g.dims;
-    const kernel = this.kernel;
+    const batch = this.batchKernel;
     const upper = layer > 0;
     const stride0 = g.stride0;
     const upperOffsets = g.upperOffsets;
@@ -106,6 +110,14 @@ export class HnswSearcher {
     const generation = this.visited.next(g.count);
     const visited = this.visited.marks;
     const masking = alive !== null || filter !== null;
+    // The unvisited neighbours of each expanded node are scored in one batched kernel call:
+    // their ids go to the arena's batch slot, their keys come back in the slot after it.
+    const arena = g.arena;
+    arena.refresh();
+    const ints = arena.ints;
+    const floats = arena.floats;
+    const idsAt = g.batchIdsOffset;
+    const outAt = g.batchOutOffset;
     let evaluations = 0;
 
     candidates.clear();
@@ -128,13 +140,20 @@ export class HnswSearcher {
       candidates.pop();
       const base = upper ? upperOffsets[c] + upperShift : c * stride0;
       const size = links[base];
+      let fresh = 0;
       for (let i = 1; i <= size; i++) {
         const e = links[base + i];
         if (visited[e] === generation) continue;
         visited[e] = generation;
-        const k = kernel(e * dims, qOff, dims);
-        evaluations++;
+        ints[idsAt + fresh++] = e;
+      }
+      if (fresh === 0) continue;
+      batch(idsAt, fresh, qOff, dims, outAt);
+      evaluations += fresh;
+      for (let j = 0; j < fresh; j++) {
+        const k = floats[outAt + j];
         if (results.size < ef || k < bound) {
+          const e = ints[idsAt + j];
           candidates.push(k, e);
           if (
             !masking ||
