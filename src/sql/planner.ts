@@ -293,16 +293,20 @@ export class Planner {
   private sampleSelectivity(c: Candidate, where: A.Expr, source: string, args: unknown[], rows: number): number | undefined {
     const range = this.db.prepare(`SELECT min(rowid) AS lo, max(rowid) AS hi FROM ${this.fromSql(c)}`).get() as { lo: number | null; hi: number | null };
     if (range.lo === null || range.hi === null) return undefined;
-    // Row ids spread evenly over the range (the same sample each time); ids of deleted rows
-    // find nothing, so a sparse table asks for more of them.
+    // Row ids drawn from the range by a fixed-seed generator: the same sample each time, and
+    // no stride that could alias with a pattern in the data. Ids of deleted rows find nothing,
+    // so a sparse table asks for more of them.
     const span = range.hi - range.lo + 1;
     const wanted = Math.min(span, Math.ceil(SELECTIVITY_SAMPLE * Math.max(1, span / Math.max(rows, 1))), SELECTIVITY_SAMPLE * 20);
-    const step = span / wanted;
-    const ids: number[] = [];
-    for (let i = 0; i < wanted; i++) ids.push(range.lo + Math.floor(i * step));
+    const ids = new Set<number>();
+    let seed = 0x9e3779b9;
+    for (let i = 0; i < wanted * 2 && ids.size < wanted; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      ids.add(range.lo + Math.floor((seed / 2 ** 32) * span));
+    }
     const sql =
       `SELECT count(*) AS n, coalesce(sum(CASE WHEN (${this.whereSql(c, where, source)}) THEN 1 ELSE 0 END), 0) AS m ` +
-      `FROM ${this.fromSql(c)} WHERE ${this.rowIdSql(c)} IN (${ids.join(',')})`;
+      `FROM ${this.fromSql(c)} WHERE ${this.rowIdSql(c)} IN (${[...ids].join(',')})`;
     const { n, m } = this.db.prepare(sql).get(...args) as { n: number; m: number };
     return n < SELECTIVITY_SAMPLE / 4 ? undefined : m / n;
   }
