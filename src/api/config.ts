@@ -12,8 +12,11 @@
  * | HOST                  | 127.0.0.1   | interface to bind; `0.0.0.0` (or `::`) exposes Quiver to the network, which has no auth yet |
  * | QUIVER_DATA_DIR       | ./data      | directory of the database file, created if missing  |
  * | QUIVER_MAX_BODY_BYTES | 16777216    | largest accepted request body, in bytes (16 MiB)    |
+ * | QUIVER_INDEX_FLUSH_ROWS | 10000     | rows a vector index's tail holds before a flush builds an HNSW segment |
+ * | QUIVER_INDEX_FLUSH_AGE_MS | 30000   | age of the oldest tail row that starts a flush anyway |
  */
 import path from 'node:path';
+import { DEFAULT_FLUSH_AGE_MS, DEFAULT_FLUSH_ROWS, MIN_FLUSH_ROWS } from '../index/index.ts';
 
 export const DEFAULT_PORT = 8080;
 export const MIN_PORT = 0;
@@ -32,6 +35,8 @@ export interface Config {
   /** Absolute, so the startup line shows exactly where the data lives. */
   readonly dataDir: string;
   readonly maxBodyBytes: number;
+  readonly indexFlushRows: number;
+  readonly indexFlushAgeMs: number;
 }
 
 /** Thrown by `loadConfig` with one line per bad variable. */
@@ -62,6 +67,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 
   const port = integer('PORT', DEFAULT_PORT, MIN_PORT, MAX_PORT);
   const maxBodyBytes = integer('QUIVER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
+  const indexFlushRows = integer('QUIVER_INDEX_FLUSH_ROWS', DEFAULT_FLUSH_ROWS, MIN_FLUSH_ROWS, 10_000_000);
+  const indexFlushAgeMs = integer('QUIVER_INDEX_FLUSH_AGE_MS', DEFAULT_FLUSH_AGE_MS, 100, 86_400_000);
 
   const host = read('HOST') ?? DEFAULT_HOST;
   // Letters, digits and the punctuation of hostnames and IPv4/IPv6 addresses (with a zone id).
@@ -72,5 +79,5 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const dataDir = path.resolve(read('QUIVER_DATA_DIR') ?? DEFAULT_DATA_DIR);
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ port, host, dataDir, maxBodyBytes });
+  return Object.freeze({ port, host, dataDir, maxBodyBytes, indexFlushRows, indexFlushAgeMs });
 }

@@ -48,7 +48,7 @@ try {
 
 let engine: Engine;
 try {
-  engine = Engine.open({ dataDir: config.dataDir, embeddings });
+  engine = Engine.open({ dataDir: config.dataDir, embeddings, index: { flushRows: config.indexFlushRows, flushAgeMs: config.indexFlushAgeMs } });
 } catch (e) {
   embeddings.close();
   fail(`cannot open the database in ${config.dataDir}: ${e instanceof Error ? e.message : String(e)}`);

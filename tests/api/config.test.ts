@@ -10,6 +10,8 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       dataDir: path.resolve('data'),
       maxBodyBytes: 16 * 1024 * 1024,
+      indexFlushRows: 10_000,
+      indexFlushAgeMs: 30_000,
     });
   });
 
@@ -18,8 +20,22 @@ describe('loadConfig', () => {
   });
 
   it('reads every variable', () => {
-    const env = { PORT: '9000', HOST: '0.0.0.0', QUIVER_DATA_DIR: '/var/lib/quiver', QUIVER_MAX_BODY_BYTES: '1024' };
-    expect(loadConfig(env)).toEqual({ port: 9000, host: '0.0.0.0', dataDir: '/var/lib/quiver', maxBodyBytes: 1024 });
+    const env = {
+      PORT: '9000',
+      HOST: '0.0.0.0',
+      QUIVER_DATA_DIR: '/var/lib/quiver',
+      QUIVER_MAX_BODY_BYTES: '1024',
+      QUIVER_INDEX_FLUSH_ROWS: '500',
+      QUIVER_INDEX_FLUSH_AGE_MS: '2000',
+    };
+    expect(loadConfig(env)).toEqual({
+      port: 9000,
+      host: '0.0.0.0',
+      dataDir: '/var/lib/quiver',
+      maxBodyBytes: 1024,
+      indexFlushRows: 500,
+      indexFlushAgeMs: 2000,
+    });
   });
 
   it('accepts PORT=0 (any free port) and IPv6 hosts', () => {

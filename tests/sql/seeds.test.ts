@@ -139,3 +139,23 @@ describe('seed 000: converged RAG engine', () => {
     expect(left[0].rows).toEqual([[0]]);
   });
 });
+
+describe('the seeds with the vector index answering', () => {
+  test('seed 003 and seed 000 give the same answers through the index as by exact scan', async () => {
+    engine.close();
+    // exactMaxRows 0: even these tiny tables go through the index, not a scan.
+    engine = Engine.open({ dataDir: dir, planner: { exactMaxRows: 0 } });
+    const { results } = await engine.execute(seed('seed-003-search.sql'));
+    expect(results[2].rows.map((r) => r[0])).toEqual(['Cat', 'Dog', 'Frog']);
+    const { results: plan } = await engine.execute('EXPLAIN SELECT `animal`, VEC_DISTANCE(`vec`, VEC_FROMTEXT("[0.1, 0.1]")) AS `distance` FROM t1 ORDER BY `distance` LIMIT 3');
+    expect(String(plan[0].rows[0][2])).toMatch(/VECTOR SEARCH t1 USING vi: ann/);
+    await engine.execute(seed('seed-000-table.sql'));
+    await engine.execute('CREATE VECTOR INDEX kb_vec ON knowledge_base(embedding_vector) distance=cosine');
+    await engine.execute('INSERT INTO knowledge_base VALUES (1, ?, 101, ?, ?), (2, ?, 101, ?, ?), (3, ?, 202, ?, ?)', [
+      'a', '2023-02-01', [1, 0, 0, 0], 'b', '2022-02-01', [1, 0, 0, 0], 'c', '2023-02-01', [1, 0.1, 0, 0],
+    ]);
+    const { results: hybrid } = await engine.execute(seed('seed-000-query.sql'), { user_query_vector: [1, 0, 0, 0] });
+    expect(hybrid[0].rows.map((r) => r[0])).toEqual([1]);
+  });
+});
+
