@@ -514,7 +514,7 @@ export interface TransactionStatement extends Span {
 export interface ShowStatement extends Span {
   kind: 'show';
   /** INDEX STATUS: the vector indexes' build state, of one table or of all. */
-  what: 'TABLES' | 'CREATE TABLE' | 'INDEX' | 'COLUMNS' | 'EMBEDDING MODELS' | 'INDEX STATUS';
+  what: 'TABLES' | 'CREATE TABLE' | 'INDEX' | 'COLUMNS' | 'EMBEDDING MODELS' | 'INDEX STATUS' | 'PROCESSLIST';
   table?: string;
   like?: string;
 }

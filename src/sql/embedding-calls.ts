@@ -33,6 +33,9 @@ export interface MissingTexts {
   texts: string[];
 }
 
+/** Texts per provider call in a fetch: enough to keep every batch slot of a model busy. */
+const FETCH_SLICE_MIN = 256;
+
 function key(model: string, dims: number, text: string): string {
   return `${model}\u0000${dims}\u0000${text}`;
 }
@@ -51,13 +54,33 @@ export class EmbeddingRound {
     return this.missing.size > 0;
   }
 
-  /** Fetches every miss of the last run (no transaction should be open, see engine.ts). */
-  async fetchMisses(): Promise<void> {
+  /** Texts fetched so far and in all, while a fetch runs (SHOW PROCESSLIST, the server log). */
+  progress: { model: string; done: number; total: number; startedAt: number } | null = null;
+
+  /**
+   * Fetches every miss of the last run (no transaction should be open, see engine.ts), in
+   * slices of a few provider rounds each, so progress can be reported between them.
+   */
+  async fetchMisses(report?: (progress: NonNullable<EmbeddingRound['progress']>) => void): Promise<void> {
     const misses = [...this.missing.values()];
     this.missing.clear();
-    for (const m of misses) {
-      const vectors = await this.source.fetch(m.model, m.dims, m.texts);
-      m.texts.forEach((text, i) => this.fetched.set(key(m.model, m.dims, text), vectors[i]));
+    try {
+      for (const m of misses) {
+        const model = this.source.listModels().find((x) => x.name.toLowerCase() === m.model.toLowerCase());
+        // A whole number of batches per slice, so slicing never adds a provider request.
+        const batch = model?.maxBatch ?? 1;
+        const slice = Math.ceil(Math.max(FETCH_SLICE_MIN, batch * (model?.maxConcurrency ?? 1) * 4) / batch) * batch;
+        this.progress = { model: m.model, done: 0, total: m.texts.length, startedAt: Date.now() };
+        for (let start = 0; start < m.texts.length; start += slice) {
+          const texts = m.texts.slice(start, start + slice);
+          const vectors = await this.source.fetch(m.model, m.dims, texts);
+          texts.forEach((text, i) => this.fetched.set(key(m.model, m.dims, text), vectors[i]));
+          this.progress.done += texts.length;
+          report?.(this.progress);
+        }
+      }
+    } finally {
+      this.progress = null;
     }
   }
 

@@ -905,6 +905,8 @@ class Emitter {
         return s.table ? `SHOW INDEX STATUS FROM ${this.ident(s.table)}` : 'SHOW INDEX STATUS';
       case 'EMBEDDING MODELS':
         return 'SHOW EMBEDDING MODELS';
+      case 'PROCESSLIST':
+        return 'SHOW PROCESSLIST';
     }
   }
 }

@@ -89,6 +89,8 @@ export class Engine {
   private readonly lock = new Mutex();
   private readonly shapes = new WeakMap<Database.Statement, ResultShape>();
   private readonly embeddingCalls: EmbeddingCalls;
+  /** Requests waiting on an embedding provider, for SHOW PROCESSLIST. */
+  private readonly fetching = new Set<EmbeddingRound>();
 
   private readonly indexes: VectorIndexes;
   private readonly planner: Planner;
@@ -178,7 +180,12 @@ export class Engine {
         release();
       }
       if (outcome !== 'fetch embeddings') return outcome;
-      await round!.fetchMisses();
+      this.fetching.add(round!);
+      try {
+        await round!.fetchMisses(logProgress);
+      } finally {
+        this.fetching.delete(round!);
+      }
     }
   }
 
@@ -311,6 +318,7 @@ export class Engine {
         return empty;
       case 'show':
         if (s.what === 'EMBEDDING MODELS') return this.showEmbeddingModels();
+        if (s.what === 'PROCESSLIST') return this.showProcessList();
         if (s.what === 'INDEX STATUS') return this.showIndexStatus(s.table);
         return this.introspector.run({ ...s, what: s.what });
       case 'set':
@@ -479,6 +487,15 @@ export class Engine {
     return shape;
   }
 
+  /** SHOW PROCESSLIST: the requests waiting on an embedding provider, with their progress. */
+  private showProcessList(): StatementResult {
+    const rows = [...this.fetching].flatMap((round): SqlValue[][] => {
+      const p = round.progress;
+      return p ? [[p.model, p.done, p.total, (Date.now() - p.startedAt) / 1000, `embedding ${p.done}/${p.total} texts`]] : [];
+    });
+    return { columns: ['model', 'texts_done', 'texts_total', 'seconds', 'state'], rows, changes: 0, lastInsertId: null };
+  }
+
   private showEmbeddingModels(): StatementResult {
     const models = this.embeddingCalls.source?.listModels() ?? [];
     return {
@@ -537,6 +554,11 @@ function describePlan(p: VectorPlan): string {
   figures.push(`segments=${p.segments}`, `tail_rows=${p.tailRows}`);
   if (p.candidates !== undefined) figures.push(`candidates=${p.candidates}`);
   return `VECTOR SEARCH ${p.table} USING ${p.index}: ${p.path} (${figures.join(', ')}) — ${p.reason}`;
+}
+
+/** Large fetches (a backfill, a bulk insert) report their progress in the server log. */
+function logProgress(p: { model: string; done: number; total: number; startedAt: number }): void {
+  if (p.total >= 1000) console.log(`quiver: embedding with ${p.model}: ${p.done}/${p.total} texts (${((Date.now() - p.startedAt) / 1000).toFixed(1)} s)`);
 }
 
 function normalizeInteger(v: number | bigint): number | bigint {

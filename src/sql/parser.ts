@@ -1580,6 +1580,7 @@ class Parser {
       return { kind: 'show', what: 'COLUMNS', table: this.name('a table name'), start, end: this.lastEnd };
     }
     if (this.acceptWord('EMBEDDING', 'MODELS')) return { kind: 'show', what: 'EMBEDDING MODELS', start, end: this.lastEnd };
+    if (this.acceptWord('PROCESSLIST')) return { kind: 'show', what: 'PROCESSLIST', start, end: this.lastEnd };
     if (this.acceptWord('INDEX', 'STATUS') || this.acceptWord('VECTOR', 'INDEX', 'STATUS')) {
       const table = this.acceptWord('FROM') || this.acceptWord('IN') ? this.name('a table name') : undefined;
       return { kind: 'show', what: 'INDEX STATUS', table, start, end: this.lastEnd };
@@ -1588,7 +1589,7 @@ class Parser {
       if (!this.acceptWord('FROM')) this.expectWord('IN');
       return { kind: 'show', what: 'INDEX', table: this.name('a table name'), start, end: this.lastEnd };
     }
-    throw this.error('expected TABLES, CREATE TABLE, COLUMNS, INDEX, INDEX STATUS or EMBEDDING MODELS');
+    throw this.error('expected TABLES, CREATE TABLE, COLUMNS, INDEX, INDEX STATUS, EMBEDDING MODELS or PROCESSLIST');
   }
 
   private setStatement(): A.SetStatement {

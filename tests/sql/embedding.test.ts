@@ -200,6 +200,23 @@ describe('ALTER TABLE ADD COLUMN ... EMBEDDING() STORED', () => {
   });
 });
 
+describe('progress', () => {
+  test('SHOW PROCESSLIST shows a backfill waiting on the provider, with texts done and total', async () => {
+    await engine.execute('CREATE TABLE docs (doc TEXT)');
+    await engine.execute(`INSERT INTO docs VALUES ${Array.from({ length: 40 }, (_, i) => `('text ${i}')`).join(', ')}`);
+    server.delayMs = 300;
+    const alter = engine.execute(`ALTER TABLE docs ADD COLUMN vec VECTOR(1024) AS (EMBEDDING(doc, '${MODEL}')) STORED`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const { results } = await engine.execute('SHOW PROCESSLIST');
+    expect(results[0].columns).toEqual(['model', 'texts_done', 'texts_total', 'seconds', 'state']);
+    expect(results[0].rows).toHaveLength(1);
+    expect(results[0].rows[0].slice(0, 3)).toEqual([MODEL, 0, 40]);
+    await alter;
+    server.delayMs = 0;
+    expect((await engine.execute('SHOW PROCESSLIST')).results[0].rows).toEqual([]);
+  });
+});
+
 describe('a slow provider', () => {
   test('a read is served while a write waits on the provider', async () => {
     await engine.execute('CREATE TABLE plain (a INT); INSERT INTO plain VALUES (1)');
