@@ -37,7 +37,8 @@ export type Expr =
   | SubqueryExpr
   | CollateExpr
   | RowExpr
-  | RaiseExpr;
+  | RaiseExpr
+  | MatchAgainstExpr;
 
 export interface LiteralExpr extends Span {
   kind: 'literal';
@@ -178,6 +179,13 @@ export interface CollateExpr extends Span {
 export interface RowExpr extends Span {
   kind: 'row';
   items: Expr[];
+}
+
+/** MySQL full-text search: `MATCH (doc) AGAINST ('words')`, a relevance score (0 when no match). */
+export interface MatchAgainstExpr extends Span {
+  kind: 'matchAgainst';
+  columns: ColumnExpr[];
+  query: Expr;
 }
 
 export interface RaiseExpr extends Span {
@@ -358,6 +366,8 @@ export interface CreateTableStatement extends Span {
   /** MySQL `KEY name (cols)` / `UNIQUE KEY` inside CREATE TABLE: created as indexes after it. */
   indexes: InlineIndex[];
   vectorIndexes: VectorIndexDef[];
+  /** `FULLTEXT INDEX ft (doc)` inside CREATE TABLE. */
+  fulltextIndexes: FulltextIndexDef[];
   /** `COMMENT 'x'` / `COMMENT='x'` table option. */
   comment?: string;
   /** Table options as written (`ENGINE=InnoDB`, `COMMENT=...`), accepted and otherwise ignored. */
@@ -422,6 +432,20 @@ export interface VectorIndexDef extends Span {
   options: { name: string; value: string }[];
   /** Where it was declared: inline `VECTOR INDEX`, `CREATE VECTOR INDEX`, or a PolarDB comment. */
   declaredAs: 'inline' | 'statement' | 'comment';
+}
+
+/** A full-text index over text columns (MySQL's FULLTEXT), kept in an FTS5 table. */
+export interface FulltextIndexDef extends Span {
+  name?: string;
+  columns: string[];
+}
+
+export interface CreateFulltextIndexStatement extends Span {
+  kind: 'createFulltextIndex';
+  ifNotExists: boolean;
+  name: string;
+  table: string;
+  index: FulltextIndexDef;
 }
 
 export interface CreateIndexStatement extends Span {
@@ -553,6 +577,7 @@ export type Statement =
   | CreateTableStatement
   | CreateIndexStatement
   | CreateVectorIndexStatement
+  | CreateFulltextIndexStatement
   | CreateViewStatement
   | CreateTriggerStatement
   | DropStatement

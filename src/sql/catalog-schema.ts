@@ -67,3 +67,11 @@ export const changes = sqliteTable('__quiver_changes', {
   rowId: integer('row_id').notNull(),
   op: integer('op').notNull(),
 });
+
+/** Full-text indexes (MySQL's FULLTEXT): each is an FTS5 table `__quiver_fts_<name>` fed by triggers. */
+export const fulltextIndexes = sqliteTable('__quiver_fulltext_indexes', {
+  name: text('name').primaryKey(),
+  tableName: text('table_name').notNull(),
+  /** The indexed columns, JSON: string[]. */
+  columns: text('columns').notNull(),
+});

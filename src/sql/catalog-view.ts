@@ -26,10 +26,17 @@ export interface VectorIndexInfo {
   declaredAs: 'inline' | 'statement' | 'comment';
 }
 
+export interface FulltextIndexInfo {
+  name: string;
+  table: string;
+  columns: string[];
+}
+
 export interface TableInfo {
   name: string;
   columns: ColumnInfo[];
   vectorIndexes: VectorIndexInfo[];
+  fulltextIndexes: FulltextIndexInfo[];
   withoutRowid: boolean;
 }
 

@@ -14,7 +14,7 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { parseMetric, type Metric } from '../index/distance.ts';
 import type * as A from './ast.ts';
-import type { CatalogView, ColumnInfo, TableInfo, VectorIndexInfo } from './catalog-view.ts';
+import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './catalog-view.ts';
 import * as schema from './catalog-schema.ts';
 import { QuiverError } from './errors.ts';
 
@@ -125,6 +125,7 @@ export class Catalog implements CatalogView {
         columns: [],
         columnRows: [],
         vectorIndexes: [],
+        fulltextIndexes: [],
       });
     }
     for (const c of this.orm.select().from(schema.columns).orderBy(schema.columns.tableName, schema.columns.position).all()) {
@@ -145,6 +146,9 @@ export class Catalog implements CatalogView {
         efConstruction: v.efConstruction,
         declaredAs: v.declaredAs as VectorIndexInfo['declaredAs'],
       });
+    }
+    for (const f of this.orm.select().from(schema.fulltextIndexes).all()) {
+      map.get(key(f.tableName))?.fulltextIndexes.push({ name: f.name, table: f.tableName, columns: JSON.parse(f.columns) });
     }
     this.cache = map;
     return map;
@@ -185,6 +189,7 @@ export class Catalog implements CatalogView {
     this.orm.delete(schema.tables).where(eq(schema.tables.name, t.name)).run();
     this.orm.delete(schema.columns).where(eq(schema.columns.tableName, t.name)).run();
     this.orm.delete(schema.vectorIndexes).where(eq(schema.vectorIndexes.tableName, t.name)).run();
+    this.orm.delete(schema.fulltextIndexes).where(eq(schema.fulltextIndexes.tableName, t.name)).run();
     this.invalidate();
   }
 
@@ -194,6 +199,7 @@ export class Catalog implements CatalogView {
     this.orm.update(schema.tables).set({ name: to }).where(eq(schema.tables.name, t.name)).run();
     this.orm.update(schema.columns).set({ tableName: to }).where(eq(schema.columns.tableName, t.name)).run();
     this.orm.update(schema.vectorIndexes).set({ tableName: to }).where(eq(schema.vectorIndexes.tableName, t.name)).run();
+    this.orm.update(schema.fulltextIndexes).set({ tableName: to }).where(eq(schema.fulltextIndexes.tableName, t.name)).run();
     this.invalidate();
   }
 
@@ -269,6 +275,36 @@ export class Catalog implements CatalogView {
       .run();
     this.invalidate();
     return info;
+  }
+
+  /** The full-text index called `name`, on any table. */
+  fulltextIndex(name: string): FulltextIndexInfo | undefined {
+    for (const t of this.load().values()) {
+      const found = t.fulltextIndexes.find((i) => key(i.name) === key(name));
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** Records a full-text index on `table`, validating its columns. */
+  addFulltextIndex(table: string, def: A.FulltextIndexDef): FulltextIndexInfo {
+    const t = this.requireTable(table);
+    const columns = def.columns.map((name) => {
+      const column = t.columns.find((c) => key(c.name) === key(name));
+      if (!column) throw new QuiverError('UNKNOWN_COLUMN', `table ${t.name} has no column ${name} to index; its columns are ${t.columns.map((c) => c.name).join(', ')}`);
+      if (column.vectorDims !== null) throw new QuiverError('TYPE_MISMATCH', `a FULLTEXT index takes text columns; ${t.name}.${column.name} is ${column.declaredType}`);
+      return column.name;
+    });
+    const name = def.name ?? `${t.name}_${columns.join('_')}_ft`;
+    if (this.fulltextIndex(name) || this.vectorIndex(name)) throw new QuiverError('ALREADY_EXISTS', `index ${name} already exists`);
+    this.orm.insert(schema.fulltextIndexes).values({ name, tableName: t.name, columns: JSON.stringify(columns) }).run();
+    this.invalidate();
+    return { name, table: t.name, columns };
+  }
+
+  dropFulltextIndex(name: string): void {
+    this.orm.delete(schema.fulltextIndexes).where(sql`lower(${schema.fulltextIndexes.name}) = ${key(name)}`).run();
+    this.invalidate();
   }
 
   dropVectorIndex(name: string): void {

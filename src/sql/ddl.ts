@@ -12,6 +12,7 @@ import { emitExpression, emitStatement, printColumnDef, printIdent, printTableCo
 import type { EmbeddingSource } from './embedding-calls.ts';
 import { QuiverError, isQuiverError } from './errors.ts';
 import { parseStatement } from './parser.ts';
+import { dropFulltext, installFulltext } from './fulltext.ts';
 import { dropCaptureTriggers, installCaptureTriggers } from './vector-indexes.ts';
 
 function quoteSqlite(name: string): string {
@@ -147,6 +148,7 @@ export class DdlRunner {
       columns,
     });
     for (const def of declaredVectorIndexes(s)) this.addVectorIndex(s.name.name, def);
+    for (const def of s.fulltextIndexes) installFulltext(this.db, this.catalog.addFulltextIndex(s.name.name, def));
   }
 
   createVectorIndex(s: A.CreateVectorIndexStatement): void {
@@ -160,7 +162,26 @@ export class DdlRunner {
     this.addVectorIndex(s.table, { ...s.index, name: s.name });
   }
 
+  createFulltextIndex(s: A.CreateFulltextIndexStatement): void {
+    if (!this.catalog.table(s.table)) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${s.table}`);
+    if (this.catalog.fulltextIndex(s.name)) {
+      if (s.ifNotExists) return;
+      throw new QuiverError('ALREADY_EXISTS', `index ${s.name} already exists`);
+    }
+    installFulltext(this.db, this.catalog.addFulltextIndex(s.table, { ...s.index, name: s.name }));
+  }
+
   drop(s: A.DropStatement, sqliteSql: string): void {
+    const fulltext = s.object === 'INDEX' ? this.catalog.fulltextIndex(s.name.name) : undefined;
+    if (fulltext) {
+      dropFulltext(this.db, fulltext.name);
+      this.catalog.dropFulltextIndex(fulltext.name);
+      return;
+    }
+    if (s.object === 'TABLE') {
+      // FTS5 tables are not dropped with the table they index.
+      for (const f of this.catalog.table(s.name.name)?.fulltextIndexes ?? []) dropFulltext(this.db, f.name);
+    }
     const vectorIndex = s.object === 'INDEX' ? this.catalog.vectorIndex(s.name.name) : undefined;
     if (vectorIndex) {
       dropCaptureTriggers(this.db, vectorIndex.name);
@@ -195,6 +216,11 @@ export class DdlRunner {
     if (a.kind === 'dropColumn' && table) {
       // SQLite refuses to drop a column its triggers name; the column's indexes go with it.
       for (const v of table.vectorIndexes) if (lower(v.column) === lower(a.name)) dropCaptureTriggers(this.db, v.name);
+      for (const f of table.fulltextIndexes) {
+        if (!f.columns.some((c) => lower(c) === lower(a.name))) continue;
+        dropFulltext(this.db, f.name);
+        this.catalog.dropFulltextIndex(f.name);
+      }
     }
     this.db.exec(sqliteSql);
     if (!table) return;

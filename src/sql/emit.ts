@@ -12,6 +12,7 @@
 import type * as A from './ast.ts';
 import type { CatalogView, TableInfo } from './catalog-view.ts';
 import { QuiverError } from './errors.ts';
+import { ftsTable } from './fulltext.ts';
 import { MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from './vector-codec.ts';
 
 export type EmitTarget = 'sqlite' | 'quiver';
@@ -45,7 +46,7 @@ const SQLITE_KEYWORDS = new Set(
     'SAVEPOINT SELECT SET TABLE TEMP TEMPORARY THEN TIES TO TRANSACTION TRIGGER UNBOUNDED UNION ' +
     'UNIQUE UPDATE USING VACUUM VALUES VIEW VIRTUAL WHEN WHERE WINDOW WITH WITHOUT ' +
     // Quiver's own words, quoted so its output parses back unambiguously.
-    'AUTO_INCREMENT COMMENT VECTOR SEPARATOR FORCE USE TRUE FALSE').split(' '),
+    'AUTO_INCREMENT COMMENT VECTOR SEPARATOR FORCE USE TRUE FALSE FULLTEXT AGAINST').split(' '),
 );
 
 /** Functions whose result is a vector, so results show it as an array. */
@@ -271,7 +272,52 @@ class Emitter {
         return `(${e.items.map((x) => this.expr(x)).join(', ')})`;
       case 'raise':
         return `RAISE(${e.action}${e.message ? `, ${this.expr(e.message)}` : ''})`;
+      case 'matchAgainst':
+        if (!this.sqlite) return `MATCH (${e.columns.map((c) => this.exprText(c)).join(', ')}) AGAINST (${this.expr(e.query)})`;
+        return this.relevance(e);
     }
+  }
+
+  /** The full-text index a MATCH (...) names, with the alias of its table in the query. */
+  private fulltextTarget(e: A.MatchAgainstExpr): { fts: string; rowId: string } {
+    const entry = this.resolveColumn(e.columns[0]);
+    const wanted = e.columns.map((c) => lower(c.column)).sort().join(',');
+    const index = entry?.table.fulltextIndexes.find((f) => f.columns.map(lower).sort().join(',') === wanted);
+    if (!entry || !index) {
+      const cols = e.columns.map((c) => c.column).join(', ');
+      throw new QuiverError('UNKNOWN_INDEX', `MATCH (${cols}) needs a FULLTEXT index on exactly (${cols}); create one with CREATE FULLTEXT INDEX ft ON <table> (${cols})`);
+    }
+    return { fts: ftsTable(index.name), rowId: `${this.ident(entry.alias)}.rowid` };
+  }
+
+  /** MATCH ... AGAINST as a score: BM25, higher is better, 0 when the row does not match. */
+  private relevance(e: A.MatchAgainstExpr): string {
+    const { fts, rowId } = this.fulltextTarget(e);
+    return `coalesce((SELECT -bm25(${fts}) FROM ${fts} WHERE ${fts} MATCH __quiver_fts_query(${this.expr(e.query)}) AND rowid = ${rowId}), 0)`;
+  }
+
+  /**
+   * A WHERE clause. A conjunct that is a bare MATCH ... AGAINST restricts the rows to the
+   * matches (one full-text query) instead of scoring every row.
+   */
+  private where(e: A.Expr): string {
+    if (!this.sqlite) return this.expr(e);
+    const conjuncts: A.Expr[] = [];
+    const split = (x: A.Expr): void => {
+      if (x.kind === 'binary' && x.op === 'AND') {
+        split(x.left);
+        split(x.right);
+      } else conjuncts.push(x);
+    };
+    split(e);
+    if (!conjuncts.some((c) => c.kind === 'matchAgainst')) return this.expr(e);
+    return conjuncts
+      .map((c) => {
+        if (c.kind !== 'matchAgainst') return this.expr(c, P_AND + 1);
+        const { fts, rowId } = this.fulltextTarget(c);
+        return `${rowId} IN (SELECT rowid FROM ${fts} WHERE ${fts} MATCH __quiver_fts_query(${this.expr(c.query)}))`;
+      })
+      .join(' AND ');
   }
 
   /**
@@ -473,8 +519,8 @@ class Emitter {
       const candidates = this.restrictions?.get(c);
       if (candidates && c.from?.kind === 'table') {
         const rowId = `${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (${candidates.join(', ')})`;
-        text += c.where ? ` WHERE ${this.expr(c.where, P_AND)} AND ${rowId}` : ` WHERE ${rowId}`;
-      } else if (c.where) text += ` WHERE ${this.expr(c.where)}`;
+        text += c.where ? ` WHERE (${this.where(c.where)}) AND ${rowId}` : ` WHERE ${rowId}`;
+      } else if (c.where) text += ` WHERE ${this.where(c.where)}`;
       if (c.groupBy.length) text += ` GROUP BY ${c.groupBy.map((x) => this.expr(x)).join(', ')}`;
       if (c.having) text += ` HAVING ${this.expr(c.having)}`;
       if (c.windows.length) text += ` WINDOW ${c.windows.map((w) => `${this.ident(w.name)} AS ${this.windowSpec(w.spec)}`).join(', ')}`;
@@ -561,6 +607,8 @@ class Emitter {
         return this.createIndex(s);
       case 'createVectorIndex':
         return this.createVectorIndex(s);
+      case 'createFulltextIndex':
+        return `CREATE FULLTEXT INDEX ${s.ifNotExists ? 'IF NOT EXISTS ' : ''}${this.ident(s.name)} ON ${this.tableName(s.table)} (${s.index.columns.map((c) => this.ident(c)).join(', ')})`;
       case 'createView':
         return this.createView(s);
       case 'createTrigger':
@@ -678,7 +726,7 @@ class Emitter {
     return this.withScope(s.table, s.alias, () => {
       text += ` SET ${this.setClauses(s.set, table)}`;
       if (s.from) text += ` FROM ${this.fromItem(s.from)}`;
-      if (s.where) text += ` WHERE ${this.expr(s.where)}`;
+      if (s.where) text += ` WHERE ${this.where(s.where)}`;
       return text + this.orderLimit(s) + this.returning(s.returning);
     });
   }
@@ -697,7 +745,7 @@ class Emitter {
     if (s.alias) text += ` AS ${this.ident(s.alias)}`;
     if (s.indexHint) text += this.indexHint(s.indexHint);
     return this.withScope(s.table, s.alias, () => {
-      if (s.where) text += ` WHERE ${this.expr(s.where)}`;
+      if (s.where) text += ` WHERE ${this.where(s.where)}`;
       return text + this.orderLimit(s) + this.returning(s.returning);
     });
   }
@@ -723,6 +771,7 @@ class Emitter {
     if (!this.sqlite) {
       for (const i of s.indexes) elements.push(`${i.unique ? 'UNIQUE ' : ''}KEY ${i.name ? `${this.ident(i.name)} ` : ''}(${this.indexedColumns(i.columns)})`);
       for (const v of s.vectorIndexes) if (v.declaredAs === 'inline') elements.push(`VECTOR INDEX ${this.vectorIndexBody(v)}`);
+      for (const f of s.fulltextIndexes) elements.push(`FULLTEXT INDEX ${f.name ? `${this.ident(f.name)} ` : ''}(${f.columns.map((c) => this.ident(c)).join(', ')})`);
     } else {
       for (const i of s.indexes) {
         const name = i.name ?? `${s.name.name}_${i.columns[0].expr.kind === 'column' ? i.columns[0].expr.column : 'idx'}`;

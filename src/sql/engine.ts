@@ -29,6 +29,7 @@ import { Planner, type PlannerOptions, type VectorPlan } from './planner.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from './types.ts';
 import { decodeVector } from './vector-codec.ts';
+import { registerFulltextFunctions } from './fulltext.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
 import { VectorIndexes, type VectorIndexesOptions } from './vector-indexes.ts';
 
@@ -40,8 +41,8 @@ const MAX_EMBEDDING_ROUNDS = 3;
 
 /** Statement kinds that write: they always run inside a transaction. */
 const WRITE_KINDS = new Set<A.Statement['kind']>([
-  'insert', 'update', 'delete', 'createTable', 'createIndex', 'createVectorIndex', 'createView', 'createTrigger',
-  'drop', 'alterTable', 'truncate',
+  'insert', 'update', 'delete', 'createTable', 'createIndex', 'createVectorIndex', 'createFulltextIndex', 'createView',
+  'createTrigger', 'drop', 'alterTable', 'truncate',
 ]);
 
 /** Statement kinds that can call EMBEDDING(). */
@@ -49,7 +50,7 @@ const EMBEDDING_KINDS = new Set<A.Statement['kind']>(['select', 'insert', 'updat
 
 /** Statement kinds that change the schema: they invalidate cached emissions and statements. */
 const SCHEMA_KINDS = new Set<A.Statement['kind']>([
-  'createTable', 'createIndex', 'createVectorIndex', 'createView', 'createTrigger', 'drop', 'alterTable',
+  'createTable', 'createIndex', 'createVectorIndex', 'createFulltextIndex', 'createView', 'createTrigger', 'drop', 'alterTable',
 ]);
 
 /** PRAGMAs a user may read. Everything else (writing settings, files, safety) is refused. */
@@ -120,6 +121,7 @@ export class Engine {
       // REPLACE's implicit deletes must fire the vector indexes' capture triggers.
       db.pragma('recursive_triggers = ON');
       registerVectorFunctions(db);
+      registerFulltextFunctions(db);
       embeddingCalls.register(db);
       migrateCatalog(db);
     } catch (e) {
@@ -334,6 +336,9 @@ export class Engine {
         return empty;
       case 'createVectorIndex':
         this.schemaChange(() => this.ddl.createVectorIndex(s));
+        return empty;
+      case 'createFulltextIndex':
+        this.schemaChange(() => this.ddl.createFulltextIndex(s));
         return empty;
       case 'drop': {
         const emitted = this.emitted(script, i, source);

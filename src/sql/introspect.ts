@@ -33,6 +33,7 @@ export function createTableText(t: TableDetail): string {
     if (v.declaredAs === 'comment') continue; // the column's COMMENT declares it
     lines.push(`  VECTOR INDEX ${printIdent(v.name)}(${printIdent(v.column)}) m=${v.m} ef_construction=${v.efConstruction} distance=${v.metric}`);
   }
+  for (const f of t.fulltextIndexes) lines.push(`  FULLTEXT INDEX ${printIdent(f.name)} (${f.columns.map(printIdent).join(', ')})`);
   let text = `CREATE TABLE ${printIdent(t.name)} (\n${lines.join(',\n')}\n)`;
   if (t.withoutRowid) text += ' WITHOUT ROWID';
   if (t.comment !== null) text += ` COMMENT=${quoteString(t.comment)}`;
@@ -114,6 +115,7 @@ export class Introspector {
     for (const v of t.vectorIndexes) {
       rows.push([t.name, 1, v.name, 1, v.column, 'HNSW', `m=${v.m} ef_construction=${v.efConstruction} distance=${v.metric}`]);
     }
+    for (const f of t.fulltextIndexes) f.columns.forEach((c, i) => rows.push([t.name, 1, f.name, i + 1, c, 'FULLTEXT', 'FTS5 BM25']));
     return result(['Table', 'Non_unique', 'Key_name', 'Seq_in_index', 'Column_name', 'Index_type', 'Comment'], rows);
   }
 }

@@ -816,6 +816,9 @@ class Parser {
       case 'RAISE':
         if (this.isOp('(', this.peek())) return this.raise();
         break;
+      case 'MATCH':
+        if (this.isOp('(', this.peek())) return this.matchAgainst();
+        break;
     }
     return this.columnOrFunction();
   }
@@ -853,6 +856,33 @@ class Parser {
     const elseExpr = this.acceptWord('ELSE') ? this.expr() : undefined;
     this.expectWord('END');
     return { kind: 'case', operand, whens, else: elseExpr, start, end: this.lastEnd };
+  }
+
+  /** MySQL's `MATCH (col, ...) AGAINST (expr [IN NATURAL LANGUAGE MODE])`. */
+  private matchAgainst(): A.MatchAgainstExpr {
+    const start = this.tok.start;
+    this.expectWord('MATCH');
+    this.expectOp('(');
+    const columns: A.ColumnExpr[] = [];
+    do {
+      const column = this.columnOrFunction();
+      if (column.kind !== 'column') throw this.error('expected a column name in MATCH (...)');
+      columns.push(column);
+    } while (this.acceptOp(','));
+    this.expectOp(')');
+    this.expectWord('AGAINST');
+    this.expectOp('(');
+    const query = this.bitwiseExpr();
+    if (this.acceptWord('IN')) {
+      if (this.isWord('BOOLEAN')) {
+        throw new QuiverError('UNSUPPORTED_STATEMENT', 'MATCH ... AGAINST (... IN BOOLEAN MODE) is not supported; natural language mode is', {
+          position: positionOf(this.sql, this.tok.start),
+        });
+      }
+      this.expectWord('NATURAL', 'LANGUAGE', 'MODE');
+    }
+    this.expectOp(')');
+    return { kind: 'matchAgainst', columns, query, start, end: this.lastEnd };
   }
 
   private raise(): A.RaiseExpr {
@@ -1086,12 +1116,22 @@ class Parser {
       this.expectWord('INDEX');
       return this.createVectorIndex(start);
     }
+    if (this.acceptWord('FULLTEXT')) {
+      this.expectWord('INDEX');
+      const ifNotExists = this.ifNotExists();
+      const name = this.name('an index name');
+      this.expectWord('ON');
+      const table = this.name('a table name');
+      const colStart = this.tok.start;
+      const columns = this.nameList('a column name');
+      return { kind: 'createFulltextIndex', ifNotExists, name, table, index: { name, columns, start: colStart, end: this.lastEnd }, start, end: this.lastEnd };
+    }
     const unique = this.acceptWord('UNIQUE');
     if (this.acceptWord('INDEX')) return this.createIndex(start, unique);
     if (this.isWord('VIRTUAL')) {
       throw new QuiverError('UNSUPPORTED_STATEMENT', 'CREATE VIRTUAL TABLE is not supported', { position: positionOf(this.sql, this.tok.start) });
     }
-    throw this.error('expected TABLE, INDEX, VECTOR INDEX, VIEW or TRIGGER');
+    throw this.error('expected TABLE, INDEX, VECTOR INDEX, FULLTEXT INDEX, VIEW or TRIGGER');
   }
 
   private ifNotExists(): boolean {
@@ -1102,7 +1142,7 @@ class Parser {
     const ifNotExists = this.ifNotExists();
     const name = this.qualifiedName('a table name');
     const stmt: A.CreateTableStatement = {
-      kind: 'createTable', temp, ifNotExists, name, columns: [], constraints: [], indexes: [], vectorIndexes: [],
+      kind: 'createTable', temp, ifNotExists, name, columns: [], constraints: [], indexes: [], vectorIndexes: [], fulltextIndexes: [],
       options: [], withoutRowid: false, strict: false, start, end: start,
     };
     if (this.acceptWord('AS')) {
@@ -1143,8 +1183,14 @@ class Parser {
       stmt.indexes.push({ name: indexName, unique: false, columns, start, end: this.lastEnd });
       return true;
     }
-    if (t.value === 'FULLTEXT' || t.value === 'SPATIAL') {
-      throw new QuiverError('UNSUPPORTED_STATEMENT', `${t.value} indexes are not supported yet`, { position: positionOf(this.sql, t.start) });
+    if (t.value === 'FULLTEXT' && (this.isWord('INDEX', next) || this.isWord('KEY', next))) {
+      this.pos += 2;
+      const indexName = this.isOp('(') ? undefined : this.name('an index name');
+      stmt.fulltextIndexes.push({ name: indexName, columns: this.nameList('a column name'), start, end: this.lastEnd });
+      return true;
+    }
+    if (t.value === 'SPATIAL') {
+      throw new QuiverError('UNSUPPORTED_STATEMENT', 'SPATIAL indexes are not supported', { position: positionOf(this.sql, t.start) });
     }
     let constraintName: string | undefined;
     if (this.acceptWord('CONSTRAINT')) constraintName = this.name('a constraint name');
