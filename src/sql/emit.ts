@@ -156,8 +156,8 @@ export function printIdent(name: string): string {
 }
 
 /** Prints an expression in `target` (used for catalog text such as generated-column sources). */
-export function emitExpression(expr: A.Expr, target: EmitTarget, catalog: CatalogView, source: string): string {
-  return new Emitter(target, catalog, source).expr(expr);
+export function emitExpression(expr: A.Expr, target: EmitTarget, catalog: CatalogView, source: string, scope?: { table: string; alias: string }): string {
+  return new Emitter(target, catalog, source).standalone(expr, scope);
 }
 
 class Emitter {
@@ -174,6 +174,17 @@ class Emitter {
     private readonly source: string,
     private readonly restrictions?: ReadonlyMap<A.SelectCore, readonly number[]>,
   ) {}
+
+  /** An expression on its own; `scope` is the table its column references name, if any. */
+  standalone(e: A.Expr, scope?: { table: string; alias: string }): string {
+    const table = scope ? this.catalog.table(scope.table) : undefined;
+    this.scopes.push(table ? [{ alias: scope!.alias, table }] : []);
+    try {
+      return this.where(e);
+    } finally {
+      this.scopes.pop();
+    }
+  }
 
   private get sqlite(): boolean {
     return this.target === 'sqlite';

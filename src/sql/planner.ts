@@ -260,7 +260,7 @@ export class Planner {
   }
 
   private whereSql(c: Candidate, where: A.Expr, source: string): string {
-    return emitExpression(where, 'sqlite', this.catalog, source);
+    return emitExpression(where, 'sqlite', this.catalog, source, { table: c.core.from.name.name, alias: c.alias });
   }
 
   private fromSql(c: Candidate): string {

@@ -170,6 +170,20 @@ describe('planner paths agree with exact search', () => {
     expect(String(results[0].rows[0][0]).split(',').sort()).toEqual(names[0].rows.map((r) => r[0]).sort());
   });
 
+  test('hybrid: full-text filter and vector ranking in one statement, through the index', async () => {
+    await load(1200);
+    await engine.execute('ALTER TABLE items ADD COLUMN doc TEXT');
+    await engine.execute("UPDATE items SET doc = CASE WHEN id % 3 = 0 THEN 'red apple' ELSE 'green pear' END");
+    await engine.execute('CREATE FULLTEXT INDEX items_ft ON items (doc)');
+    const q = [0.2, 0.1, 0, -0.3, 0.5, 0.1, 0.9, -0.2];
+    const sql = 'SELECT id FROM items WHERE MATCH (doc) AGAINST (:w) ORDER BY VEC_DISTANCE(v, :q) LIMIT 10';
+    expect(await explain(sql.replace(':w', "'apple'").replace(':q', `'${JSON.stringify(q)}'`))).toMatch(/filtered-ann|postfilter|prefilter/);
+    const got = await ids(sql, { w: 'apple', q });
+    const exact = await ids(sql.replace('FROM items', 'FROM items IGNORE INDEX (vi)'), { w: 'apple', q });
+    expect(got.every((id) => id % 3 === 0)).toBe(true);
+    expect(got.filter((id) => exact.includes(id)).length).toBeGreaterThanOrEqual(9);
+  });
+
   test('SET vidx_hnsw_ef_search changes ef for the rest of the request', async () => {
     await load(100);
     const { results } = await engine.execute(`SET vidx_hnsw_ef_search = 123; EXPLAIN ${NEAREST}`, [[1, 0, 0, 0, 0, 0, 0, 0]]);
