@@ -22,10 +22,10 @@ import type { CacheStats } from './cache.ts';
 import type { ModelInfo } from './provider.ts';
 import { defaultCacheDir } from './providers/local-model-file.ts';
 import { findConfigPath, loadConfig, ModelRegistry } from './registry.ts';
-import type { ModelSummary } from './registry.ts';
+import type { ChatModelConfig, ModelSummary } from './registry.ts';
 
 export { EmbeddingConfigError, EMBEDDING_CONFIG_ENV, EMBEDDING_CONFIG_FILE } from './registry.ts';
-export type { ModelSummary } from './registry.ts';
+export type { ChatModelConfig, ModelSummary } from './registry.ts';
 export type { CacheStats } from './cache.ts';
 export type { EmbeddingProvider, ModelInfo, ProviderKind } from './provider.ts';
 export { LOCAL_MODEL_NAME, LOCAL_MODEL_DIMS } from './providers/local.ts';
@@ -44,6 +44,15 @@ export interface EmbeddingsOptions {
   cacheMaxEntries?: number;
   /** Retry timing and cache-error reporting, for tests and embedders. */
   batcher?: BatcherOptions;
+}
+
+/**
+ * The `chat` section of the same config file (found as Embeddings.open finds it), for
+ * /v1/chat; empty when there is no file or no section. Throws EmbeddingConfigError on mistakes.
+ */
+export function readChatConfig(options: Pick<EmbeddingsOptions, 'dataDir' | 'configPath' | 'env'> = {}): ChatModelConfig[] {
+  const env = options.env ?? process.env;
+  return loadConfig(findConfigPath({ configPath: options.configPath, dataDir: options.dataDir, env })).chat;
 }
 
 /** The embedding models of one data dir, with batching and a persistent cache. */

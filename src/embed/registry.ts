@@ -21,7 +21,19 @@
  *     },
  *     "nomic": { "provider": "openai", "baseURL": "http://127.0.0.1:11434/v1", "model": "nomic-embed-text", "dims": 768 }
  *   },
- *   "cache": { "maxBytes": 1073741824, "maxEntries": 1000000 }
+ *   "cache": { "maxBytes": 1073741824, "maxEntries": 1000000 },
+ *   "chat": {
+ *     "qwen-plus": {
+ *       "provider": "openai",
+ *       "baseURL": "https://dashscope.aliyuncs.com/compatible-mode/v1",
+ *       "apiKeyEnv": "DASHSCOPE_API_KEY",
+ *       "model": "qwen-plus",
+ *       "timeoutMs": 120000,
+ *       "maxRetries": 2,
+ *       "maxTokens": 1024,
+ *       "temperature": 0.2
+ *     }
+ *   }
  * }
  * ```
  *
@@ -29,6 +41,12 @@
  * Only `provider` and `dims` are required; `baseURL` defaults to OpenAI's, the rest to the
  * DEFAULT_ constants below. `encodingFormat` ("float" or "base64") and `cache` (false to skip
  * the persistent cache) are optional too. Keys starting with `$` are comments.
+ *
+ * The optional `chat` section names the OpenAI-compatible chat models /v1/chat may generate
+ * with (src/chat); the first is the default. Only `provider` is required; `model` defaults to
+ * the key, `timeoutMs` (one whole answer) and `maxRetries` to the DEFAULT_CHAT_ constants, and
+ * `maxTokens` / `temperature` are sent only when set. Without the section /v1/chat answers
+ * extractively.
  *
  * Secrets live only in the environment: `apiKeyEnv` names the variable, and a file holding a
  * key (a field like `apiKey`, or a value that looks like one) is refused with an error that
@@ -71,6 +89,14 @@ const MODEL_FIELDS = new Set([
   'timeoutMs', 'maxRetries', 'encodingFormat', 'cache',
 ]);
 
+/** Fields of a chat model in the `chat` section (used by /v1/chat, see src/chat). */
+const CHAT_MODEL_FIELDS = new Set(['provider', 'baseURL', 'apiKeyEnv', 'model', 'timeoutMs', 'maxRetries', 'maxTokens', 'temperature']);
+/** A whole answer, streamed or not, must arrive within this unless the config says otherwise. */
+export const DEFAULT_CHAT_TIMEOUT_MS = 120_000;
+/** Retries of a chat request after a 429, a 5xx or a dropped connection (the SDK's own backoff). */
+export const DEFAULT_CHAT_MAX_RETRIES = 2;
+export const MAX_CHAT_MAX_TOKENS = 1_000_000;
+
 /** A mistake in the embedding config file; raised when opening, so a server refuses to start with it. */
 export class EmbeddingConfigError extends Error {
   constructor(message: string) {
@@ -94,12 +120,31 @@ export interface OpenAIModelConfig {
   encodingFormat: 'float' | 'base64';
 }
 
+/** One chat model of the `chat` section, validated: an OpenAI-compatible chat completions endpoint. */
+export interface ChatModelConfig {
+  /** The name requests use (`"model"` in /v1/chat). */
+  name: string;
+  baseURL: string;
+  /** The endpoint's name for the model (default: the key). */
+  remoteModel: string;
+  apiKeyEnv: string | undefined;
+  /** Deadline of one whole answer, streamed or not. */
+  timeoutMs: number;
+  maxRetries: number;
+  /** Sent as `max_tokens` when set. */
+  maxTokens: number | undefined;
+  /** Sent as `temperature` when set. */
+  temperature: number | undefined;
+}
+
 /** The config file, validated. */
 export interface EmbeddingConfig {
   /** Where it was read from; undefined when there is no file. */
   path: string | undefined;
   models: OpenAIModelConfig[];
   cache: CacheBounds;
+  /** Chat models for /v1/chat, in file order (the first is the default); empty without a `chat` section. */
+  chat: ChatModelConfig[];
 }
 
 /** A model as SHOW EMBEDDING MODELS lists it: never a key, a key's variable or an endpoint. */
@@ -133,7 +178,7 @@ export function findConfigPath(options: { configPath?: string; dataDir?: string;
 
 /** Reads and validates the config file at `path` (none: only the built-in model). */
 export function loadConfig(path: string | undefined): EmbeddingConfig {
-  if (path === undefined) return { path, models: [], cache: {} };
+  if (path === undefined) return { path, models: [], cache: {}, chat: [] };
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -150,7 +195,7 @@ export function parseConfig(raw: unknown, where: string): EmbeddingConfig {
   };
   refuseSecrets(raw, '', fail);
   if (!isObject(raw)) return fail('must be a JSON object with a "models" object');
-  checkFields(raw, new Set(['models', 'cache']), '', fail);
+  checkFields(raw, new Set(['models', 'cache', 'chat']), '', fail);
   const models: OpenAIModelConfig[] = [];
   const modelsRaw = raw.models ?? {};
   if (!isObject(modelsRaw)) return fail('"models" must be an object of model name -> settings');
@@ -170,7 +215,19 @@ export function parseConfig(raw: unknown, where: string): EmbeddingConfig {
   const cache: CacheBounds = {};
   if (cacheRaw.maxBytes !== undefined) cache.maxBytes = integerIn(cacheRaw.maxBytes, 'cache.maxBytes', 1, Number.MAX_SAFE_INTEGER, fail);
   if (cacheRaw.maxEntries !== undefined) cache.maxEntries = integerIn(cacheRaw.maxEntries, 'cache.maxEntries', 1, Number.MAX_SAFE_INTEGER, fail);
-  return { path: where, models, cache };
+  const chatRaw = raw.chat ?? {};
+  if (!isObject(chatRaw)) return fail('"chat" must be an object of chat model name -> settings');
+  const chat: ChatModelConfig[] = [];
+  const seenChat = new Map<string, string>();
+  for (const [name, settings] of Object.entries(chatRaw)) {
+    if (name.startsWith('$')) continue;
+    if (!MODEL_NAME.test(name)) fail(`chat model name "${name.slice(0, 64)}" must be 1-128 letters, digits or . _ : / @ + -, starting with a letter or digit`);
+    const clash = seenChat.get(name.toLowerCase());
+    if (clash) fail(`chat model names "${clash}" and "${name}" differ only in case`);
+    seenChat.set(name.toLowerCase(), name);
+    chat.push(parseChatModel(name, settings, (message) => fail(`chat model "${name}": ${message}`)));
+  }
+  return { path: where, models, cache, chat };
 }
 
 function parseModel(name: string, settings: unknown, fail: (message: string) => never): OpenAIModelConfig {
@@ -179,21 +236,8 @@ function parseModel(name: string, settings: unknown, fail: (message: string) => 
   if (settings.provider !== 'openai') {
     return fail(`"provider" must be "openai" (any OpenAI-compatible endpoint); got ${JSON.stringify(settings.provider)}`);
   }
-  const baseURL = settings.baseURL ?? OPENAI_DEFAULT_BASE_URL;
-  if (typeof baseURL !== 'string') return fail('"baseURL" must be a URL string');
-  let url: URL;
-  try {
-    url = new URL(baseURL);
-  } catch {
-    return fail('"baseURL" is not a valid URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('"baseURL" must be http or https');
-  if (url.username || url.password) fail('"baseURL" must not carry credentials; name the key\'s variable in "apiKeyEnv"');
-  const apiKeyEnv = settings.apiKeyEnv;
-  if (apiKeyEnv !== undefined && (typeof apiKeyEnv !== 'string' || !ENV_NAME.test(apiKeyEnv))) {
-    // Not echoed: a value that is not a variable name may well be the key itself.
-    fail('"apiKeyEnv" must be the name of an environment variable (like DASHSCOPE_API_KEY), not the key');
-  }
+  const { baseURL, url } = parseBaseURL(settings.baseURL, fail);
+  const apiKeyEnv = parseApiKeyEnv(settings.apiKeyEnv, fail);
   const remoteModel = settings.model ?? name;
   if (typeof remoteModel !== 'string' || remoteModel === '') fail('"model" must be a non-empty string');
   if (settings.dims === undefined) fail(`"dims" is required: the model's own dimension count`);
@@ -225,6 +269,52 @@ function parseModel(name: string, settings: unknown, fail: (message: string) => 
     apiKeyEnv: apiKeyEnv as string | undefined,
     encodingFormat,
   };
+}
+
+/** An endpoint's `baseURL` (default OpenAI's): http(s), without credentials in it. */
+function parseBaseURL(value: unknown, fail: (message: string) => never): { baseURL: string; url: URL } {
+  const baseURL = value ?? OPENAI_DEFAULT_BASE_URL;
+  if (typeof baseURL !== 'string') return fail('"baseURL" must be a URL string');
+  let url: URL;
+  try {
+    url = new URL(baseURL);
+  } catch {
+    return fail('"baseURL" is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('"baseURL" must be http or https');
+  if (url.username || url.password) fail('"baseURL" must not carry credentials; name the key\'s variable in "apiKeyEnv"');
+  return { baseURL, url };
+}
+
+/** `apiKeyEnv`: the name of the variable holding the key, never the key. */
+function parseApiKeyEnv(value: unknown, fail: (message: string) => never): string | undefined {
+  if (value !== undefined && (typeof value !== 'string' || !ENV_NAME.test(value))) {
+    // Not echoed: a value that is not a variable name may well be the key itself.
+    fail('"apiKeyEnv" must be the name of an environment variable (like DASHSCOPE_API_KEY), not the key');
+  }
+  return value as string | undefined;
+}
+
+function parseChatModel(name: string, settings: unknown, fail: (message: string) => never): ChatModelConfig {
+  if (!isObject(settings)) return fail('settings must be an object');
+  checkFields(settings, CHAT_MODEL_FIELDS, '', fail);
+  if (settings.provider !== 'openai') {
+    return fail(`"provider" must be "openai" (any OpenAI-compatible chat completions endpoint); got ${JSON.stringify(settings.provider)}`);
+  }
+  const { baseURL } = parseBaseURL(settings.baseURL, fail);
+  const apiKeyEnv = parseApiKeyEnv(settings.apiKeyEnv, fail);
+  const remoteModel = settings.model ?? name;
+  if (typeof remoteModel !== 'string' || remoteModel === '') fail('"model" must be a non-empty string');
+  const timeoutMs = integerIn(settings.timeoutMs ?? DEFAULT_CHAT_TIMEOUT_MS, 'timeoutMs', MIN_TIMEOUT_MS, MAX_TIMEOUT_MS, fail);
+  const maxRetries = integerIn(settings.maxRetries ?? DEFAULT_CHAT_MAX_RETRIES, 'maxRetries', MIN_MAX_RETRIES, MAX_MAX_RETRIES, fail);
+  const maxTokens = settings.maxTokens === undefined ? undefined : integerIn(settings.maxTokens, 'maxTokens', 1, MAX_CHAT_MAX_TOKENS, fail);
+  let temperature: number | undefined;
+  if (settings.temperature !== undefined) {
+    const t = settings.temperature;
+    if (typeof t !== 'number' || !(t >= 0 && t <= 2)) fail(`"temperature" must be a number from 0 to 2; got ${JSON.stringify(t)}`);
+    temperature = t as number;
+  }
+  return { name, baseURL, remoteModel: remoteModel as string, apiKeyEnv, timeoutMs, maxRetries, maxTokens, temperature };
 }
 
 /** Throws at the first field that holds a secret, naming where without repeating it. */

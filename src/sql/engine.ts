@@ -34,6 +34,24 @@ import { registerVectorFunctions } from './vector-functions.ts';
 import { VectorIndexes, type VectorIndexesOptions } from './vector-indexes.ts';
 
 export const DATABASE_FILE = 'quiver.db';
+
+/** A table as Engine.describeTable reports it: plain data, safe to hand outside src/sql. */
+export interface TableDescription {
+  name: string;
+  withoutRowid: boolean;
+  columns: {
+    name: string;
+    /** As declared (`VECTOR(100)`, `TEXT`); null if untyped. */
+    declaredType: string | null;
+    /** n of a VECTOR(n) column; null otherwise. */
+    vectorDims: number | null;
+    /** A generated column's expression in Quiver's dialect (e.g. `EMBEDDING(doc, 'm', 100)`); null otherwise. */
+    generatedExpr: string | null;
+    primaryKey: boolean;
+  }[];
+  vectorIndexes: { name: string; column: string; metric: 'cosine' | 'euclidean' | 'dot' }[];
+  fulltextIndexes: { name: string; columns: string[] }[];
+}
 const MAX_CACHED_SCRIPTS = 1000;
 const MAX_CACHED_STATEMENTS = 1000;
 /** Runs of a request that may fetch embeddings; the last one treats a miss as an error. */
@@ -133,6 +151,35 @@ export class Engine {
 
   get isOpen(): boolean {
     return this.db !== null && this.db.open;
+  }
+
+  /**
+   * What the catalog says about table `name` (case-insensitive), for callers above SQL such as
+   * /v1/chat; undefined when there is no such table. Read-only, and read under the engine's
+   * lock so it never shows another request's DDL half-way.
+   */
+  async describeTable(name: string): Promise<TableDescription | undefined> {
+    const release = await this.lock.acquire();
+    try {
+      if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+      const t = this.catalog.table(name);
+      if (!t) return undefined;
+      return {
+        name: t.name,
+        withoutRowid: t.withoutRowid,
+        columns: t.columnRows.map((c) => ({
+          name: c.name,
+          declaredType: c.declaredType,
+          vectorDims: c.vectorDims,
+          generatedExpr: c.generatedExpr,
+          primaryKey: c.primaryKey,
+        })),
+        vectorIndexes: t.vectorIndexes.map((v) => ({ name: v.name, column: v.column, metric: v.metric })),
+        fulltextIndexes: t.fulltextIndexes.map((f) => ({ name: f.name, columns: [...f.columns] })),
+      };
+    } finally {
+      release();
+    }
   }
 
   /**

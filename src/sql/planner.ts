@@ -21,7 +21,7 @@
  * index answer differs from the exact one only in which near rows it found.
  */
 import type Database from 'better-sqlite3';
-import { AllowedRowBitSet, MAX_SEARCH_K, resolveEfSearch, type Metric } from '../index/index.ts';
+import { AllowedRowBitSet, MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch, type Metric } from '../index/index.ts';
 import { parseMetric } from '../index/distance.ts';
 import type * as A from './ast.ts';
 import type { Catalog } from './catalog.ts';
@@ -192,7 +192,7 @@ export class Planner {
       path: 'exact',
       reason: '',
       k: limit,
-      efSearch: Math.max(ef, limit),
+      efSearch: Math.min(MAX_EF_SEARCH, Math.max(ef, limit)),
       segments: stats?.segments.length ?? 0,
       tailRows: stats?.tailRows ?? 0,
     };
@@ -250,7 +250,8 @@ export class Planner {
   ): number[] | undefined {
     let want = Math.min(MAX_SEARCH_K, Math.max(2 * k, Math.ceil((k / selectivity) * 1.5)));
     for (;;) {
-      const hits = index.search(q, { k: want, efSearch: Math.max(ef, want) });
+      // The index raises ef to k itself; ef above MAX_EF_SEARCH is refused, so it is capped.
+      const hits = index.search(q, { k: want, efSearch: Math.min(MAX_EF_SEARCH, Math.max(ef, want)) });
       const ids = hits.map((h) => h.rowId);
       const passing = this.countPassing(c, where, source, args, ids);
       if (passing >= k || hits.length < want || want >= index.size) return ids;
