@@ -54,10 +54,15 @@ function fileOf(frame: CallFrame): string {
   return url.startsWith('file:') ? fileURLToPath(url) : url;
 }
 
+/**
+ * A function's label: name and file, plus the line outside the repository. Repository files run
+ * through tsx, whose transpiled line numbers do not match the source, so none is given there.
+ */
 function functionOf(frame: CallFrame): string {
   const name = frame.functionName || '(anonymous)';
   const file = fileOf(frame);
   if (frame.url === '') return file === '(native)' ? `${name} (native)` : name;
+  if (frame.url.startsWith(REPO_URL)) return `${name} ${file}`;
   return `${name} ${file}:${frame.lineNumber + 1}`;
 }
 

@@ -1,14 +1,14 @@
 /**
  * @module bench/lib/fake-embeddings-server
  * A stand-in embedding provider for `bench/embed.ts`: a real node:http server on 127.0.0.1
- * speaking OpenAI's `POST /v1/embeddings` (float encoding), which answers every batch after a
- * fixed delay, so that what the benchmark measures beside that delay is Quiver's own work. It
+ * speaking OpenAI's `POST /v1/embeddings` (float or base64 encoding), which answers every batch a fixed
+ * delay after it arrived, so that what the benchmark measures beside that delay is Quiver's own work. It
  * runs in the benchmark's process, on the same clock as the client, and keeps one interval per
  * request, from the request's arrival to the last byte of its answer handed to the socket;
  * `busyMs` merges them into the time the provider was working on at least one request.
  *
- * Vectors are a cheap deterministic function of the text (`benchVector`), with four decimals
- * so the JSON stays small: payload size and vector math are not what is being measured. The
+ * Vectors are a cheap deterministic function of the text (VectorTable), with four decimals so
+ * the JSON stays small: payload size and vector math are not what is being measured. The
  * tests' fake server (tests/embed/fake-openai-server.ts) does more (errors, hangs, base64,
  * shortening); this one is kept separate because bench code does not import from tests/.
  *
@@ -16,7 +16,7 @@
  * ```ts
  * const provider = await FakeEmbeddingsServer.start({ dims: 256, delayMs: 20 });
  * // ... point a model's baseURL at provider.baseURL, run statements ...
- * provider.requestsBetween(t0, t1); // requests that started in [t0, t1]
+ * provider.requestsBetween(t0, t1); // requests that arrived in [t0, t1]
  * provider.busyMs(t0, t1);          // ms in [t0, t1] with a request in flight
  * await provider.close();
  * ```
@@ -31,25 +31,35 @@ const VECTOR_SCALE = 1e4;
 export interface FakeEmbeddingsServerOptions {
   /** Length of every vector returned. */
   dims: number;
-  /** Milliseconds between receiving a request's body and answering it. */
+  /** Milliseconds from a request's arrival to its answer. */
   delayMs: number;
 }
 
-/** One request: `performance.now()` at arrival and when its answer was written out. */
+/** One request: `performance.now()` at arrival, body read, answer built, delay over, and answer written out. */
 export interface RequestInterval {
   start: number;
+  bodyRead: number;
+  built: number;
+  /** Due at start + delayMs; later when the event loop was busy. */
+  delayEnd: number;
   end: number;
   inputs: number;
 }
 
-/** The vector the server returns for `text`: seeded by FNV-1a of the text, values in [-1, 1) on a 1e-4 grid. */
-export function benchVector(text: string, dims: number): number[] {
+/** Distinct vector tails per dims: enough that neighbouring rows differ, few enough to build in milliseconds. */
+const TABLE_SIZE = 4096;
+
+function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  let state = hash >>> 0;
-  const out = new Array<number>(dims);
-  for (let d = 0; d < dims; d++) {
-    // mulberry32, as bench/lib/random.ts
+  return hash >>> 0;
+}
+
+/** `count` values in [-1, 1) on the 1e-4 grid from mulberry32 (as bench/lib/random.ts) seeded with `seed`. */
+function gridValues(seed: number, count: number): number[] {
+  let state = seed >>> 0;
+  const out = new Array<number>(count);
+  for (let d = 0; d < count; d++) {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
@@ -58,6 +68,50 @@ export function benchVector(text: string, dims: number): number[] {
     out[d] = Math.round((unit * 2 - 1) * VECTOR_SCALE) / VECTOR_SCALE;
   }
   return out;
+}
+
+/**
+ * The provider's vectors: for a text with FNV-1a hash h, element 0 is h on the 1e-4 grid of
+ * [-1, 1) and the rest is row h mod TABLE_SIZE of a seeded table, kept as JSON text too. So
+ * every text gets its own vector, and answering 64 texts is string concatenation: an answer
+ * built number by number took ~3 ms, during which this process (which is also the benchmark's
+ * client) could not see the batch's other request arrive.
+ */
+class VectorTable {
+  private readonly tails: number[][];
+  private readonly tailJson: string[];
+  /** The whole table as float32, row after row, element 0 of each row left for the head. */
+  private readonly float32: Float32Array;
+
+  constructor(readonly dims: number) {
+    this.tails = Array.from({ length: TABLE_SIZE }, (_, row) => gridValues(row + 1, dims - 1));
+    this.tailJson = this.tails.map((tail) => tail.join(','));
+    this.float32 = new Float32Array(TABLE_SIZE * dims);
+    this.tails.forEach((tail, row) => this.float32.set(tail, row * dims + 1));
+  }
+
+  vector(text: string): number[] {
+    const h = fnv1a(text);
+    return [this.head(h), ...this.tails[h % TABLE_SIZE]];
+  }
+
+  json(text: string): string {
+    const h = fnv1a(text);
+    return this.dims === 1 ? `[${this.head(h)}]` : `[${this.head(h)},${this.tailJson[h % TABLE_SIZE]}]`;
+  }
+
+  /** The vector as base64 of float32 little-endian, as OpenAI's `encoding_format: "base64"`. */
+  base64(text: string): string {
+    const h = fnv1a(text);
+    const row = (h % TABLE_SIZE) * this.dims;
+    const vector = this.float32.slice(row, row + this.dims);
+    vector[0] = this.head(h);
+    return Buffer.from(vector.buffer).toString('base64');
+  }
+
+  private head(h: number): number {
+    return Math.round(((h / 4294967296) * 2 - 1) * VECTOR_SCALE) / VECTOR_SCALE;
+  }
 }
 
 /** Merged length of `intervals` clipped to [from, to]. */
@@ -80,6 +134,14 @@ export function unionMs(intervals: readonly RequestInterval[], from = -Infinity,
   return total;
 }
 
+/** The embeddings response for `input`, as OpenAI writes it: arrays of numbers, or base64 strings when asked. */
+function answerJson(model: string, input: readonly string[], vectors: VectorTable, base64: boolean): string {
+  const embedding = base64 ? (text: string) => `"${vectors.base64(text)}"` : (text: string) => vectors.json(text);
+  const data = input.map((text, index) => `{"object":"embedding","index":${index},"embedding":${embedding(text)}}`).join(',');
+  const tokens = input.reduce((sum, text) => sum + text.split(/\s+/).length, 0);
+  return `{"object":"list","data":[${data}],"model":${JSON.stringify(model)},"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`;
+}
+
 export class FakeEmbeddingsServer {
   /** Every answered request since start or reset, in order of completion. */
   readonly intervals: RequestInterval[] = [];
@@ -92,11 +154,15 @@ export class FakeEmbeddingsServer {
   /** Answers other than 200 (bad route or body); a benchmark run with any is void. */
   failures = 0;
 
+  private readonly vectors: VectorTable;
+
   private constructor(
     private readonly server: Server,
     readonly dims: number,
     readonly delayMs: number,
-  ) {}
+  ) {
+    this.vectors = new VectorTable(dims);
+  }
 
   /** Listens on a free loopback port. */
   static async start(options: FakeEmbeddingsServerOptions): Promise<FakeEmbeddingsServer> {
@@ -117,6 +183,11 @@ export class FakeEmbeddingsServer {
   get baseURL(): string {
     const { port } = this.server.address() as AddressInfo;
     return `http://127.0.0.1:${port}/v1`;
+  }
+
+  /** The vector this server returns for `text`. */
+  vectorOf(text: string): number[] {
+    return this.vectors.vector(text);
   }
 
   /** Zeroes the counters and forgets the intervals. */
@@ -147,6 +218,7 @@ export class FakeEmbeddingsServer {
     const start = performance.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const bodyRead = performance.now();
     if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/embeddings') {
       this.failures++;
       res.writeHead(404, { 'content-type': 'application/json' });
@@ -154,25 +226,23 @@ export class FakeEmbeddingsServer {
       return;
     }
     this.requests++;
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model: string; input: string | string[] };
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model: string; input: string | string[]; encoding_format?: string };
     const input = typeof body.input === 'string' ? [body.input] : body.input;
     this.inputs += input.length;
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    let json: string;
+    let built: number;
     try {
-      await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      // Built before waiting, so the answer leaves delayMs after the request arrived.
+      json = answerJson(body.model, input, this.vectors, body.encoding_format === 'base64');
+      built = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + this.delayMs - built)));
     } finally {
       this.inFlight--;
     }
-    // Written by hand: JSON.stringify of 16K numbers in objects costs more than the rest of the handler.
-    const data = input
-      .map((text, index) => `{"object":"embedding","index":${index},"embedding":[${benchVector(text, this.dims).join(',')}]}`)
-      .join(',');
-    const tokens = input.reduce((sum, text) => sum + text.split(/\s+/).length, 0);
-    const json =
-      `{"object":"list","data":[${data}],"model":${JSON.stringify(body.model)},` +
-      `"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`;
-    res.on('finish', () => this.intervals.push({ start, end: performance.now(), inputs: input.length }));
+    const delayEnd = performance.now();
+    res.on('finish', () => this.intervals.push({ start, bodyRead, built, delayEnd, end: performance.now(), inputs: input.length }));
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(json);
   }

@@ -13,6 +13,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { parseMetric, type Metric } from '../index/distance.ts';
+import { DEFAULT_EF_CONSTRUCTION, DEFAULT_M, MAX_EF_CONSTRUCTION, MAX_M, MIN_EF_CONSTRUCTION, MIN_M } from '../index/index.ts';
 import type * as A from './ast.ts';
 import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './catalog-view.ts';
 import * as schema from './catalog-schema.ts';
@@ -20,29 +21,6 @@ import { QuiverError } from './errors.ts';
 
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
-/** HNSW parameters, with the paper's names (Malkov & Yashunin) and pgvector's bounds. */
-import {
-  DEFAULT_EF_CONSTRUCTION,
-  DEFAULT_EF_SEARCH,
-  DEFAULT_M,
-  MAX_EF_CONSTRUCTION,
-  MAX_EF_SEARCH,
-  MAX_M,
-  MIN_EF_CONSTRUCTION,
-  MIN_EF_SEARCH,
-  MIN_M,
-} from '../index/hnsw/params.ts';
-export {
-  DEFAULT_EF_CONSTRUCTION,
-  DEFAULT_EF_SEARCH,
-  DEFAULT_M,
-  MAX_EF_CONSTRUCTION,
-  MAX_EF_SEARCH,
-  MAX_M,
-  MIN_EF_CONSTRUCTION,
-  MIN_EF_SEARCH,
-  MIN_M,
-};
 /** AliSQL's and MariaDB's default when `distance=` is not written. */
 export const DEFAULT_METRIC: Metric = 'euclidean';
 

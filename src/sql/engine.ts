@@ -113,6 +113,8 @@ export class Engine {
 
   private readonly indexes: VectorIndexes;
   private readonly planner: Planner;
+  /** The catalog version the vector indexes were last synced with. */
+  private schemaVersion = -1;
   /** Settings of the request holding the lock (SET vidx_hnsw_ef_search, request options). */
   private settings: { efSearch?: number } = {};
 
@@ -436,15 +438,20 @@ export class Engine {
     }
   }
 
+  /** After a rollback: if the undone work changed the schema, forget what was derived from it. */
   private afterRollback(): void {
+    if (this.schemaVersion === this.catalog.version) return;
     this.prepared.clear();
     this.catalog.invalidate();
   }
 
   /** Brings the vector indexes up to date with what is committed. */
   private afterCommit(): void {
-    this.indexes.sync();
-    for (const table of this.ddl.takeRebuiltTables()) this.indexes.rebuildTable(table);
+    if (this.schemaVersion !== this.catalog.version) {
+      this.indexes.sync();
+      for (const table of this.ddl.takeRebuiltTables()) this.indexes.rebuildTable(table);
+      this.schemaVersion = this.catalog.version;
+    }
     this.indexes.applyCommitted();
   }
 

@@ -29,6 +29,13 @@ const COLUMN_CONSTRAINT_WORDS = new Set(
 
 const CONFLICT_ACTIONS = new Set(['ROLLBACK', 'ABORT', 'REPLACE', 'FAIL', 'IGNORE']);
 
+// Binary operators by precedence level, tighter levels last (SQLite's table).
+const COMPARISON_OPS = new Set(['<', '<=', '>', '>=']);
+const BITWISE_OPS = new Set(['&', '|', '<<', '>>']);
+const ADDITIVE_OPS = new Set(['+', '-']);
+const MULTIPLICATIVE_OPS = new Set(['*', '/', '%']);
+const CONCAT_OPS = new Set(['||', '->', '->>']);
+
 /** Parses a whole request: statements separated by `;`. Empty statements are skipped. */
 export function parseScript(sql: string): A.Statement[] {
   return new Parser(sql).script();
@@ -664,62 +671,34 @@ class Parser {
   }
 
   private comparisonExpr(): A.Expr {
-    let left = this.bitwiseExpr();
-    for (;;) {
-      const t = this.tok;
-      if (t.kind === 'op' && (t.value === '<' || t.value === '<=' || t.value === '>' || t.value === '>=')) {
-        this.pos++;
-        const right = this.bitwiseExpr();
-        left = { kind: 'binary', op: t.value as A.BinaryOp, left, right, start: left.start, end: this.lastEnd };
-      } else return left;
-    }
+    return this.leftAssociative(COMPARISON_OPS, () => this.bitwiseExpr());
   }
 
   private bitwiseExpr(): A.Expr {
-    let left = this.addExpr();
-    for (;;) {
-      const t = this.tok;
-      if (t.kind === 'op' && (t.value === '&' || t.value === '|' || t.value === '<<' || t.value === '>>')) {
-        this.pos++;
-        const right = this.addExpr();
-        left = { kind: 'binary', op: t.value as A.BinaryOp, left, right, start: left.start, end: this.lastEnd };
-      } else return left;
-    }
+    return this.leftAssociative(BITWISE_OPS, () => this.addExpr());
   }
 
   private addExpr(): A.Expr {
-    let left = this.mulExpr();
-    for (;;) {
-      const t = this.tok;
-      if (t.kind === 'op' && (t.value === '+' || t.value === '-')) {
-        this.pos++;
-        const right = this.mulExpr();
-        left = { kind: 'binary', op: t.value as A.BinaryOp, left, right, start: left.start, end: this.lastEnd };
-      } else return left;
-    }
+    return this.leftAssociative(ADDITIVE_OPS, () => this.mulExpr());
   }
 
   private mulExpr(): A.Expr {
-    let left = this.concatExpr();
-    for (;;) {
-      const t = this.tok;
-      if (t.kind === 'op' && (t.value === '*' || t.value === '/' || t.value === '%')) {
-        this.pos++;
-        const right = this.concatExpr();
-        left = { kind: 'binary', op: t.value as A.BinaryOp, left, right, start: left.start, end: this.lastEnd };
-      } else return left;
-    }
+    return this.leftAssociative(MULTIPLICATIVE_OPS, () => this.concatExpr());
   }
 
   private concatExpr(): A.Expr {
-    let left = this.unaryExpr();
+    return this.leftAssociative(CONCAT_OPS, () => this.unaryExpr());
+  }
+
+  /** One precedence level of left-associative binary operators: operand (op operand)*. */
+  private leftAssociative(ops: ReadonlySet<string>, operand: () => A.Expr): A.Expr {
+    let left = operand();
     for (;;) {
       const t = this.tok;
-      if (t.kind === 'op' && (t.value === '||' || t.value === '->' || t.value === '->>')) {
-        this.pos++;
-        const right = this.unaryExpr();
-        left = { kind: 'binary', op: t.value as A.BinaryOp, left, right, start: left.start, end: this.lastEnd };
-      } else return left;
+      if (t.kind !== 'op' || !ops.has(t.value)) return left;
+      this.pos++;
+      const right = operand();
+      left = { kind: 'binary', op: t.value as A.BinaryOp, left, right, start: left.start, end: this.lastEnd };
     }
   }
 

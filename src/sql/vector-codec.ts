@@ -14,6 +14,11 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Encodes a vector as the float32 little-endian bytes SQLite stores. */
 export function encodeVector(values: ArrayLike<number>): Buffer {
+  if (LITTLE_ENDIAN) {
+    // One copy of the float32 bytes instead of a write per value.
+    const floats = values instanceof Float32Array ? values : Float32Array.from(values);
+    return Buffer.from(floats.buffer.slice(floats.byteOffset, floats.byteOffset + floats.byteLength));
+  }
   const buf = Buffer.allocUnsafe(values.length * 4);
   for (let i = 0; i < values.length; i++) buf.writeFloatLE(values[i], i * 4);
   return buf;

@@ -95,6 +95,7 @@ export class VectorIndexes {
   private appliedSeq = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly warn: (message: string) => void;
+  private readonly newEntries: Database.Statement;
   private closed = false;
 
   constructor(
@@ -104,6 +105,7 @@ export class VectorIndexes {
     private readonly options: VectorIndexesOptions = {},
   ) {
     this.warn = options.warn ?? ((m) => console.warn(`quiver: ${m}`));
+    this.newEntries = db.prepare('SELECT seq, index_name AS indexName, row_id AS rowId, op FROM __quiver_changes WHERE seq > ? ORDER BY seq');
     this.appliedSeq = this.maxSeq();
     this.sync();
     this.timer = setInterval(() => void this.saveDue(), SAVE_INTERVAL_MS);
@@ -148,9 +150,8 @@ export class VectorIndexes {
 
   /** Applies committed log entries to the indexes. Cheap when nothing changed. */
   applyCommitted(): void {
-    const entries = this.db
-      .prepare('SELECT seq, index_name AS indexName, row_id AS rowId, op FROM __quiver_changes WHERE seq > ? ORDER BY seq')
-      .all(this.appliedSeq) as { seq: number; indexName: string; rowId: number; op: number }[];
+    if (this.indexes.size === 0) return;
+    const entries = this.newEntries.all(this.appliedSeq) as { seq: number; indexName: string; rowId: number; op: number }[];
     for (const e of entries) {
       const open = this.indexes.get(key(e.indexName));
       if (open) this.applyEntry(open, e.rowId, e.op);
