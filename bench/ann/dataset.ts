@@ -103,3 +103,9 @@ export function loadDataset(size: number): AnnDataset {
     available: count,
   };
 }
+
+/** Values of the filter attribute, one per base row: uniform in 0..99, drawn as bench/ann.ts draws them. */
+export function filterAttribute(size: number): Uint8Array {
+  const next = mulberry32(size);
+  return Uint8Array.from({ length: size }, () => Math.floor(next() * 100));
+}

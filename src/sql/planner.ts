@@ -292,7 +292,12 @@ export class Planner {
 
   /** The share of a random sample of rows that passes the WHERE; undefined if the sample is too thin. */
   private sampleSelectivity(c: Candidate, where: A.Expr, source: string, args: unknown[], rows: number): number | undefined {
-    const range = this.db.prepare(`SELECT min(rowid) AS lo, max(rowid) AS hi FROM ${this.fromSql(c)}`).get() as { lo: number | null; hi: number | null };
+    // Two scalar subqueries: each is one b-tree seek, where min() and max() in one SELECT scan the table.
+    const table = this.fromSql(c);
+    const range = this.db.prepare(`SELECT (SELECT min(rowid) FROM ${table}) AS lo, (SELECT max(rowid) FROM ${table}) AS hi`).get() as {
+      lo: number | null;
+      hi: number | null;
+    };
     if (range.lo === null || range.hi === null) return undefined;
     // Row ids drawn from the range by a fixed-seed generator: the same sample each time, and
     // no stride that could alias with a pattern in the data. Ids of deleted rows find nothing,
