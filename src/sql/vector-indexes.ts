@@ -126,7 +126,7 @@ export class VectorIndexes {
   sync(): void {
     const wanted = new Map<string, VectorIndexInfo>();
     for (const t of this.catalog.tables()) for (const v of t.vectorIndexes) wanted.set(key(v.name), v);
-    for (const [name, open] of this.indexes) {
+    for (const [name, open] of [...this.indexes]) {
       const info = wanted.get(name);
       if (!info || info.table !== open.info.table || info.column !== open.info.column) {
         void open.index?.close();
@@ -139,7 +139,8 @@ export class VectorIndexes {
 
   /** Rebuilds every index of `table` from its rows (after a table rebuild changed them wholesale). */
   rebuildTable(table: string): void {
-    for (const [name, open] of this.indexes) {
+    // Over a copy: reopening puts the index back into the map, which a live iteration would revisit forever.
+    for (const [name, open] of [...this.indexes]) {
       if (key(open.info.table) !== key(table)) continue;
       void open.index?.close();
       this.indexes.delete(name);
