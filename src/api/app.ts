@@ -7,20 +7,28 @@
  */
 import fs from 'node:fs';
 import { Hono } from 'hono';
+import { ChatModels, ChatService } from '../chat/index.ts';
 import { QuiverError } from '../sql/index.ts';
 import type { Engine } from '../sql/index.ts';
 import type { Config } from './config.ts';
 import { problemResponse } from './problem.ts';
+import { docsRoutes } from './routes/docs.ts';
+import { chatRoutes } from './routes/chat.ts';
 import { healthRoutes } from './routes/health.ts';
 import { openapiRoutes } from './routes/openapi.ts';
 import { sqlRoutes } from './routes/sql.ts';
 
 /** What the API needs of the engine; a structural type so tests can pass a stand-in. */
-export type SqlEngine = Pick<Engine, 'execute' | 'isOpen'>;
+export type SqlEngine = Pick<Engine, 'execute' | 'isOpen'> & Partial<Pick<Engine, 'describeTable'>>;
 
 export interface AppOptions {
   engine: SqlEngine;
   config: Config;
+  /**
+   * The chat models /v1/chat generates with; default: the `chat` section of the embedding
+   * config file (QUIVER_EMBEDDING_CONFIG or `<dataDir>/embedding.json`), none if absent.
+   */
+  chatModels?: ChatModels;
 }
 
 /** The contract at the repository root; read here, once, not per request. */
@@ -39,8 +47,18 @@ const OPENAPI_URL = new URL('../../openapi.yaml', import.meta.url);
  * });
  * ```
  */
-export function createApp({ engine, config }: AppOptions): Hono {
+export function createApp({ engine, config, chatModels }: AppOptions): Hono {
   const openapi = fs.readFileSync(OPENAPI_URL, 'utf8');
+  const chat = new ChatService(
+    {
+      execute: (sql, params, options) => engine.execute(sql, params, options),
+      describeTable: async (name) => {
+        if (!engine.describeTable) throw new Error('/v1/chat needs an engine that can describe its tables');
+        return engine.describeTable(name);
+      },
+    },
+    chatModels ?? ChatModels.open({ dataDir: config.dataDir }),
+  );
   return new Hono()
     .use(async (c, next) => {
       // Hono hands only Error instances to onError and rethrows anything else thrown, which
@@ -52,8 +70,10 @@ export function createApp({ engine, config }: AppOptions): Hono {
       }
     })
     .route('/', sqlRoutes(engine, config.maxBodyBytes))
+    .route('/', chatRoutes(chat, config.maxBodyBytes))
     .route('/', healthRoutes(engine))
     .route('/', openapiRoutes(openapi))
+    .route('/', docsRoutes())
     .notFound((c) =>
       problemResponse(new QuiverError('NOT_FOUND', `no resource at ${c.req.path}; the API is described at /openapi.yaml`)),
     )

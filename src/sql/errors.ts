@@ -33,6 +33,7 @@ export const ERROR_CATALOG = {
   UNKNOWN_MODEL: { status: 400, title: 'Unknown embedding model' },
   EMBEDDING_DIMENSIONS: { status: 400, title: 'Embedding dimensions not available' },
   EMBEDDING_FAILED: { status: 502, title: 'Embedding provider failed' },
+  CHAT_FAILED: { status: 502, title: 'Chat provider failed' },
   DATABASE_BUSY: { status: 503, title: 'Database busy' },
   DATABASE_CLOSED: { status: 503, title: 'Database closed' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },

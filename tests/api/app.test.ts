@@ -2,7 +2,7 @@
  * The app through `app.request()` (no socket), against a real Engine on a temp dir, plus
  * stand-in engines where a test needs a value or a failure no SQL produces on demand (a Buffer
  * view, Infinity, a QuiverError at a known position, a crash) or must see the exact arguments
- * the engine was called with.
+ * the engine was called with. Every answer is checked against openapi.yaml (`checkedApp`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,14 +12,16 @@ import { createApp, loadConfig } from '../../src/api/index.ts';
 import type { SqlEngine } from '../../src/api/index.ts';
 import { ERROR_CATALOG, Engine, QuiverError } from '../../src/sql/index.ts';
 import type { ErrorCode, ExecuteResult, Params } from '../../src/sql/index.ts';
+import { checkedApp } from './contract/checked.ts';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-api-app-'));
 afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 const PROBLEM_KEYS = ['type', 'title', 'status', 'code', 'detail', 'line', 'column', 'statementIndex'];
 
+/** The app, with every answer checked against openapi.yaml before the test sees it. */
 function appWith(engine: SqlEngine, env: Record<string, string> = {}) {
-  return createApp({ engine, config: loadConfig({ QUIVER_DATA_DIR: tmpRoot, ...env }) });
+  return checkedApp(createApp({ engine, config: loadConfig({ QUIVER_DATA_DIR: tmpRoot, ...env }) }));
 }
 
 type App = ReturnType<typeof appWith>;

@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
+// Every answer over the wire is checked against openapi.yaml before the test sees it.
+import { checkedFetch as fetch } from './contract/checked.ts';
 import { killAllServers, runServerToExit, startServer } from './server-process.ts';
 import type { ServerProcess } from './server-process.ts';
 

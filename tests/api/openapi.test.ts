@@ -1,52 +1,193 @@
 /**
- * Keeps openapi.yaml honest where it restates the code: the error codes it lists and the
- * paths it documents. (Full response validation against the schema needs a YAML parser and a
- * JSON Schema validator, which the project does not have yet.)
+ * Keeps openapi.yaml valid and honest where it restates the code: it is a valid OpenAPI 3.1
+ * document (checked by a standard validator), every schema compiles in strict JSON Schema
+ * 2020-12, every example matches its schema, the error codes are exactly the catalog's with
+ * each listed under its catalog status, and the paths and methods are exactly those the app
+ * serves. Every answer the app and end-to-end tests receive is checked against it as well
+ * (tests/api/contract/checked.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp, loadConfig } from '../../src/api/index.ts';
 import { ERROR_CATALOG, Engine } from '../../src/sql/index.ts';
+import type { ErrorCode } from '../../src/sql/index.ts';
+import { parseEventStream } from './contract/check-response.ts';
+import { checkedApp } from './contract/checked.ts';
+import {
+  OPERATION_METHODS,
+  SPEC,
+  SPEC_TEXT,
+  at,
+  describeErrors,
+  documentedMethods,
+  documentedPaths,
+  pointerOf,
+  resolve,
+  schemaValidator,
+} from './contract/spec.ts';
+import type { Node } from './contract/spec.ts';
 
-const document = fs.readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8');
+/** Every operation of the document: path, method and where it is. */
+function operations(): { path: string; method: string; pointer: string; operation: Node }[] {
+  return documentedPaths().flatMap((p) => {
+    const item = resolve(pointerOf(['paths', p])).node;
+    return OPERATION_METHODS.filter((m) => m in item).map((method) => {
+      const pointer = pointerOf(['paths', p, method]);
+      return { path: p, method, pointer, operation: resolve(pointer).node };
+    });
+  });
+}
 
-/** The `- ITEM` lines of the first `enum:` after `key:` in the document. */
-function enumAfter(key: string): string[] {
-  const start = document.indexOf(`\n    ${key}:\n`);
-  const enumStart = document.indexOf('enum:\n', start);
-  const items: string[] = [];
-  for (const line of document.slice(enumStart).split('\n').slice(1)) {
-    const match = /^\s+- (\S+)$/.exec(line);
-    if (!match) break;
-    items.push(match[1]);
+/** Every response object of the document, operations' and components', resolved. */
+function responses(): { label: string; status: string; pointer: string; response: Node }[] {
+  const fromOperations = operations().flatMap(({ path: p, method, pointer, operation }) =>
+    Object.keys(operation.responses as Node).map((status) => {
+      const resolved = resolve(`${pointer}/responses/${status}`);
+      return { label: `${method.toUpperCase()} ${p} ${status}`, status, pointer: resolved.pointer, response: resolved.node };
+    }),
+  );
+  const globalStatus: Record<string, string> = { NotFound: '404', MethodNotAllowed: '405', InternalError: '500' };
+  const fromComponents = Object.keys((at('/components/responses') ?? {}) as Node).map((name) => ({
+    label: `components.responses.${name}`,
+    status: globalStatus[name] ?? '',
+    pointer: pointerOf(['components', 'responses', name]),
+    response: resolve(pointerOf(['components', 'responses', name])).node,
+  }));
+  return [...fromOperations, ...fromComponents];
+}
+
+/** Every media type object with its pointer: request bodies' and responses'. */
+function mediaTypes(): { label: string; pointer: string; media: Node }[] {
+  const found: { label: string; pointer: string; media: Node }[] = [];
+  const add = (label: string, pointer: string) => {
+    const content = (resolve(pointer).node.content ?? {}) as Node;
+    for (const type of Object.keys(content)) {
+      const mediaPointer = `${resolve(pointer).pointer}/content/${pointerOf([type]).slice(1)}`;
+      found.push({ label: `${label} ${type}`, pointer: mediaPointer, media: resolve(mediaPointer).node });
+    }
+  };
+  for (const { path: p, method, pointer, operation } of operations()) {
+    if (operation.requestBody) add(`${method.toUpperCase()} ${p} request`, `${pointer}/requestBody`);
   }
-  return items;
+  for (const { label, pointer } of responses()) add(label, pointer);
+  return found;
+}
+
+/** The codes a problem response can carry, from the `code` enum or const its schema narrows to. */
+function problemCodes(response: Node, pointer: string): string[] | undefined {
+  const content = response.content as Node | undefined;
+  if (!content || !('application/problem+json' in content)) return undefined;
+  const schema = resolve(`${pointer}/content/application~1problem+json/schema`).node;
+  // Either `allOf: [Problem, {properties: {code: ...}}]` or a schema of its own with `code`.
+  const narrowing = ((schema.allOf ?? []) as Node[]).find((s) => s.properties !== undefined) ?? schema;
+  const code = (narrowing.properties as Node | undefined)?.code as Node | undefined;
+  if (code?.const !== undefined) return [String(code.const)];
+  return (code?.enum as string[] | undefined) ?? [];
 }
 
 describe('openapi.yaml', () => {
-  it('is OpenAPI 3.1', () => {
-    expect(document.startsWith('openapi: 3.1.0\n')).toBe(true);
+  it('is a valid OpenAPI 3.1 document', async () => {
+    expect(SPEC_TEXT.startsWith('openapi: 3.1.0\n')).toBe(true);
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(SPEC));
+    expect(result.errors ?? [], JSON.stringify(result.errors, null, 2)).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+  });
+
+  it('has schemas that compile in strict JSON Schema 2020-12', () => {
+    for (const name of Object.keys(at('/components/schemas') as Node)) {
+      expect(() => schemaValidator(pointerOf(['components', 'schemas', name])), name).not.toThrow();
+    }
+    for (const { label, pointer, media } of mediaTypes()) {
+      if (media.schema !== undefined) expect(() => schemaValidator(`${pointer}/schema`), label).not.toThrow();
+    }
+  });
+
+  it('has examples that match their schemas', () => {
+    let checked = 0;
+    for (const { label, pointer, media } of mediaTypes()) {
+      const values: [string, unknown][] = [];
+      if ('example' in media) values.push(['example', media.example]);
+      for (const [name, example] of Object.entries((media.examples ?? {}) as Record<string, Node>)) values.push([name, example.value]);
+      if (values.length === 0 || media.schema === undefined) continue;
+      const validate = schemaValidator(`${pointer}/schema`);
+      for (const [name, value] of values) {
+        expect(validate(value), `${label} example ${name}:\n  ${describeErrors(validate.errors)}`).toBe(true);
+        checked++;
+        if (media['x-quiver-event-data'] === undefined) continue;
+        // A stream's example: each event before [DONE] must match the event schema.
+        const events = parseEventStream(value as string);
+        expect(events.at(-1), `${label} example ${name} ends with [DONE]`).toBe('[DONE]');
+        const validateEvent = schemaValidator(`${pointer}/x-quiver-event-data`);
+        for (const data of events.slice(0, -1)) {
+          expect(validateEvent(JSON.parse(data)), `${label} example ${name} event:\n  ${describeErrors(validateEvent.errors)}`).toBe(true);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+
+  it('has problem examples whose title and status are the catalog entry of their code', () => {
+    for (const { label, media } of mediaTypes()) {
+      if (!label.endsWith('application/problem+json')) continue;
+      const values = [media.example, ...Object.values((media.examples ?? {}) as Record<string, Node>).map((e) => e.value)];
+      for (const value of values.filter((v) => v !== undefined) as { code: ErrorCode; title: string; status: number }[]) {
+        const { title, status } = ERROR_CATALOG[value.code];
+        expect({ title: value.title, status: value.status }, `${label} ${value.code}`).toEqual({ title, status });
+        expect(label).toMatch(new RegExp(` ${status}( |$)|components\\.responses`));
+      }
+    }
+  });
+
+  it('has operationIds that are unique and verb_noun', () => {
+    const ids = operations().map(({ operation }) => operation.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z]+(_[a-z]+)+$/);
   });
 
   it('lists exactly the error codes of the catalog, in order', () => {
-    expect(enumAfter('ErrorCode')).toEqual(Object.keys(ERROR_CATALOG));
+    expect((at('/components/schemas/ErrorCode') as Node).enum).toEqual(Object.keys(ERROR_CATALOG));
   });
 
-  describe('documents exactly the paths the app serves', () => {
+  it('lists each error code under a response of its catalog status, and every code somewhere', () => {
+    const documented = new Set<string>();
+    for (const { label, status, pointer, response } of responses()) {
+      const codes = problemCodes(response, pointer);
+      if (codes === undefined) continue;
+      expect(codes.length, `${label} narrows the codes it can carry`).toBeGreaterThan(0);
+      for (const code of codes) {
+        expect(Object.keys(ERROR_CATALOG), label).toContain(code);
+        expect(String(ERROR_CATALOG[code as ErrorCode].status), `${label} lists ${code}`).toBe(status);
+        documented.add(code);
+      }
+    }
+    expect([...documented].sort()).toEqual(Object.keys(ERROR_CATALOG).sort());
+  });
+
+  describe('documents exactly the paths and methods the app serves', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-api-openapi-'));
     const engine = Engine.open({ dataDir });
-    const app = createApp({ engine, config: loadConfig({ QUIVER_DATA_DIR: dataDir }) });
+    const app = checkedApp(createApp({ engine, config: loadConfig({ QUIVER_DATA_DIR: dataDir }) }));
     afterAll(() => {
       engine.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     });
 
-    const paths = [...document.matchAll(/^  (\/\S*):$/gm)].map((m) => m[1]);
-    it('has the three paths', () => expect(paths).toEqual(['/v1/sql', '/health', '/openapi.yaml']));
-    for (const p of paths) {
-      it(`${p} exists`, async () => expect((await app.request(p, { method: 'OPTIONS' })).status).toBe(405));
+    it('has the paths', () => expect(documentedPaths()).toEqual(['/v1/sql', '/v1/chat', '/health', '/openapi.yaml', '/docs']));
+
+    for (const p of documentedPaths()) {
+      it(`${p} exists and takes only ${documentedMethods(p).join(', ')} (and HEAD with GET)`, async () => {
+        // The checked app also holds the 405's Allow header to the documented methods.
+        expect((await app.request(p, { method: 'OPTIONS' })).status).toBe(405);
+        for (const method of documentedMethods(p)) {
+          const res = await app.request(p, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+          expect([404, 405], `${method} ${p}`).not.toContain(res.status);
+        }
+      });
     }
   });
 });

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkedFetch as fetch } from './contract/checked.ts';
 import { killAllServers, startServer, type ServerProcess } from './server-process.ts';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-recovery-'));

@@ -1,0 +1,89 @@
+/** The /v1/chat body: defaults, the messages form, and a 400 naming the field for each mistake. */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_K, MAX_K, parseChatRequest } from '../../src/chat/request.ts';
+import { QuiverError } from '../../src/sql/index.ts';
+
+function refused(body: unknown): string {
+  try {
+    parseChatRequest(body);
+  } catch (e) {
+    expect(e).toBeInstanceOf(QuiverError);
+    expect((e as QuiverError).status).toBe(400);
+    return (e as QuiverError).detail;
+  }
+  throw new Error('expected the body to be refused');
+}
+
+describe('parseChatRequest', () => {
+  it('fills the documented defaults', () => {
+    expect(parseChatRequest({ question: 'q?', table: 'docs' })).toEqual({
+      question: 'q?',
+      history: [],
+      table: 'docs',
+      k: DEFAULT_K,
+      candidates: 25,
+      retrieval: 'hybrid',
+      fusion: { rrfK: 60, vectorWeight: 1, textWeight: 1 },
+      generate: true,
+      stream: false,
+    });
+    expect(parseChatRequest({ question: 'q', table: 't', k: 40 }).candidates).toBe(80);
+    expect(parseChatRequest({ question: 'q', table: 't', k: 50, candidates: 50 }).candidates).toBe(50);
+  });
+
+  it('takes every setting', () => {
+    const r = parseChatRequest({
+      question: 'q', table: 't', textColumn: 'doc', vectorColumn: 'vec', k: 3, candidates: 9, where: 'a = :a', params: { a: 1 },
+      retrieval: 'text', fusion: { rrfK: 10, textWeight: 2 }, generate: false, model: 'm', stream: true,
+      promptTemplate: '{{passages}} {{question}}', temperature: 0.5, maxTokens: 100,
+    });
+    expect(r).toMatchObject({ textColumn: 'doc', vectorColumn: 'vec', k: 3, candidates: 9, where: 'a = :a', params: { a: 1 }, retrieval: 'text',
+      fusion: { rrfK: 10, vectorWeight: 1, textWeight: 2 }, generate: false, model: 'm', stream: true, temperature: 0.5, maxTokens: 100 });
+  });
+
+  it('takes OpenAI-style messages: the last user message is the question, the rest is history', () => {
+    const r = parseChatRequest({
+      table: 't',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'What is IMCI?' },
+        { role: 'assistant', content: 'A column store [1].' },
+        { role: 'user', content: [{ type: 'text', text: 'And HashMatch?' }] },
+      ],
+    });
+    expect(r.question).toBe('And HashMatch?');
+    expect(r.history).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'What is IMCI?' },
+      { role: 'assistant', content: 'A column store [1].' },
+    ]);
+    expect(parseChatRequest({ table: 't', messages: [{ role: 'developer', content: 'x' }, { role: 'user', content: 'q' }] }).history[0].role).toBe('system');
+  });
+
+  it('refuses mistakes, naming the field', () => {
+    expect(refused([])).toMatch(/JSON object/);
+    expect(refused({ table: 't' })).toMatch(/missing field "question"/);
+    expect(refused({ question: 'q' })).toMatch(/missing field "table"/);
+    expect(refused({ question: '  ', table: 't' })).toMatch(/"question" is empty/);
+    expect(refused({ question: 'q', messages: [], table: 't' })).toMatch(/either "question" or "messages"/);
+    expect(refused({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'a' }], table: 't' })).toMatch(/last message must be the user's question/);
+    expect(refused({ messages: [{ role: 'tool', content: 'q' }], table: 't' })).toMatch(/messages\[0\]\.role/);
+    expect(refused({ messages: [{ role: 'user', content: [{ type: 'image_url' }] }], table: 't' })).toMatch(/text part/);
+    expect(refused({ question: 'q', table: 't', k: 0 })).toMatch(/"k" must be an integer from 1 to 50; got 0/);
+    expect(refused({ question: 'q', table: 't', k: MAX_K + 1 })).toMatch(/"k"/);
+    expect(refused({ question: 'q', table: 't', k: 10, candidates: 5 })).toMatch(/"candidates" must be an integer from 10/);
+    expect(refused({ question: 'q', table: 't', retrieval: 'semantic' })).toMatch(/"retrieval" must be one of "hybrid", "vector", "text"/);
+    expect(refused({ question: 'q', table: 't', fusion: { rrf: 1 } })).toMatch(/unknown field "fusion.rrf"/);
+    expect(refused({ question: 'q', table: 't', fusion: { vectorWeight: 0, textWeight: 0 } })).toMatch(/both 0/);
+    expect(refused({ question: 'q', table: 't', fusion: { rrfK: -1 } })).toMatch(/fusion.rrfK/);
+    expect(refused({ question: 'q', table: 't', where: 1 })).toMatch(/"where" must be a SQL boolean expression/);
+    expect(refused({ question: 'q', table: 't', params: [1] })).toMatch(/"params" is given without "where"/);
+    expect(refused({ question: 'q', table: 't', stream: 'yes' })).toMatch(/"stream" must be true or false/);
+    expect(refused({ question: 'q', table: 't', temperature: 3 })).toMatch(/"temperature"/);
+    expect(refused({ question: 'q', table: 't', top_k: 3 })).toMatch(/unknown field "top_k"/);
+  });
+
+  it('never quotes a long or structured value back', () => {
+    expect(refused({ question: 'q', table: 't', retrieval: 'x'.repeat(100) })).not.toMatch(/xxxx/);
+  });
+});
