@@ -26,7 +26,8 @@ import path from 'node:path';
 import { simdAvailable } from '../src/index/index.ts';
 import { QUERY_COUNT, filterAttribute, loadDataset, type AnnDataset } from './ann/dataset.ts';
 import { groundTruth, qpsAtRecall, recall } from './ann/truth.ts';
-import { BENCHMARKS_FILE, readPublishedAnn, writeSection, type CurvePoint, type PublishedAnn } from './ann/benchmarks-file.ts';
+import { readPublishedAnn, type CurvePoint, type PublishedAnn } from './ann/benchmarks-file.ts';
+import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 import { SqlClient, type SqlResponse } from './ann/sql-client.ts';
 import { killAllServers, startServer, type ServerProcess } from './lib/server-process.ts';
 
@@ -412,7 +413,7 @@ async function main(): Promise<void> {
     server = null;
     const section = report(results, facts, loadAvg, readPublishedAnn(SIZE), data);
     console.log(`\n${section}`);
-    writeSection(SECTION, section);
+    writeSection(`bench:${SECTION}`, section);
     console.log(`\nwrote ${path.basename(BENCHMARKS_FILE)} (<!-- bench:${SECTION}:start --> section)`);
   } finally {
     client?.close();

@@ -15,7 +15,6 @@
  * to stdout and between the `<!-- bench:ann:start -->` / `<!-- bench:ann:end -->` markers of
  * BENCHMARKS.md, leaving other sections alone. Every QPS stands next to its recall.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,11 +25,9 @@ import { buildSegment, simdAvailable, type Segment } from '../src/index/index.ts
 import { mulberry32 } from '../src/index/hnsw/graph.ts';
 import { loadDataset, type AnnDataset } from './ann/dataset.ts';
 import { groundTruth, qpsAtRecall, recall } from './ann/truth.ts';
+import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const BENCHMARKS_FILE = path.join(REPO_ROOT, 'BENCHMARKS.md');
-const START_MARKER = '<!-- bench:ann:start -->';
-const END_MARKER = '<!-- bench:ann:end -->';
 
 const M = 16;
 const EF_CONSTRUCTION = 200;
@@ -301,15 +298,6 @@ function report(results: SizeResult[], data: { dims: number; available: number }
   return lines.join('\n');
 }
 
-function writeBenchmarks(section: string): void {
-  const text = fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '# Benchmarks\n';
-  const block = `${START_MARKER}\n${section}\n${END_MARKER}`;
-  const start = text.indexOf(START_MARKER);
-  const end = text.indexOf(END_MARKER);
-  const next = start >= 0 && end > start ? text.slice(0, start) + block + text.slice(end + END_MARKER.length) : `${text.trimEnd()}\n\n${block}\n`;
-  fs.writeFileSync(BENCHMARKS_FILE, next);
-}
-
 async function main(): Promise<void> {
   const results: SizeResult[] = [];
   let facts = { dims: 0, available: 0 };
@@ -336,8 +324,8 @@ async function main(): Promise<void> {
   }
   const section = report(results, facts);
   console.log(`\n${section}`);
-  writeBenchmarks(section);
-  console.log(`\nwrote ${path.relative(REPO_ROOT, BENCHMARKS_FILE)} (${START_MARKER} section)`);
+  writeSection('bench:ann', section);
+  console.log(`\nwrote ${path.relative(REPO_ROOT, BENCHMARKS_FILE)} (<!-- bench:ann:start --> section)`);
 }
 
 await main();

@@ -48,11 +48,9 @@ import { FakeEmbeddingsServer, unionMs } from './lib/fake-embeddings-server.ts';
 import { Random } from './lib/random.ts';
 import { killAllServers, startServer } from './lib/server-process.ts';
 import type { ServerProcess } from './lib/server-process.ts';
+import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const BENCHMARKS_FILE = path.join(REPO_ROOT, 'BENCHMARKS.md');
-const START_MARKER = '<!-- bench:embed:start -->';
-const END_MARKER = '<!-- bench:embed:end -->';
 
 const MODEL = 'bench-embed';
 const DIMS = 256;
@@ -537,7 +535,6 @@ function verdict(cold: PassFigures, settings: Settings): string {
 function writeBenchmarks(passes: readonly PassFigures[], local: LocalModelFigures, facts: MachineFacts, settings: Settings): void {
   const cold = passes[0];
   const section = [
-    START_MARKER,
     '## Embedding inserts: Quiver\'s overhead beside the provider, and the built-in model',
     '',
     `\`npm run bench:embed\` (\`BENCH_ROWS\`, \`BENCH_PROVIDER_MS\`, \`BENCH_CLIENTS\`, \`BENCH_ENCODING\`, \`BENCH_QUICK\`, \`BENCH_CPU_PROF\`), ${factsLine(facts)}`,
@@ -571,17 +568,9 @@ function writeBenchmarks(passes: readonly PassFigures[], local: LocalModelFigure
     'on seeded sentences from a 30-word technical vocabulary (three words unknown to the model, built from n-grams).',
     '',
     ...localTableLines(local),
-    END_MARKER,
   ].join('\n');
 
-  const existing = fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '# Benchmarks\n';
-  const start = existing.indexOf(START_MARKER);
-  const end = existing.indexOf(END_MARKER, start);
-  const updated =
-    start >= 0 && end >= 0
-      ? existing.slice(0, start) + section + existing.slice(end + END_MARKER.length)
-      : `${existing.trimEnd()}\n\n${section}\n`;
-  fs.writeFileSync(BENCHMARKS_FILE, updated);
+  writeSection('bench:embed', section);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { BASELINE_DATABASE_FILE, BASELINE_SCHEMA, QUIVER_SCHEMA, generateItems, vectorBlob } from './lib/dataset.ts';
@@ -26,11 +25,8 @@ import { killAllServers, startServer } from './lib/server-process.ts';
 import type { ServerProcess } from './lib/server-process.ts';
 import { WORKLOADS } from './lib/workloads.ts';
 import type { Workload } from './lib/workloads.ts';
+import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const BENCHMARKS_FILE = path.join(REPO_ROOT, 'BENCHMARKS.md');
-const START_MARKER = '<!-- bench:sql:start -->';
-const END_MARKER = '<!-- bench:sql:end -->';
 
 const DEFAULT_DURATION_S = 10;
 const DEFAULT_CONNECTIONS = 10;
@@ -322,7 +318,6 @@ function pointVerdict(all: readonly WorkloadFigures[]): string {
 
 function writeBenchmarks(all: readonly WorkloadFigures[], facts: MachineFacts, settings: Settings): void {
   const section = [
-    START_MARKER,
     '## SQL over HTTP: Quiver vs a bare prepared statement',
     '',
     `\`npm run bench:sql\` (\`BENCH_DURATION\`, \`BENCH_CONNECTIONS\`, \`BENCH_ROUNDS\`), ${factsLine(facts, settings)}`,
@@ -336,17 +331,9 @@ function writeBenchmarks(all: readonly WorkloadFigures[], facts: MachineFacts, s
     ...tableLines(all),
     '',
     pointVerdict(all),
-    END_MARKER,
   ].join('\n');
 
-  const existing = fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '# Benchmarks\n';
-  const start = existing.indexOf(START_MARKER);
-  const end = existing.indexOf(END_MARKER, start);
-  const updated =
-    start >= 0 && end >= 0
-      ? existing.slice(0, start) + section + existing.slice(end + END_MARKER.length)
-      : `${existing.trimEnd()}\n\n${section}\n`;
-  fs.writeFileSync(BENCHMARKS_FILE, updated);
+  writeSection('bench:sql', section);
 }
 
 async function main(): Promise<number> {

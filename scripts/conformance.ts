@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { writeSection } from '../bench/lib/benchmarks-file.ts';
 import { parseScript } from '../tests/slt/format.ts';
 import { describeFailures, runScript, skipReasons, type RecordOutcome } from '../tests/slt/runner.ts';
 import { openSqliteReference } from '../tests/slt/sqlite-reference.ts';
@@ -25,8 +26,6 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const DEFAULT_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'conformance', 'sqllogictest');
 const DEFAULT_FILES = /^(select[1-5]|in[12]|slt_lang_.*)\.test$/;
 const DEFAULT_FAILURES_SHOWN = 5;
-const START_MARKER = '<!-- conformance:start -->';
-const END_MARKER = '<!-- conformance:end -->';
 
 interface FileFigures {
   name: string;
@@ -154,8 +153,7 @@ function writeBenchmarks(file: string, figures: readonly FileFigures[], total: R
   const date = new Date().toISOString().slice(0, 10);
   const row = (name: string, f: { passed: number; failed: number; skipped: number; seconds: number }): string =>
     `| ${name} | ${f.passed} | ${f.failed} | ${f.skipped} | ${f.seconds.toFixed(1)} |`;
-  const section = [
-    START_MARKER,
+  const body = [
     '## SQL conformance (sqllogictest)',
     '',
     `SQLite ${sqliteVersion()}, ${date}. Refresh with \`npm run conformance -- --write-benchmarks\`;`,
@@ -166,17 +164,8 @@ function writeBenchmarks(file: string, figures: readonly FileFigures[], total: R
     '|---|---:|---:|---:|---:|',
     ...figures.map(({ name, run }) => row(name, run)),
     row('**total**', total),
-    END_MARKER,
   ].join('\n');
-
-  const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = existing.indexOf(START_MARKER);
-  const end = existing.indexOf(END_MARKER, start);
-  const updated =
-    start >= 0 && end >= 0
-      ? existing.slice(0, start) + section + existing.slice(end + END_MARKER.length)
-      : `${existing.trimEnd()}\n\n${section}\n`;
-  fs.writeFileSync(file, updated);
+  writeSection('conformance', body, file);
 }
 
 main().then(

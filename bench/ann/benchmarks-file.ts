@@ -1,41 +1,12 @@
 /**
  * @module bench/ann/benchmarks-file
- * BENCHMARKS.md's marked sections, for the ANN benchmarks: read one (`<!-- bench:NAME:start -->`
- * … `<!-- bench:NAME:end -->`), replace one leaving every other section alone, and read back
- * the curves `npm run bench:ann` published, so the SQL-over-HTTP benchmark can set its figures
+ * Reads back the curves `npm run bench:ann` published, so the SQL-over-HTTP benchmark can set its figures
  * beside the in-process ones and hnswlib-node's without rebuilding both indexes. The parser
  * knows the table layout bench/ann.ts writes (`| ef | Quiver recall@10 | Quiver QPS |
  * hnswlib-node recall@10 | hnswlib-node QPS |` under a "### N vectors" heading); if that
  * layout changes it finds nothing, and the caller says so rather than guessing.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const BENCHMARKS_FILE = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'BENCHMARKS.md');
-
-const markers = (name: string) => ({ start: `<!-- bench:${name}:start -->`, end: `<!-- bench:${name}:end -->` });
-
-/** The text between a section's markers, or null if BENCHMARKS.md has no such section. */
-export function readSection(name: string): string | null {
-  if (!fs.existsSync(BENCHMARKS_FILE)) return null;
-  const text = fs.readFileSync(BENCHMARKS_FILE, 'utf8');
-  const { start, end } = markers(name);
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  return i >= 0 && j > i ? text.slice(i + start.length, j) : null;
-}
-
-/** Replaces a section's body (or appends the section at the end); other sections are untouched. */
-export function writeSection(name: string, body: string): void {
-  const text = fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '# Benchmarks\n';
-  const { start, end } = markers(name);
-  const block = `${start}\n${body}\n${end}`;
-  const i = text.indexOf(start);
-  const j = text.indexOf(end);
-  const next = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + end.length) : `${text.trimEnd()}\n\n${block}\n`;
-  fs.writeFileSync(BENCHMARKS_FILE, next);
-}
+import { readSection } from '../lib/benchmarks-file.ts';
 
 export interface CurvePoint {
   ef: number;
@@ -59,7 +30,7 @@ export interface PublishedAnn {
 
 /** The bench:ann curves for a base of `size` vectors, or null if the section has no such size. */
 export function readPublishedAnn(size: number): PublishedAnn | null {
-  const section = readSection('ann');
+  const section = readSection('bench:ann');
   if (section === null) return null;
   const heading = `### ${size.toLocaleString('en-US')} vectors`;
   const at = section.indexOf(heading);
