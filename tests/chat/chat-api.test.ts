@@ -9,10 +9,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Hono } from 'hono';
 import { Stream } from 'openai/streaming';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, loadConfig } from '../../src/api/index.ts';
+import { checkedApp, type RequestTarget } from '../api/contract/checked.ts';
 import { ChatModels } from '../../src/chat/index.ts';
 import { Embeddings, LOCAL_MODEL_NAME } from '../../src/embed/index.ts';
 import { Engine } from '../../src/sql/index.ts';
@@ -103,20 +103,21 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-function appWith(chatModels?: ChatModels): Hono {
-  return createApp({ engine, config: loadConfig({ QUIVER_DATA_DIR: dataDir }), chatModels });
+/** The app, with every response checked against openapi.yaml before a test sees it. */
+function appWith(chatModels?: ChatModels): RequestTarget {
+  return checkedApp(createApp({ engine, config: loadConfig({ QUIVER_DATA_DIR: dataDir }), chatModels }));
 }
 
 /** The app with the config file's chat models (fake-chat is the default). */
-let app: Hono;
+let app: RequestTarget;
 /** The app with no chat model: the offline quick start. */
-let offline: Hono;
+let offline: RequestTarget;
 beforeAll(() => {
   app = appWith(ChatModels.open({ dataDir, env: {} }));
   offline = appWith(new ChatModels([]));
 });
 
-function post(target: Hono, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Response> {
+function post(target: RequestTarget, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<Response> {
   return Promise.resolve(target.request('/v1/chat', { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) }));
 }
 
