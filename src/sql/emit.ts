@@ -167,6 +167,9 @@ class Emitter {
   namedParams = new Set<string>();
   private scopes: ScopeEntry[][] = [];
   private selectDepth = 0;
+  /** Full-text joins of the SELECTs being printed, innermost last (see fulltextJoins). */
+  private readonly ftJoinStack: FulltextJoin[][] = [];
+  private readonly ftJoinsOfCore = new Map<A.SelectCore, FulltextJoin[]>();
 
   constructor(
     private readonly target: EmitTarget,
@@ -303,6 +306,11 @@ class Emitter {
 
   /** MATCH ... AGAINST as a score: BM25, higher is better, 0 when the row does not match. */
   private relevance(e: A.MatchAgainstExpr): string {
+    const key = this.matchKey(e);
+    for (let i = this.ftJoinStack.length - 1; i >= 0; i--) {
+      const join = this.ftJoinStack[i].find((j) => j.key === key);
+      if (join) return `${join.alias}.score`;
+    }
     const { fts, rowId } = this.fulltextTarget(e);
     return `coalesce((SELECT -bm25(${fts}) FROM ${fts} WHERE ${fts} MATCH __quiver_fts_query(${this.expr(e.query)}) AND rowid = ${rowId}), 0)`;
   }
@@ -311,18 +319,12 @@ class Emitter {
    * A WHERE clause. A conjunct that is a bare MATCH ... AGAINST restricts the rows to the
    * matches (one full-text query) instead of scoring every row.
    */
-  private where(e: A.Expr): string {
+  private where(e: A.Expr, joined: ReadonlySet<A.Expr> = new Set()): string {
     if (!this.sqlite) return this.expr(e);
-    const conjuncts: A.Expr[] = [];
-    const split = (x: A.Expr): void => {
-      if (x.kind === 'binary' && x.op === 'AND') {
-        split(x.left);
-        split(x.right);
-      } else conjuncts.push(x);
-    };
-    split(e);
+    const conjuncts = conjunctsOf(e);
     if (!conjuncts.some((c) => c.kind === 'matchAgainst')) return this.expr(e);
     return conjuncts
+      .filter((c) => !joined.has(c)) // the join restricts to the matches already
       .map((c) => {
         if (c.kind !== 'matchAgainst') return this.expr(c, P_AND + 1);
         const { fts, rowId } = this.fulltextTarget(c);
@@ -436,28 +438,77 @@ class Emitter {
     try {
       let text = s.with ? `${this.withClause(s.with)} ` : '';
       const bodyScope = s.body.kind === 'core' ? this.fromScope(s.body.from) : [];
-      text += this.selectBody(s.body);
-      if (s.orderBy.length) {
-        this.scopes.push(bodyScope);
-        try {
-          const isDistance = this.sqlite ? this.distanceTermTest(s) : () => false;
-          // A row without a vector has no distance: it comes after every row that has one.
-          const terms = s.orderBy.map((t) => (isDistance(t.expr) && !t.nulls && t.direction !== 'DESC' ? { ...t, nulls: 'LAST' as const } : t));
-          text += ` ORDER BY ${this.orderingTerms(terms)}`;
-          const tieBreak = s.orderBy.some((t) => isDistance(t.expr)) ? this.rowIdTieBreak(s) : undefined;
-          if (tieBreak) text += `, ${tieBreak}`;
-        } finally {
-          this.scopes.pop();
-        }
-      }
-      if (s.limit) {
-        text += ` LIMIT ${this.expr(s.limit)}`;
-        if (s.offset) text += ` OFFSET ${this.expr(s.offset)}`;
+      const joins = s.body.kind === 'core' ? this.fulltextJoins(s.body, bodyScope) : [];
+      if (joins.length) this.ftJoinsOfCore.set(s.body as A.SelectCore, joins);
+      this.ftJoinStack.push(joins);
+      try {
+        text += this.selectBody(s.body);
+        text += this.orderLimitOfSelect(s, bodyScope);
+      } finally {
+        this.ftJoinStack.pop();
       }
       return text;
     } finally {
       this.selectDepth--;
     }
+  }
+
+  /** A SELECT's ORDER BY and LIMIT, with Quiver's vector-distance ordering rules. */
+  private orderLimitOfSelect(s: A.SelectStatement, bodyScope: ScopeEntry[]): string {
+    let text = '';
+    if (s.orderBy.length) {
+      this.scopes.push(bodyScope);
+      try {
+        const isDistance = this.sqlite ? this.distanceTermTest(s) : () => false;
+        // A row without a vector has no distance: it comes after every row that has one.
+        const terms = s.orderBy.map((t) => (isDistance(t.expr) && !t.nulls && t.direction !== 'DESC' ? { ...t, nulls: 'LAST' as const } : t));
+        text += ` ORDER BY ${this.orderingTerms(terms)}`;
+        const tieBreak = s.orderBy.some((t) => isDistance(t.expr)) ? this.rowIdTieBreak(s) : undefined;
+        if (tieBreak) text += `, ${tieBreak}`;
+      } finally {
+        this.scopes.pop();
+      }
+    }
+    if (s.limit) {
+      text += ` LIMIT ${this.expr(s.limit)}`;
+      if (s.offset) text += ` OFFSET ${this.expr(s.offset)}`;
+    }
+    return text;
+  }
+
+  /**
+   * Full-text searches a SELECT can join instead of scoring row by row: a MATCH ... AGAINST that
+   * is a conjunct of the WHERE restricts the rows to its matches, so the FTS5 query runs once,
+   * joined on row id with its BM25 score, and every other use of the same MATCH (the score in
+   * the select list, ORDER BY) reads that score.
+   */
+  private fulltextJoins(c: A.SelectCore, scope: ScopeEntry[]): FulltextJoin[] {
+    if (!this.sqlite || !c.where || !c.from) return [];
+    const joins: FulltextJoin[] = [];
+    this.scopes.push(scope);
+    try {
+      for (const conjunct of conjunctsOf(c.where)) {
+        if (conjunct.kind !== 'matchAgainst') continue;
+        const key = this.matchKey(conjunct);
+        if (joins.some((j) => j.key === key)) continue;
+        const { fts, rowId } = this.fulltextTarget(conjunct);
+        const alias = `__quiver_ft${joins.length + 1}`;
+        joins.push({
+          key,
+          alias,
+          conjunct,
+          sql: ` JOIN (SELECT rowid AS rid, -bm25(${fts}) AS score FROM ${fts} WHERE ${fts} MATCH __quiver_fts_query(${this.expr(conjunct.query)})) AS ${alias} ON ${alias}.rid = ${rowId}`,
+        });
+      }
+    } finally {
+      this.scopes.pop();
+    }
+    return joins;
+  }
+
+  /** Two MATCH ... AGAINST with the same key are the same search. */
+  private matchKey(e: A.MatchAgainstExpr): string {
+    return `${e.columns.map((c) => lower(c.column)).sort().join(',')}|${this.expr(e.query)}`;
   }
 
   /**
@@ -522,16 +573,18 @@ class Emitter {
   private selectCore(c: A.SelectCore): string {
     let text = c.distinct ? 'SELECT DISTINCT ' : 'SELECT ';
     // FROM first: its subqueries are not in this select's scope, but its column refs are.
-    const from = c.from ? ` FROM ${this.fromItem(c.from)}` : '';
+    const joins = this.ftJoinsOfCore.get(c) ?? [];
+    const from = c.from ? ` FROM ${this.fromItem(c.from)}${joins.map((j) => j.sql).join('')}` : '';
     this.scopes.push(this.fromScope(c.from));
     try {
       text += c.columns.map((col) => this.resultColumn(col)).join(', ');
       text += from;
+      const where = c.where ? this.where(c.where, new Set(joins.map((j) => j.conjunct))) : '';
       const candidates = this.restrictions?.get(c);
       if (candidates && c.from?.kind === 'table') {
         const rowId = `${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (${candidates.join(', ')})`;
-        text += c.where ? ` WHERE (${this.where(c.where)}) AND ${rowId}` : ` WHERE ${rowId}`;
-      } else if (c.where) text += ` WHERE ${this.where(c.where)}`;
+        text += where ? ` WHERE (${where}) AND ${rowId}` : ` WHERE ${rowId}`;
+      } else if (where) text += ` WHERE ${where}`;
       if (c.groupBy.length) text += ` GROUP BY ${c.groupBy.map((x) => this.expr(x)).join(', ')}`;
       if (c.having) text += ` HAVING ${this.expr(c.having)}`;
       if (c.windows.length) text += ` WINDOW ${c.windows.map((w) => `${this.ident(w.name)} AS ${this.windowSpec(w.spec)}`).join(', ')}`;
@@ -969,6 +1022,20 @@ class Emitter {
         return 'SHOW PROCESSLIST';
     }
   }
+}
+
+/** A full-text search a SELECT joins (Emitter.fulltextJoins). */
+interface FulltextJoin {
+  key: string;
+  alias: string;
+  /** The WHERE conjunct the join stands for. */
+  conjunct: A.Expr;
+  sql: string;
+}
+
+/** The conjuncts of a boolean expression: `a AND (b AND c)` gives a, b, c. */
+function conjunctsOf(e: A.Expr): A.Expr[] {
+  return e.kind === 'binary' && e.op === 'AND' ? [...conjunctsOf(e.left), ...conjunctsOf(e.right)] : [e];
 }
 
 /** The declared dimension count of a VECTOR(n) column; null for any other column. */
