@@ -114,6 +114,9 @@ interface LoadFacts {
   fulltextRows: number;
 }
 
+/** The statements the breakdown times, by name. */
+type StatementKey = 'embed' | 'vector' | 'text' | 'textAgain' | 'both' | 'vectorFiltered' | 'textFiltered';
+
 interface Breakdown {
   embedMs: number[];
   vectorMs: number[];
@@ -125,6 +128,8 @@ interface Breakdown {
   textFilteredMs: number[];
   /** Rows the full-text query (the question's words, ORed) matches, per question. */
   textMatches: number[];
+  /** p50 of every pass of each statement, in order, to show the spread. */
+  passP50s: Partial<Record<StatementKey, number[]>>;
   explainVector: string;
   explainVectorFiltered: string;
   explainText: string;
@@ -280,9 +285,6 @@ async function explain(sql: SqlClient, statement: string, params: Record<string,
   return result.rows.map((row) => String(row[detail >= 0 ? detail : row.length - 1])).join(' | ');
 }
 
-/** The statements the breakdown times, by name. */
-type StatementKey = 'embed' | 'vector' | 'text' | 'textAgain' | 'both' | 'vectorFiltered' | 'textFiltered';
-
 async function breakdown(sql: SqlClient, questions: string[]): Promise<Breakdown> {
   const plain = retrievalStatements(false);
   const filtered = retrievalStatements(true);
@@ -304,8 +306,10 @@ async function breakdown(sql: SqlClient, questions: string[]): Promise<Breakdown
   // SQLite's page cache and look cheaper than it is. 'textAgain' measures exactly that: the
   // full-text statement run a second time at once. Of BENCH_CHAT_REPEATS passes the one with the
   // lowest p50 counts, as for the /v1/chat rows.
+  const passP50s: Partial<Record<StatementKey, number[]>> = {};
   const passOf = async (key: StatementKey): Promise<number[]> => {
     let best: number[] | null = null;
+    const p50s: number[] = (passP50s[key] = []);
     for (let r = 0; r < REPEATS; r++) {
       const times: number[] = [];
       for (let i = 0; i < questions.length; i++) {
@@ -313,6 +317,7 @@ async function breakdown(sql: SqlClient, questions: string[]): Promise<Breakdown
         if (key === 'textAgain') await timeSql(sql, text, params);
         times.push((await timeSql(sql, text, params)).timeMs);
       }
+      p50s.push(percentile(times, 0.5));
       if (best === null || percentile(times, 0.5) < percentile(best, 0.5)) best = times;
     }
     return best!;
@@ -326,6 +331,7 @@ async function breakdown(sql: SqlClient, questions: string[]): Promise<Breakdown
     vectorFilteredMs: await passOf('vectorFiltered'),
     textFilteredMs: await passOf('textFiltered'),
     textMatches: [],
+    passP50s,
     explainVector: '', explainVectorFiltered: '', explainText: '',
   };
   for (const q of questions) {
@@ -354,8 +360,8 @@ function matchBuckets(b: Breakdown): string[] {
   return rows;
 }
 
-function sideRow(label: string, values: number[]): string {
-  return `| ${label} | ${ms(percentile(values, 0.5))} | ${ms(percentile(values, 0.99))} |`;
+function sideRow(b: Breakdown, key: StatementKey, label: string, values: number[]): string {
+  return `| ${label} | ${ms(percentile(values, 0.5))} | ${ms(percentile(values, 0.99))} | ${(b.passP50s[key] ?? []).map(ms).join(' / ')} |`;
 }
 
 /** The aim's verdict and, when missed, which side holds the time. */
@@ -420,20 +426,21 @@ function report(results: Measured[], facts: LoadFacts, b: Breakdown | null, load
       `questions are an opening of stopwords ("what is", "how does", ...) or none, then ${MIN_QUESTION_WORDS}–${MAX_QUESTION_WORDS} ` +
       `non-stopwords drawn like the documents' words, so the full-text side searches those. ${fmt(QUESTIONS)} questions per row, one request ` +
       `at a time on one keep-alive connection, after ${WARMUP} warm-up requests of each kind on other questions; the best of ${REPEATS} ` +
-      'passes by round-trip p50. *round trip* is the client\'s (request written to answer read); *server* is the answer\'s ' +
+      'passes by round-trip p50 (the last column gives every pass\'s, the run-to-run spread on this shared machine). *round trip* is the client\'s (request written to answer read); *server* is the answer\'s ' +
       '`timings.retrievalMs` (catalog, filter, both statements, fusion); QPS is requests over the pass\'s wall time. ' +
       `The filtered row sends \`"where": "dept = :d"\` with d cycling through the ${DEPTS} depts (about ${fmt(100 / DEPTS)}% of rows each); ` +
       'every answer is checked (retrieval mode as asked, k sources, only rows of that dept).',
     '',
-    '| retrieval | questions | QPS | round trip p50 ms | p99 ms | server retrievalMs p50 | p99 | vector hits (median) | text hits (median) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| retrieval | questions | QPS | round trip p50 ms | p99 ms | server retrievalMs p50 | p99 | vector hits (median) | text hits (median) | round-trip p50 of each pass |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const m of results) {
     const p = m.pass;
     lines.push(
       `| ${m.workload.label} | ${fmt(p.roundTrip.length)} | ${fmt(p.qps)} | ${ms(percentile(p.roundTrip, 0.5))} | ${ms(percentile(p.roundTrip, 0.99))} | ` +
         `${ms(percentile(p.server, 0.5))} | ${ms(percentile(p.server, 0.99))} | ` +
-        `${m.workload.retrieval === 'text' ? '–' : fmt(percentile(p.vectorHits, 0.5))} | ${m.workload.retrieval === 'vector' ? '–' : fmt(percentile(p.textHits, 0.5))} |`,
+        `${m.workload.retrieval === 'text' ? '–' : fmt(percentile(p.vectorHits, 0.5))} | ${m.workload.retrieval === 'vector' ? '–' : fmt(percentile(p.textHits, 0.5))} | ` +
+        `${m.passP50s.map(ms).join(' / ')} |`,
     );
   }
   if (b) {
@@ -443,15 +450,15 @@ function report(results: Measured[], facts: LoadFacts, b: Breakdown | null, load
         `\`POST /v1/sql\` one at a time for ${fmt(b.vectorMs.length)} of the questions; server \`timeMs\` (parse, plan, execute). ` +
         `Each row is its own pass over the questions, each once (the best of ${REPEATS} passes by p50), as /v1/chat meets them.`,
       '',
-      '| statement | server p50 ms | p99 ms |',
-      '|---|---:|---:|',
-      sideRow(`\`SELECT length(EMBEDDING(:q, '${MODEL}', ${DIMS}))\` (the question's embedding alone)`, b.embedMs),
-      sideRow(`vector side: \`... ORDER BY DISTANCE(vec, EMBEDDING(:q, ...), 'COSINE') LIMIT ${CANDIDATES}\``, b.vectorMs),
-      sideRow(`full-text side: \`... WHERE MATCH (doc) AGAINST (:w) ORDER BY score DESC, rowid LIMIT ${CANDIDATES}\``, b.textMs),
-      sideRow('the full-text side again at once, the same words (its pages now in SQLite\'s page cache)', b.textAgainMs),
-      sideRow('both in one request (what hybrid runs)', b.bothMs),
-      sideRow('vector side with `WHERE (dept = :d)`', b.vectorFilteredMs),
-      sideRow('full-text side with `(dept = :d) AND MATCH ...`', b.textFilteredMs),
+      '| statement | server p50 ms | p99 ms | p50 of each pass |',
+      '|---|---:|---:|---|',
+      sideRow(b, 'embed', `\`SELECT length(EMBEDDING(:q, '${MODEL}', ${DIMS}))\` (the question's embedding alone)`, b.embedMs),
+      sideRow(b, 'vector', `vector side: \`... ORDER BY DISTANCE(vec, EMBEDDING(:q, ...), 'COSINE') LIMIT ${CANDIDATES}\``, b.vectorMs),
+      sideRow(b, 'text', `full-text side: \`... WHERE MATCH (doc) AGAINST (:w) ORDER BY score DESC, rowid LIMIT ${CANDIDATES}\``, b.textMs),
+      sideRow(b, 'textAgain', 'the full-text side again at once, the same words (its pages now in SQLite\'s page cache)', b.textAgainMs),
+      sideRow(b, 'both', 'both in one request (what hybrid runs)', b.bothMs),
+      sideRow(b, 'vectorFiltered', 'vector side with `WHERE (dept = :d)`', b.vectorFilteredMs),
+      sideRow(b, 'textFiltered', 'full-text side with `(dept = :d) AND MATCH ...`', b.textFilteredMs),
       '',
       `Rows the full-text query matches (any of the question's words, stemmed): median ${fmt(percentile(b.textMatches, 0.5))}, ` +
         `p90 ${fmt(percentile(b.textMatches, 0.9))}, max ${fmt(Math.max(...b.textMatches))} of ${fmt(ROWS)}.`,
