@@ -8,7 +8,7 @@
  * and `detail`. Deliberately not the OpenAPI client of the tests: bench code does not import
  * from tests/, and this path must cost as little client CPU as possible.
  */
-import http from 'node:http';
+import { JsonClient } from '../lib/json-client.ts';
 
 /** One statement's result, as `POST /v1/sql` returns it. */
 export interface StatementResult {
@@ -25,16 +25,11 @@ export interface SqlResponse {
 }
 
 export class SqlClient {
-  private readonly agent: http.Agent;
-  private readonly host: string;
-  private readonly port: number;
+  private readonly client: JsonClient;
 
   /** `url` is the server's base URL, e.g. `http://127.0.0.1:41234`; `sockets` caps concurrent requests. */
   constructor(url: string, sockets: number) {
-    const u = new URL(url);
-    this.host = u.hostname;
-    this.port = Number(u.port);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
+    this.client = new JsonClient(url, sockets);
   }
 
   /** Runs `sql` with `params`; throws on any status but 200. */
@@ -43,48 +38,11 @@ export class SqlClient {
   }
 
   /** Posts a body already serialised as `{"sql": ..., "params": ...}` (the timed loops build these ahead). */
-  post(body: string): Promise<SqlResponse> {
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        {
-          host: this.host,
-          port: this.port,
-          path: '/v1/sql',
-          method: 'POST',
-          agent: this.agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode !== 200) {
-              let why = text.slice(0, 500);
-              try {
-                const problem = JSON.parse(text) as { code?: string; detail?: string };
-                why = `${problem.code}: ${problem.detail}`;
-              } catch {
-                // Not problem+json: show the start of the body as it came.
-              }
-              reject(new Error(`POST /v1/sql answered ${res.statusCode} (${why})`));
-              return;
-            }
-            try {
-              resolve(JSON.parse(text) as SqlResponse);
-            } catch (e) {
-              reject(e);
-            }
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  async post(body: string): Promise<SqlResponse> {
+    return (await this.client.post<SqlResponse>('/v1/sql', body)).body;
   }
 
   close(): void {
-    this.agent.destroy();
+    this.client.close();
   }
 }
