@@ -10,16 +10,11 @@
  * whole answer, streamed or not.
  */
 import OpenAI from 'openai';
-import { readChatConfig } from '../embed/index.ts';
+import { createOpenAIClient, readChatConfig, scrubProviderMessage } from '../embed/index.ts';
 import type { ChatModelConfig } from '../embed/index.ts';
 import { QuiverError } from '../sql/index.ts';
 import type { ChatMessage } from './request.ts';
 
-/** Keyless servers (Ollama, vLLM, LM Studio) still need the SDK to send something. */
-const NO_KEY = 'no-key';
-/** Longest provider message quoted in an error. */
-const MAX_MESSAGE_CHARS = 300;
-const KEY_LIKE = /\b(?:sk-|hf_)[A-Za-z0-9_*-]{8,}|(?<=Bearer\s+)\S+/gi;
 
 /** Token counts as the provider reports them. */
 export interface Usage {
@@ -169,15 +164,7 @@ export class ChatModels {
     if (model.apiKeyEnv && !key) {
       throw new ChatFailedError(`chat model ${model.name}: the environment variable ${model.apiKeyEnv}, which holds its API key, is not set`);
     }
-    const client = new OpenAI({
-      apiKey: key ?? NO_KEY,
-      baseURL: model.baseURL,
-      // Explicit nulls keep OPENAI_ORG_ID / OPENAI_PROJECT_ID in the environment out of it.
-      organization: null,
-      project: null,
-      maxRetries: model.maxRetries,
-      timeout: model.timeoutMs,
-    });
+    const client = createOpenAIClient({ apiKey: key, baseURL: model.baseURL, maxRetries: model.maxRetries, timeoutMs: model.timeoutMs });
     this.clients.set(model.name, client);
     return client;
   }
@@ -228,11 +215,7 @@ export class ChatModels {
   }
 
   private scrub(model: ChatModelConfig, text: string): string {
-    let out = text;
-    const key = model.apiKeyEnv ? this.env[model.apiKeyEnv] : undefined;
-    if (key && key.length >= 4) out = out.split(key).join('[redacted]');
-    out = out.replace(KEY_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
-    return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS)}…` : out;
+    return scrubProviderMessage(text, model.apiKeyEnv ? this.env[model.apiKeyEnv] : undefined);
   }
 }
 

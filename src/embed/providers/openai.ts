@@ -19,6 +19,27 @@ const MAX_MESSAGE_CHARS = 300;
 /** Strings that look like keys of the vendors above, masked even when they are not ours. */
 const KEY_LIKE = /\b(?:sk-|hf_)[A-Za-z0-9_*-]{8,}|(?<=Bearer\s+)\S+/gi;
 
+/** An `openai` client for an OpenAI-compatible endpoint, with nothing taken from OPENAI_* variables. */
+export function createOpenAIClient(options: { apiKey: string | undefined; baseURL: string; maxRetries: number; timeoutMs: number }): OpenAI {
+  return new OpenAI({
+    apiKey: options.apiKey ?? NO_KEY,
+    baseURL: options.baseURL,
+    // Explicit nulls keep OPENAI_ORG_ID / OPENAI_PROJECT_ID in the environment out of it.
+    organization: null,
+    project: null,
+    maxRetries: options.maxRetries,
+    timeout: options.timeoutMs,
+  });
+}
+
+/** A provider's message fit to quote in an error: keys masked, whitespace folded, length capped. */
+export function scrubProviderMessage(text: string, apiKey: string | undefined): string {
+  let out = text;
+  if (apiKey && apiKey.length >= 4) out = out.split(apiKey).join('[redacted]');
+  out = out.replace(KEY_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
+  return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS)}…` : out;
+}
+
 export interface OpenAIProviderOptions {
   model: ModelInfo;
   baseURL: string;
@@ -69,16 +90,8 @@ export class OpenAIProvider implements EmbeddingProvider {
       throw new ProviderError('config', `the environment variable ${apiKeyEnv}, which holds its API key, is not set`);
     }
     this.apiKey = key;
-    this.client = new OpenAI({
-      apiKey: key ?? NO_KEY,
-      baseURL,
-      // Explicit nulls keep OPENAI_ORG_ID / OPENAI_PROJECT_ID in the environment out of it.
-      organization: null,
-      project: null,
-      maxRetries: 0,
-      // The batcher aborts at timeoutMs; this is only a backstop should the signal be lost.
-      timeout: 2 * this.model.timeoutMs,
-    });
+    // The batcher retries and aborts at timeoutMs; the client's timeout is only a backstop.
+    this.client = createOpenAIClient({ apiKey: key, baseURL, maxRetries: 0, timeoutMs: 2 * this.model.timeoutMs });
     return this.client;
   }
 
@@ -124,10 +137,7 @@ export class OpenAIProvider implements EmbeddingProvider {
   }
 
   private scrub(text: string): string {
-    let out = text;
-    if (this.apiKey && this.apiKey.length >= 4) out = out.split(this.apiKey).join('[redacted]');
-    out = out.replace(KEY_LIKE, '[redacted]').replace(/\s+/g, ' ').trim();
-    return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS)}…` : out;
+    return scrubProviderMessage(text, this.apiKey);
   }
 }
 
