@@ -64,9 +64,12 @@ export function problemResponse(error: unknown, options: ProblemResponseOptions 
     console.error(`quiver: internal error${where}:`, error);
   }
   const problem = toProblem(error);
-  return new Response(JSON.stringify(problem), {
-    status: problem.status,
-    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...options.headers },
-  });
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE, ...options.headers };
+  if (isQuiverError(error)) {
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterSeconds)));
+    // RFC 9110: a 401 names the scheme the client should use.
+    if (error.code === 'UNAUTHORIZED') headers['www-authenticate'] = 'Bearer realm="quiver"';
+  }
+  return new Response(JSON.stringify(problem), { status: problem.status, headers });
 }
 

@@ -34,6 +34,11 @@ export const ERROR_CATALOG = {
   EMBEDDING_DIMENSIONS: { status: 400, title: 'Embedding dimensions not available' },
   EMBEDDING_FAILED: { status: 502, title: 'Embedding provider failed' },
   CHAT_FAILED: { status: 502, title: 'Chat provider failed' },
+  UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
+  FORBIDDEN: { status: 403, title: 'Forbidden' },
+  STATEMENT_TIMEOUT: { status: 408, title: 'Statement timeout' },
+  LIMIT_EXCEEDED: { status: 400, title: 'Limit exceeded' },
+  OVERLOADED: { status: 503, title: 'Server overloaded' },
   DATABASE_BUSY: { status: 503, title: 'Database busy' },
   DATABASE_CLOSED: { status: 503, title: 'Database closed' },
   INTERNAL_ERROR: { status: 500, title: 'Internal error' },
@@ -51,6 +56,8 @@ export interface QuiverErrorOptions {
   position?: SourcePosition;
   /** 0-based index of the failing statement within the request. */
   statementIndex?: number;
+  /** For 503s: when the client may retry, sent as the `Retry-After` header. */
+  retryAfterSeconds?: number;
   cause?: unknown;
 }
 
@@ -60,6 +67,7 @@ export class QuiverError extends Error {
   readonly detail: string;
   position?: SourcePosition;
   statementIndex?: number;
+  readonly retryAfterSeconds?: number;
 
   constructor(code: ErrorCode, detail: string, options: QuiverErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
@@ -68,6 +76,7 @@ export class QuiverError extends Error {
     this.detail = detail;
     this.position = options.position;
     this.statementIndex = options.statementIndex;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get status(): number {

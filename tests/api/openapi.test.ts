@@ -49,10 +49,11 @@ function responses(): { label: string; status: string; pointer: string; response
       return { label: `${method.toUpperCase()} ${p} ${status}`, status, pointer: resolved.pointer, response: resolved.node };
     }),
   );
+  // The global answers; other shared responses are checked through the operations that use them.
   const globalStatus: Record<string, string> = { NotFound: '404', MethodNotAllowed: '405', InternalError: '500' };
-  const fromComponents = Object.keys((at('/components/responses') ?? {}) as Node).map((name) => ({
+  const fromComponents = Object.keys(globalStatus).map((name) => ({
     label: `components.responses.${name}`,
-    status: globalStatus[name] ?? '',
+    status: globalStatus[name],
     pointer: pointerOf(['components', 'responses', name]),
     response: resolve(pointerOf(['components', 'responses', name])).node,
   }));
