@@ -24,6 +24,7 @@ import { positionOf } from './lexer.ts';
 import { EmbeddingCalls, type EmbeddingRound, type EmbeddingSource } from './embedding-calls.ts';
 import { Mutex } from './mutex.ts';
 import { ParamCursor } from './params.ts';
+import { checkRole } from './roles.ts';
 import { parseScript } from './parser.ts';
 import { Planner, type PlannerOptions, type VectorPlan } from './planner.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
@@ -250,7 +251,7 @@ export class Engine {
     if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
     this.settings = { efSearch: typeof options.efSearch === 'number' ? options.efSearch : undefined };
     try {
-      return await this.runScript(db, sql, params, round);
+      return await this.runScript(db, sql, params, round, options);
     } finally {
       // Whatever committed (all of it, some statements of an explicit request, or nothing)
       // reaches the vector indexes before the next request runs.
@@ -258,8 +259,15 @@ export class Engine {
     }
   }
 
-  private async runScript(db: Database.Database, sql: string, params: Params | undefined, round: EmbeddingRound | null): Promise<ExecuteResult | 'fetch embeddings'> {
+  private async runScript(
+    db: Database.Database,
+    sql: string,
+    params: Params | undefined,
+    round: EmbeddingRound | null,
+    options: ExecuteOptions,
+  ): Promise<ExecuteResult | 'fetch embeddings'> {
     const script = this.compile(sql);
+    if (options.role) checkRole(script.statements, options.role);
     const cursor = new ParamCursor(params);
     const { statements } = script;
     const explicit = statements.some((s) => s.kind === 'transaction');

@@ -27,8 +27,12 @@ export interface ExecuteResult {
 }
 
 export interface ExecuteOptions {
-  /** Reserved for per-request settings (ef_search, timeouts) added by later work. */
-  readonly [key: string]: unknown;
+  /** The API key's role; statements it does not allow are refused with FORBIDDEN before any runs. Unset: no check. */
+  readonly role?: 'read' | 'write' | 'admin';
+  /** HNSW ef_search for this request's vector queries (SET vidx_hnsw_ef_search overrides it). */
+  readonly efSearch?: number;
+  /** Statement timeout of this request, in ms; it may lower the server's, never raise it. */
+  readonly timeoutMs?: number;
 }
 
 export interface EngineOptions {
