@@ -33,6 +33,9 @@ import { decodeVector } from './vector-codec.ts';
 import { registerFulltextFunctions } from './fulltext.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
 import { VectorIndexes, type VectorIndexesOptions } from './vector-indexes.ts';
+import { DEFAULT_LIMITS, effectiveTimeoutMs, ResultBudget, tooManyStatements, type Limits } from './limits.ts';
+import { NEEDS_WRITER, ReadFailure, ReadPool } from './read-pool.ts';
+import type { ReadStatement } from './read-protocol.ts';
 
 export const DATABASE_FILE = 'quiver.db';
 
@@ -57,6 +60,19 @@ const MAX_CACHED_SCRIPTS = 1000;
 const MAX_CACHED_STATEMENTS = 1000;
 /** Runs of a request that may fetch embeddings; the last one treats a miss as an error. */
 const MAX_EMBEDDING_ROUNDS = 3;
+
+/** SQL that calls EMBEDDING(): only the writer's connection can answer it (embedding-calls.ts). */
+const CALLS_EMBEDDING = /\bembedding\s*\(/i;
+
+/** Options of Engine.open beyond the data dir. */
+export interface OpenOptions extends EngineOptions {
+  embeddings?: EmbeddingSource;
+  index?: VectorIndexesOptions;
+  planner?: PlannerOptions;
+  /** Read worker threads (read-pool.ts); 0, the default, runs every statement on the calling thread. */
+  readWorkers?: number;
+  limits?: Partial<Limits>;
+}
 
 /** Statement kinds that write: they always run inside a transaction. */
 const WRITE_KINDS = new Set<A.Statement['kind']>([
@@ -118,9 +134,22 @@ export class Engine {
   private schemaVersion = -1;
   /** Settings of the request holding the lock (SET vidx_hnsw_ef_search, request options). */
   private settings: { efSearch?: number } = {};
+  private readonly limits: Limits;
+  /** What the request holding the lock has returned so far, against the result limits. */
+  private budget: ResultBudget;
+  /** Runs plain reads off this thread; null when the engine has no read workers. */
+  private readonly pool: ReadPool | null;
+  /** Requests waiting for the lock on the writer's connection (the writer queue). */
+  private queuedWrites = 0;
+  /** The statement of the request holding the lock that is running, for limit errors. */
+  private statementIndex = 0;
 
-  private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls, options: EngineOptions & { index?: VectorIndexesOptions; planner?: PlannerOptions }) {
+  private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls, options: OpenOptions) {
     this.db = db;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.budget = new ResultBudget(this.limits);
+    const workers = options.readWorkers ?? 0;
+    this.pool = workers > 0 ? new ReadPool(path.join(options.dataDir, DATABASE_FILE), workers, this.limits.maxQueuedReads) : null;
     this.embeddingCalls = embeddingCalls;
     this.catalog = new Catalog(db);
     this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
@@ -130,7 +159,7 @@ export class Engine {
   }
 
   /** Opens (creating if needed) the database under `options.dataDir`, and its vector indexes. */
-  static open(options: EngineOptions & { embeddings?: EmbeddingSource; index?: VectorIndexesOptions; planner?: PlannerOptions }): Engine {
+  static open(options: OpenOptions): Engine {
     const embeddingCalls = new EmbeddingCalls(options.embeddings ?? null);
     fs.mkdirSync(options.dataDir, { recursive: true });
     const db = new Database(path.join(options.dataDir, DATABASE_FILE));
@@ -190,6 +219,7 @@ export class Engine {
    * start replays the change log into them. Safe to call twice.
    */
   close(): void {
+    void this.pool?.close();
     this.indexes.close();
     this.db?.close();
     this.db = null;
@@ -199,12 +229,14 @@ export class Engine {
   async shutdown(): Promise<void> {
     const release = await this.lock.acquire();
     try {
+      await this.pool?.close();
       if (this.db) await this.indexes.shutdown();
       this.close();
     } finally {
       release();
     }
   }
+
 
   /**
    * Runs every statement of `sql` in order under the request's transaction rules.
@@ -219,10 +251,22 @@ export class Engine {
    *   timeout times its retries).
    */
   async execute(sql: string, params?: Params, options: ExecuteOptions = {}): Promise<ExecuteResult> {
+    if (this.pool && this.compile(sql).statements.every((s) => s.kind === 'select')) {
+      const read = await this.read(sql, params, options);
+      if (read) return read;
+    }
+    if (this.queuedWrites >= this.limits.maxQueuedWrites) {
+      throw new QuiverError(
+        'OVERLOADED',
+        `${this.queuedWrites} requests are already waiting for the writer (QUIVER_MAX_QUEUED_WRITES); retry shortly`,
+        { retryAfterSeconds: 1 },
+      );
+    }
     const round = this.embeddingCalls.newRound();
     for (let attempt = 1; ; attempt++) {
       if (round) round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
-      const release = await this.lock.acquire();
+      this.queuedWrites++;
+      const release = await this.lock.acquire().finally(() => this.queuedWrites--);
       let outcome: ExecuteResult | 'fetch embeddings';
       try {
         this.embeddingCalls.current = round;
@@ -241,6 +285,56 @@ export class Engine {
     }
   }
 
+  /**
+   * A request of SELECTs only, on a read worker: parsed, checked and planned here under the lock
+   * (the catalog and the vector indexes live on this thread), then run off it, in parallel
+   * with other reads and the writer, under the statement timeout. Undefined when the request
+   * needs the writer's connection after all (it calls EMBEDDING()).
+   */
+  private async read(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult | undefined> {
+    const script = this.compile(sql);
+    const statements: ReadStatement[] = [];
+    const shapes: ResultShape[] = [];
+    const release = await this.lock.acquire();
+    let i = 0;
+    try {
+      const db = this.db;
+      if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+      if (options.role) checkRole(script.statements, options.role);
+      const efSearch = typeof options.efSearch === 'number' ? options.efSearch : undefined;
+      const cursor = new ParamCursor(params);
+      for (; i < script.statements.length; i++) {
+        const s = script.statements[i];
+        let emitted = this.emitted(script, i, sql);
+        if (CALLS_EMBEDDING.test(emitted.sql)) return undefined;
+        const args = cursor.take(emitted);
+        let cache = true;
+        if (script.vectorQueries?.[i]) {
+          const planned = this.planner.plan(s, sql, args, efSearch);
+          if (planned.restrictions.size > 0) {
+            emitted = emitStatement(s, 'sqlite', this.catalog, sql, planned.restrictions);
+            cache = false;
+          }
+        }
+        const stmt = cache ? this.prepare(emitted.sql) : db.prepare(emitted.sql);
+        shapes.push(this.resultShape(stmt, emitted));
+        statements.push({ sql: emitted.sql, args, cache });
+      }
+      cursor.finish();
+    } catch (e) {
+      throw this.userError(e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
+    } finally {
+      release();
+    }
+    const { maxRows, maxResultBytes } = this.limits;
+    const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
+    const rows = await this.pool!.run({ statements, maxRows, maxResultBytes, timeoutMs }).catch((e: unknown) => {
+      throw e instanceof ReadFailure ? this.userError(e.error, script.statements[e.index], e.index, sql) : e;
+    });
+    if (rows === NEEDS_WRITER) return undefined;
+    return { results: rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };
+  }
+
   private async executeLocked(
     sql: string,
     params: Params | undefined,
@@ -250,6 +344,7 @@ export class Engine {
     const db = this.db;
     if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
     this.settings = { efSearch: typeof options.efSearch === 'number' ? options.efSearch : undefined };
+    this.budget = new ResultBudget(this.limits);
     try {
       return await this.runScript(db, sql, params, round, options);
     } finally {
@@ -278,6 +373,7 @@ export class Engine {
     try {
       if (wrap) db.exec('BEGIN');
       for (; index < statements.length; index++) {
+        this.statementIndex = index;
         const kind = statements[index].kind;
         if (kind === 'optimize') results.push(await this.optimize(statements[index] as A.OptimizeStatement));
         else if (explicit && round && EMBEDDING_KINDS.has(kind)) {
@@ -339,6 +435,7 @@ export class Engine {
     if (cached) return cached;
     const statements = parseScript(sql);
     if (statements.length === 0) throw new QuiverError('BAD_REQUEST', 'the request holds no SQL statement');
+    if (statements.length > this.limits.maxStatements) throw tooManyStatements(statements.length, this.limits);
     const script: CompiledScript = { statements, emitted: new Array(statements.length) };
     if (this.scripts.size >= MAX_CACHED_SCRIPTS) this.scripts.delete(this.scripts.keys().next().value!);
     this.scripts.set(sql, script);
@@ -521,16 +618,13 @@ export class Engine {
         lastInsertId: isInsert ? normalizeInteger(info.lastInsertRowid) : null,
       };
     }
-    const { names, isVector } = this.resultShape(stmt, emitted);
-    const rows = stmt.all(...args) as SqlValue[][];
-    for (const row of rows) {
-      for (let j = 0; j < row.length; j++) {
-        const v = row[j];
-        if (typeof v === 'bigint') row[j] = normalizeInteger(v);
-        else if (isVector[j] && v instanceof Uint8Array && v.byteLength % 4 === 0) row[j] = decodeVector(v);
-      }
+    const shape = this.resultShape(stmt, emitted);
+    const rows: SqlValue[][] = [];
+    for (const row of stmt.iterate(...args) as Iterable<SqlValue[]>) {
+      rows.push(row);
+      this.budget.add(row, rows.length, this.statementIndex);
     }
-    return { columns: names, rows, changes: 0, lastInsertId: null };
+    return { columns: shape.names, rows: shapeRows(rows, shape), changes: 0, lastInsertId: null };
   }
 
   /** A reader's column names and which of them hold vectors, worked out once per catalog version. */
@@ -626,6 +720,18 @@ function describePlan(p: VectorPlan): string {
 /** Large fetches (a backfill, a bulk insert) report their progress in the server log. */
 function logProgress(p: { model: string; done: number; total: number; startedAt: number }): void {
   if (p.total >= 1000) console.log(`quiver: embedding with ${p.model}: ${p.done}/${p.total} texts (${((Date.now() - p.startedAt) / 1000).toFixed(1)} s)`);
+}
+
+/** Rows as the API gives them: safe integers as numbers, vector blobs as Float32Array. In place. */
+function shapeRows(rows: SqlValue[][], { isVector }: ResultShape): SqlValue[][] {
+  for (const row of rows) {
+    for (let j = 0; j < row.length; j++) {
+      const v = row[j];
+      if (typeof v === 'bigint') row[j] = normalizeInteger(v);
+      else if (isVector[j] && v instanceof Uint8Array && v.byteLength % 4 === 0) row[j] = decodeVector(v);
+    }
+  }
+  return rows;
 }
 
 function normalizeInteger(v: number | bigint): number | bigint {

@@ -4,12 +4,9 @@
  * started on first use and stopped after a short idle time (or by `close()`), so an idle index
  * holds no thread and never keeps the process alive; an {@link InlineBuilder} runs them on the
  * calling thread after a macrotask turn, for tests and for runtimes without workers.
- *
- * The worker runs TypeScript: it is started from a two-line bootstrap that registers tsx's
- * loader in the worker before importing ./build-worker.ts, because Node 20 does not carry a
- * parent's `--import tsx` loader hooks into worker threads.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startTsWorker } from '../../util/ts-worker.ts';
 import { runBuildJob, type BuildRequest, type BuildResult } from './build-job.ts';
 
 /** Builds graphs off the caller's stack; `close()` releases any thread. */
@@ -69,12 +66,7 @@ export class WorkerBuilder implements GraphBuilder {
 
   private start(): Worker {
     if (this.worker !== null) return this.worker;
-    const target = new URL('./build-worker.ts', import.meta.url).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const bootstrap =
-      `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(target)}); })` +
-      `.catch((e) => { setImmediate(() => { throw e; }); });`;
-    const worker = new Worker(bootstrap, { eval: true });
+    const worker = startTsWorker(new URL('./build-worker.ts', import.meta.url));
     worker.on('message', (message: { id: number; result?: BuildResult; error?: string }) => {
       const job = this.pending.get(message.id);
       if (job === undefined) return;

@@ -1,0 +1,82 @@
+/**
+ * @module limits
+ * The engine's limits on one request: statements, rows and bytes returned, time, and how many
+ * requests may wait for the writer. Each has a default a serious deployment can live with, and
+ * crossing one is a LIMIT_EXCEEDED (or OVERLOADED, STATEMENT_TIMEOUT) error that names the
+ * setting to change — never a silent cut. The server sets them from its environment
+ * (src/api/config.ts); the names in messages are those variables.
+ */
+import { QuiverError } from './errors.ts';
+import type { SqlValue } from './types.ts';
+
+export interface Limits {
+  /** A statement running longer is stopped (reads) — QUIVER_STATEMENT_TIMEOUT_MS. */
+  statementTimeoutMs: number;
+  /** Statements in one request — QUIVER_MAX_STATEMENTS. */
+  maxStatements: number;
+  /** Rows one statement may return — QUIVER_MAX_ROWS. */
+  maxRows: number;
+  /** Bytes (estimated as JSON would carry them) all statements of a request may return — QUIVER_MAX_RESULT_BYTES. */
+  maxResultBytes: number;
+  /** Requests that may wait for the writer before new ones get 503 — QUIVER_MAX_QUEUED_WRITES. */
+  maxQueuedWrites: number;
+  /** Reads that may wait for a read worker before new ones get 503 — QUIVER_MAX_QUEUED_READS. */
+  maxQueuedReads: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  statementTimeoutMs: 30_000,
+  maxStatements: 10_000,
+  maxRows: 100_000,
+  maxResultBytes: 64 * 1024 * 1024,
+  maxQueuedWrites: 256,
+  maxQueuedReads: 1024,
+});
+
+/** The timeout of one request: the server's, lowered (never raised) by the request's own. */
+export function effectiveTimeoutMs(limits: Limits, requested: number | undefined): number {
+  return requested === undefined ? limits.statementTimeoutMs : Math.min(limits.statementTimeoutMs, requested);
+}
+
+export function tooManyStatements(count: number, limits: Limits): QuiverError {
+  return new QuiverError(
+    'LIMIT_EXCEEDED',
+    `the request holds ${count} statements; at most ${limits.maxStatements} are allowed per request (QUIVER_MAX_STATEMENTS): split it`,
+  );
+}
+
+/**
+ * Counts what a request returns, row by row, and stops it the moment a limit is crossed, so an
+ * oversized result is never built in memory. Runs on whichever thread runs the statement.
+ */
+export class ResultBudget {
+  private bytes = 0;
+  constructor(private readonly limits: Pick<Limits, 'maxRows' | 'maxResultBytes'>) {}
+
+  /** Accounts for the `count`-th row (1-based) of statement `index`; throws LIMIT_EXCEEDED past a limit. */
+  add(row: readonly SqlValue[], count: number, index: number): void {
+    if (count > this.limits.maxRows) {
+      throw new QuiverError(
+        'LIMIT_EXCEEDED',
+        `statement ${index + 1} returns more than ${this.limits.maxRows} rows (QUIVER_MAX_ROWS); add a LIMIT, or page with WHERE/OFFSET`,
+        { statementIndex: index },
+      );
+    }
+    for (const v of row) this.bytes += valueBytes(v);
+    if (this.bytes > this.limits.maxResultBytes) {
+      throw new QuiverError(
+        'LIMIT_EXCEEDED',
+        `the results are larger than ${this.limits.maxResultBytes} bytes (QUIVER_MAX_RESULT_BYTES); select fewer columns or rows`,
+        { statementIndex: index },
+      );
+    }
+  }
+}
+
+/** Roughly what `v` costs in the JSON answer; vectors and blobs count their bytes. */
+function valueBytes(v: SqlValue): number {
+  if (v === null) return 4;
+  if (typeof v === 'string') return v.length + 2;
+  if (typeof v === 'number' || typeof v === 'bigint') return 8;
+  return v.byteLength;
+}

@@ -1,0 +1,61 @@
+/**
+ * @module read-protocol
+ * The messages between the engine and its read workers (read-pool.ts, read-worker.ts), and how
+ * an error crosses the thread boundary: structured clone keeps only an Error's message, so the
+ * worker sends what the engine needs to rebuild the same QuiverError or SqliteError.
+ */
+import Database from 'better-sqlite3';
+import { QuiverError, isQuiverError, type ErrorCode } from './errors.ts';
+import type { SqlValue } from './types.ts';
+
+/** One statement for a worker: SQLite SQL as emitted, its bound arguments, and whether to keep it prepared. */
+export interface ReadStatement {
+  sql: string;
+  args: unknown[];
+  cache: boolean;
+}
+
+export interface ReadRequest {
+  id: number;
+  statements: ReadStatement[];
+  maxRows: number;
+  maxResultBytes: number;
+}
+
+export type WireError =
+  | { kind: 'quiver'; code: ErrorCode; detail: string; statementIndex?: number }
+  | { kind: 'sqlite'; code: string; message: string }
+  | { kind: 'range' | 'type' | 'other'; message: string }
+  /** The statement called EMBEDDING(), which only the writer's connection can answer. */
+  | { kind: 'embedding' };
+
+export type ReadReply =
+  | { id: number; rows: SqlValue[][][] }
+  | { id: number; error: WireError; index: number };
+
+/** Thrown by the worker's EMBEDDING() stand-in: the engine runs such requests itself. */
+export const NEEDS_EMBEDDINGS = '__quiver_needs_embeddings';
+
+export function toWire(e: unknown): WireError {
+  if (isQuiverError(e)) return { kind: 'quiver', code: e.code, detail: e.detail, statementIndex: e.statementIndex };
+  if (e instanceof Database.SqliteError) return { kind: 'sqlite', code: e.code, message: e.message };
+  if (e instanceof Error && e.message.includes(NEEDS_EMBEDDINGS)) return { kind: 'embedding' };
+  if (e instanceof RangeError) return { kind: 'range', message: e.message };
+  if (e instanceof TypeError) return { kind: 'type', message: e.message };
+  return { kind: 'other', message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+}
+
+export function fromWire(w: Exclude<WireError, { kind: 'embedding' }>): Error {
+  switch (w.kind) {
+    case 'quiver':
+      return new QuiverError(w.code, w.detail, { statementIndex: w.statementIndex });
+    case 'sqlite':
+      return new Database.SqliteError(w.message, w.code);
+    case 'range':
+      return new RangeError(w.message);
+    case 'type':
+      return new TypeError(w.message);
+    case 'other':
+      return new Error(`read worker: ${w.message}`);
+  }
+}

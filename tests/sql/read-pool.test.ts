@@ -1,0 +1,199 @@
+/**
+ * Reads on worker threads (src/sql/read-pool.ts): the same answers as the writer's connection,
+ * a slow read that does not hold up others, the statement timeout, the result limits, EMBEDDING()
+ * handed back to the writer, and the writer queue's back-pressure.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { Embeddings } from '../../src/embed/index.ts';
+import { Engine, QuiverError } from '../../src/sql/index.ts';
+import type { ExecuteResult } from '../../src/sql/index.ts';
+import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
+
+const dirs: string[] = [];
+const engines: Engine[] = [];
+
+function open(options: Partial<Parameters<typeof Engine.open>[0]> = {}, dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-read-pool-'))): Engine {
+  dirs.push(dir);
+  const engine = Engine.open({ dataDir: dir, readWorkers: 2, ...options });
+  engines.push(engine);
+  return engine;
+}
+
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.shutdown();
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+async function failure(p: Promise<unknown>): Promise<QuiverError> {
+  const e = await p.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect(e).toBeInstanceOf(QuiverError);
+  return e as QuiverError;
+}
+
+/** Blobs as plain Uint8Arrays: the writer's connection hands out Buffers, a worker's copies are plain. */
+function plain(r: ExecuteResult): ExecuteResult {
+  const value = (v: unknown) => (Buffer.isBuffer(v) ? new Uint8Array(v) : v);
+  return { results: r.results.map((s) => ({ ...s, rows: s.rows.map((row) => row.map(value)) })) } as ExecuteResult;
+}
+
+/** A read that calls into JavaScript for every row and never ends on its own. */
+const ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(VECTOR_DIM('[1,2]') + x) FROM c";
+/** A read that runs about as long as `n` rows take, calling into JavaScript for each. */
+const slow = (n: number) => `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) SELECT count(VECTOR_DIM('[1,2]')) FROM c`;
+
+const SETUP = `
+  CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT, big INTEGER, raw BLOB, vec VECTOR(3));
+  CREATE VECTOR INDEX vi ON docs(vec) DISTANCE=COSINE;
+  INSERT INTO docs VALUES (1, 'one', 9007199254740993, x'010203', '[1,0,0]'), (2, NULL, -5, NULL, '[0,1,0]'), (3, 'three', 0, x'', '[0.9,0.1,0]');
+`;
+
+const READS: [string, unknown[]][] = [
+  ['SELECT * FROM docs ORDER BY id', []],
+  ['SELECT id, VEC_DISTANCE_COSINE(vec, ?) AS d FROM docs ORDER BY d LIMIT 2', [[1, 0, 0]]],
+  ['SELECT id FROM docs ORDER BY DISTANCE(vec, ?, "COSINE") LIMIT 2', ['[1,0,0]']],
+  ['SELECT id, VEC_FROMTEXT(\'[1,2]\') AS v FROM docs WHERE id = :id', { id: 3 } as never],
+  ['SELECT count(*) FROM docs; SELECT title FROM docs WHERE big > ?', [0]],
+];
+
+describe('reads on worker threads', () => {
+  test('answer exactly as the writer connection does', async () => {
+    const pooled = open();
+    const inline = open({ readWorkers: 0 });
+    for (const e of [pooled, inline]) await e.execute(SETUP);
+    for (const [sql, params] of READS) {
+      const a: ExecuteResult = await pooled.execute(sql, params);
+      const b: ExecuteResult = await inline.execute(sql, params);
+      expect(plain(a), sql).toEqual(plain(b));
+    }
+    const [all] = (await pooled.execute('SELECT big, raw, vec FROM docs WHERE id = 1')).results;
+    expect(all.rows[0][0]).toBe(9007199254740993n);
+    expect(all.rows[0][1]).toEqual(new Uint8Array([1, 2, 3]));
+    expect(all.rows[0][2]).toEqual(new Float32Array([1, 0, 0]));
+  });
+
+  test('report errors at their statement, as the writer connection does', async () => {
+    const engine = open();
+    await engine.execute(SETUP);
+    const unknown = await failure(engine.execute('SELECT 1;\nSELECT nope FROM docs'));
+    expect(unknown.code).toBe('UNKNOWN_COLUMN');
+    expect(unknown.statementIndex).toBe(1);
+    expect(unknown.position).toEqual({ line: 2, column: 1 });
+    const invalid = await failure(engine.execute("SELECT VEC_FROMTEXT('[1,x]') FROM docs"));
+    expect(invalid.code).toBe('INVALID_VECTOR');
+    expect((await failure(engine.execute('SELECT ?', []))).code).toBe('PARAMETER_ERROR');
+  });
+
+  test('see every committed write at once', async () => {
+    const engine = open();
+    await engine.execute(SETUP);
+    for (let i = 10; i < 30; i++) {
+      await engine.execute('INSERT INTO docs (id, vec) VALUES (?, ?)', [i, [i, 1, 0]]);
+      const [r] = (await engine.execute('SELECT count(*) FROM docs')).results;
+      expect(r.rows[0][0]).toBe(i - 6);
+    }
+  });
+
+  test('a slow read holds up neither other reads nor writes', async () => {
+    const engine = open();
+    await engine.execute(SETUP);
+    const order: string[] = [];
+    const long = engine.execute(slow(3_000_000)).then(() => order.push('slow read'));
+    await new Promise((r) => setTimeout(r, 50));
+    await engine.execute('SELECT title FROM docs WHERE id = 1').then(() => order.push('point read'));
+    await engine.execute("INSERT INTO docs (id, title) VALUES (100, 'new')").then(() => order.push('write'));
+    await long;
+    expect(order).toEqual(['point read', 'write', 'slow read']);
+  });
+
+  test('a read past the statement timeout is stopped with STATEMENT_TIMEOUT, and the engine goes on', async () => {
+    const engine = open({ limits: { statementTimeoutMs: 10_000 } });
+    await engine.execute(SETUP);
+    const started = performance.now();
+    const e = await failure(engine.execute(ENDLESS, [], { timeoutMs: 300 }));
+    expect(e.code).toBe('STATEMENT_TIMEOUT');
+    expect(e.status).toBe(408);
+    expect(e.detail).toMatch(/300 ms/);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    // Both workers stay usable: one was replaced.
+    for (let i = 0; i < 4; i++) expect((await engine.execute('SELECT count(*) FROM docs')).results[0].rows).toEqual([[3]]);
+  });
+
+  test('a request may lower the timeout but not raise it', async () => {
+    const engine = open({ limits: { statementTimeoutMs: 200 } });
+    const e = await failure(engine.execute(ENDLESS, [], { timeoutMs: 60_000 }));
+    expect(e.detail).toMatch(/200 ms/);
+  });
+
+  test('results past QUIVER_MAX_ROWS or QUIVER_MAX_RESULT_BYTES are an error, never cut short', async () => {
+    for (const readWorkers of [0, 2]) {
+      const engine = open({ readWorkers, limits: { maxRows: 10, maxResultBytes: 10_000 } });
+      expect((await engine.execute(slow(10).replace('count(', '(').replace('SELECT (', 'SELECT x, ('))).results[0].rows).toHaveLength(10);
+      const rows = await failure(engine.execute('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 11) SELECT x FROM c'));
+      expect(rows.code).toBe('LIMIT_EXCEEDED');
+      expect(rows.detail).toMatch(/more than 10 rows \(QUIVER_MAX_ROWS\)/);
+      const bytes = await failure(engine.execute("SELECT 1; SELECT printf('%.*c', 20000, 'x')"));
+      expect(bytes.detail).toMatch(/QUIVER_MAX_RESULT_BYTES/);
+      expect(bytes.statementIndex).toBe(1);
+    }
+  });
+
+  test('requests with more statements than QUIVER_MAX_STATEMENTS are refused before any runs', async () => {
+    const engine = open({ limits: { maxStatements: 3 } });
+    await engine.execute('CREATE TABLE t (a)');
+    const e = await failure(engine.execute('INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3); INSERT INTO t VALUES (4)'));
+    expect(e.code).toBe('LIMIT_EXCEEDED');
+    expect(e.detail).toMatch(/4 statements; at most 3 .*QUIVER_MAX_STATEMENTS/);
+    expect((await engine.execute('SELECT count(*) FROM t')).results[0].rows).toEqual([[0]]);
+  });
+});
+
+describe('with an embedding provider', () => {
+  let server: FakeOpenAIServer;
+  let embeddings: Embeddings;
+  beforeAll(async () => {
+    server = await FakeOpenAIServer.start({ dims: 4, delayMs: 300 });
+  });
+  afterAll(async () => {
+    embeddings?.close();
+    await server.close();
+  });
+
+  function openWithModel(limits: Parameters<typeof Engine.open>[0]['limits'] = {}): Engine {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-read-pool-'));
+    const config = { models: { m: { provider: 'openai', baseURL: server.baseURL, dims: 4, maxBatch: 8, maxConcurrency: 1, timeoutMs: 5000, maxRetries: 0 } } };
+    fs.writeFileSync(path.join(dir, 'embedding.json'), JSON.stringify(config));
+    embeddings = Embeddings.open({ dataDir: dir, env: {} });
+    return open({ embeddings, limits }, dir);
+  }
+
+  test('reads that call EMBEDDING(), even through a view, are answered by the writer', async () => {
+    const engine = openWithModel();
+    await engine.execute("CREATE TABLE t (doc TEXT, v VECTOR(4) AS (EMBEDDING(doc, 'm')) STORED); INSERT INTO t (doc) VALUES ('a'), ('b')");
+    await engine.execute("CREATE VIEW q AS SELECT doc, VEC_DISTANCE_COSINE(v, EMBEDDING('a', 'm')) AS d FROM t");
+    const direct = await engine.execute("SELECT doc FROM t ORDER BY VEC_DISTANCE_COSINE(v, EMBEDDING('a', 'm')) LIMIT 1");
+    expect(direct.results[0].rows).toEqual([['a']]);
+    const viaView = await engine.execute('SELECT doc FROM q ORDER BY d LIMIT 1');
+    expect(viaView.results[0].rows).toEqual([['a']]);
+  });
+
+  test('a full writer queue answers OVERLOADED with a Retry-After, and loses nothing it accepted', async () => {
+    const engine = openWithModel({ maxQueuedWrites: 1 });
+    await engine.execute('CREATE TABLE t (doc TEXT)');
+    // An explicit transaction keeps the writer while its embeddings are fetched (300 ms).
+    const holding = engine.execute("BEGIN; INSERT INTO t VALUES (VEC_TOTEXT(EMBEDDING('slow', 'm'))); COMMIT");
+    await new Promise((r) => setTimeout(r, 50));
+    const queued = engine.execute("INSERT INTO t VALUES ('queued')");
+    const refused = await failure(engine.execute("INSERT INTO t VALUES ('refused')"));
+    expect(refused.code).toBe('OVERLOADED');
+    expect(refused.status).toBe(503);
+    expect(refused.retryAfterSeconds).toBe(1);
+    await Promise.all([holding, queued]);
+    expect((await engine.execute('SELECT count(*) FROM t')).results[0].rows).toEqual([[2]]);
+  });
+});
