@@ -3,23 +3,28 @@
  * Builds Quiver's Hono app from an engine and a config, and never listens: `server.ts` owns
  * the socket, and tests call `app.request()` without one. Each resource lives in its own file
  * under `routes/`; unknown routes and thrown errors all end in `problem.ts`, so every error
- * the API gives has the same problem+json shape.
+ * the API gives has the same problem+json shape. Everything under `/v1/` is behind
+ * `authenticate` (auth.ts), so a route added there is closed by default; /health,
+ * /openapi.yaml and /docs stay open for probes and people.
  */
 import fs from 'node:fs';
 import { Hono } from 'hono';
 import { ChatModels, ChatService } from '../chat/index.ts';
 import { QuiverError } from '../sql/index.ts';
-import type { Engine } from '../sql/index.ts';
+import type { Engine, Role } from '../sql/index.ts';
+import { authenticate } from './auth.ts';
 import type { Config } from './config.ts';
+import { admission } from './admission.ts';
 import { problemResponse } from './problem.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { healthRoutes } from './routes/health.ts';
 import { openapiRoutes } from './routes/openapi.ts';
 import { sqlRoutes } from './routes/sql.ts';
+import { adminRoutes } from './routes/admin.ts';
 
 /** What the API needs of the engine; a structural type so tests can pass a stand-in. */
-export type SqlEngine = Pick<Engine, 'execute' | 'isOpen'> & Partial<Pick<Engine, 'describeTable'>>;
+export type SqlEngine = Pick<Engine, 'execute' | 'isOpen'> & Partial<Pick<Engine, 'describeTable' | 'backup'>>;
 
 export interface AppOptions {
   engine: SqlEngine;
@@ -49,16 +54,18 @@ const OPENAPI_URL = new URL('../../openapi.yaml', import.meta.url);
  */
 export function createApp({ engine, config, chatModels }: AppOptions): Hono {
   const openapi = fs.readFileSync(OPENAPI_URL, 'utf8');
-  const chat = new ChatService(
-    {
-      execute: (sql, params, options) => engine.execute(sql, params, options),
-      describeTable: async (name) => {
-        if (!engine.describeTable) throw new Error('/v1/chat needs an engine that can describe its tables');
-        return engine.describeTable(name);
-      },
-    },
-    chatModels ?? ChatModels.open({ dataDir: config.dataDir }),
-  );
+  const models = chatModels ?? ChatModels.open({ dataDir: config.dataDir });
+  const describeTable = async (name: string) => {
+    if (!engine.describeTable) throw new Error('/v1/chat needs an engine that can describe its tables');
+    return engine.describeTable(name);
+  };
+  // One service per request, whose SQL runs with the caller's role: chat can do no more than
+  // the same key could over /v1/sql.
+  const chatFor = (role: Role | undefined) =>
+    new ChatService(
+      { execute: (sql, params, options) => engine.execute(sql, params, role === undefined ? options : { ...options, role }), describeTable },
+      models,
+    );
   return new Hono()
     .use(async (c, next) => {
       // Hono hands only Error instances to onError and rethrows anything else thrown, which
@@ -69,8 +76,11 @@ export function createApp({ engine, config, chatModels }: AppOptions): Hono {
         c.res = problemResponse(thrown, { request: c.req.raw });
       }
     })
+    .use('/v1/*', authenticate(config.apiKeys))
+    .use('/v1/*', admission(config.maxConcurrentRequests))
     .route('/', sqlRoutes(engine, config.maxBodyBytes))
-    .route('/', chatRoutes(chat, config.maxBodyBytes))
+    .route('/', chatRoutes(chatFor, config.maxBodyBytes))
+    .route('/', adminRoutes(engine))
     .route('/', healthRoutes(engine))
     .route('/', openapiRoutes(openapi))
     .route('/', docsRoutes())

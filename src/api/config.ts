@@ -9,14 +9,34 @@
  * | variable              | default     | meaning                                             |
  * |-----------------------|-------------|-----------------------------------------------------|
  * | PORT                  | 8080        | TCP port; 0 picks a free one (the log line shows it) |
- * | HOST                  | 127.0.0.1   | interface to bind; `0.0.0.0` (or `::`) exposes Quiver to the network, which has no auth yet |
+ * | HOST                  | 127.0.0.1   | interface to bind; one that is not loopback needs API keys, or QUIVER_ALLOW_UNAUTHENTICATED |
  * | QUIVER_DATA_DIR       | ./data      | directory of the database file, created if missing  |
  * | QUIVER_MAX_BODY_BYTES | 16777216    | largest accepted request body, in bytes (16 MiB)    |
  * | QUIVER_INDEX_FLUSH_ROWS | 10000     | rows a vector index's tail holds before a flush builds an HNSW segment |
  * | QUIVER_INDEX_FLUSH_AGE_MS | 30000   | age of the oldest tail row that starts a flush anyway |
+ * | QUIVER_READ_WORKERS   | 2           | threads running SELECT-only requests on their own read connections; 0 runs them on the writer |
+ * | QUIVER_STATEMENT_TIMEOUT_MS | 30000 | a read running longer is stopped (408); a request's `timeoutMs` may lower it |
+ * | QUIVER_MAX_STATEMENTS | 10000       | statements in one request                           |
+ * | QUIVER_MAX_ROWS       | 100000      | rows one statement may return                       |
+ * | QUIVER_MAX_RESULT_BYTES | 67108864  | bytes the results of one request may hold (64 MiB)  |
+ * | QUIVER_MAX_CONCURRENT_REQUESTS | 512 | requests in progress at once; more get 503 + Retry-After |
+ * | QUIVER_MAX_QUEUED_WRITES | 256      | requests waiting for the writer; more get 503 + Retry-After |
+ * | QUIVER_MAX_QUEUED_READS | 1024      | reads waiting for a read worker; more get 503 + Retry-After |
+ * | QUIVER_API_KEYS       | (none)      | API keys, comma-separated, each `role:key` or `name:role:key` |
+ * | QUIVER_API_KEYS_FILE  | (none)      | JSON file `{"keys": [{"name": "ops", "role": "admin", "key": "..."}]}` (name optional) |
+ * | QUIVER_ALLOW_UNAUTHENTICATED | 0    | `1`: serve a non-loopback HOST with no API keys (logged as a warning) |
+ *
+ * API keys from both sources add up; a role is `read`, `write` or `admin` (src/sql/roles.ts),
+ * a key is at least MIN_API_KEY_LENGTH characters of a bearer token (letters, digits and
+ * `-._~+/=`). Only each key's SHA-256 digest is kept, so the frozen config can be logged
+ * without a secret in it; and no message here quotes a key or any field that may be one.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_FLUSH_AGE_MS, DEFAULT_FLUSH_ROWS, MIN_FLUSH_ROWS } from '../index/index.ts';
+import { DEFAULT_LIMITS, DEFAULT_READ_WORKERS, MAX_READ_WORKERS, ROLES } from '../sql/index.ts';
+import type { Limits, Role } from '../sql/index.ts';
+import { isLoopback, keyDigest } from './auth.ts';
 
 export const DEFAULT_PORT = 8080;
 export const MIN_PORT = 0;
@@ -26,8 +46,21 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const MIN_MAX_BODY_BYTES = 1;
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 512;
 /** The body is held as bytes and then as a string; V8 caps strings near 512 MiB. */
 export const MAX_MAX_BODY_BYTES = 256 * 1024 * 1024;
+/** 32 characters is 128 bits as hex (`openssl rand -hex 16`); shorter keys can be guessed offline from a leaked digest. */
+export const MIN_API_KEY_LENGTH = 32;
+export const MAX_API_KEY_LENGTH = 512;
+
+/** One configured API key, with the key itself replaced by its digest. */
+export interface ApiKey {
+  /** For logs; `key#N` (its position across both sources) when the configuration gives none. */
+  readonly name: string;
+  readonly role: Role;
+  /** Hex SHA-256 of the key (auth.ts `keyDigest`). */
+  readonly digest: string;
+}
 
 export interface Config {
   readonly port: number;
@@ -37,6 +70,14 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly indexFlushRows: number;
   readonly indexFlushAgeMs: number;
+  readonly readWorkers: number;
+  readonly limits: Readonly<Limits>;
+  /** Requests in progress at once (src/api/app.ts); more are answered 503 with Retry-After. */
+  readonly maxConcurrentRequests: number;
+  /** Empty: auth is off, which config allows only on a loopback HOST or with the opt-in below. */
+  readonly apiKeys: readonly ApiKey[];
+  /** QUIVER_ALLOW_UNAUTHENTICATED: serve a non-loopback HOST with no keys. */
+  readonly allowUnauthenticated: boolean;
 }
 
 /** Thrown by `loadConfig` with one line per bad variable. */
@@ -69,15 +110,162 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const maxBodyBytes = integer('QUIVER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
   const indexFlushRows = integer('QUIVER_INDEX_FLUSH_ROWS', DEFAULT_FLUSH_ROWS, MIN_FLUSH_ROWS, 10_000_000);
   const indexFlushAgeMs = integer('QUIVER_INDEX_FLUSH_AGE_MS', DEFAULT_FLUSH_AGE_MS, 100, 86_400_000);
+  const readWorkers = integer('QUIVER_READ_WORKERS', DEFAULT_READ_WORKERS, 0, MAX_READ_WORKERS);
+  const limits: Limits = Object.freeze({
+    statementTimeoutMs: integer('QUIVER_STATEMENT_TIMEOUT_MS', DEFAULT_LIMITS.statementTimeoutMs, 10, 86_400_000),
+    maxStatements: integer('QUIVER_MAX_STATEMENTS', DEFAULT_LIMITS.maxStatements, 1, 10_000_000),
+    maxRows: integer('QUIVER_MAX_ROWS', DEFAULT_LIMITS.maxRows, 1, 1_000_000_000),
+    maxResultBytes: integer('QUIVER_MAX_RESULT_BYTES', DEFAULT_LIMITS.maxResultBytes, 1024, 1024 ** 3),
+    maxQueuedWrites: integer('QUIVER_MAX_QUEUED_WRITES', DEFAULT_LIMITS.maxQueuedWrites, 0, 1_000_000),
+    maxQueuedReads: integer('QUIVER_MAX_QUEUED_READS', DEFAULT_LIMITS.maxQueuedReads, 0, 1_000_000),
+  });
+  const maxConcurrentRequests = integer('QUIVER_MAX_CONCURRENT_REQUESTS', DEFAULT_MAX_CONCURRENT_REQUESTS, 1, 1_000_000);
 
   const host = read('HOST') ?? DEFAULT_HOST;
   // Letters, digits and the punctuation of hostnames and IPv4/IPv6 addresses (with a zone id).
-  if (!/^[A-Za-z0-9._:%-]+$/.test(host)) {
+  const hostValid = /^[A-Za-z0-9._:%-]+$/.test(host);
+  if (!hostValid) {
     problems.push(`HOST=${JSON.stringify(host)}: expected a hostname or IP address such as 127.0.0.1, ::1 or 0.0.0.0`);
   }
 
   const dataDir = path.resolve(read('QUIVER_DATA_DIR') ?? DEFAULT_DATA_DIR);
 
+  const keysVar = read('QUIVER_API_KEYS');
+  const keysFile = read('QUIVER_API_KEYS_FILE');
+  const apiKeys = readApiKeys(keysVar, keysFile, problems);
+  const allowRaw = read('QUIVER_ALLOW_UNAUTHENTICATED');
+  const allowUnauthenticated = allowRaw === '1' || allowRaw === 'true';
+  if (allowRaw !== undefined && !['0', '1', 'true', 'false'].includes(allowRaw)) {
+    problems.push(`QUIVER_ALLOW_UNAUTHENTICATED=${JSON.stringify(allowRaw)}: expected 1 or 0 (true or false)`);
+  }
+  // Checked only when no key variable is set and HOST is valid: otherwise those problems are the ones to fix.
+  if (hostValid && keysVar === undefined && keysFile === undefined && !allowUnauthenticated && !isLoopback(host)) {
+    problems.push(
+      `HOST=${JSON.stringify(host)} is not loopback and no API keys are configured: set QUIVER_API_KEYS or ` +
+        'QUIVER_API_KEYS_FILE, or set QUIVER_ALLOW_UNAUTHENTICATED=1 to serve the network with no auth',
+    );
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ port, host, dataDir, maxBodyBytes, indexFlushRows, indexFlushAgeMs });
+  return Object.freeze({
+    port, host, dataDir, maxBodyBytes, indexFlushRows, indexFlushAgeMs, readWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated,
+  });
+}
+
+/** A key as written in QUIVER_API_KEYS or the keys file, before checks. */
+interface RawKey {
+  /** Where it was written, for messages: `QUIVER_API_KEYS entry 2`. */
+  where: string;
+  name: unknown;
+  role: unknown;
+  key: unknown;
+}
+
+/** Shorter than any key, so a key written where the name goes is refused, never logged as a name. */
+export const MAX_API_KEY_NAME_LENGTH = 24;
+const KEY_NAME = new RegExp(`^[A-Za-z0-9._-]{1,${MAX_API_KEY_NAME_LENGTH}}$`);
+/** RFC 6750 b64token: what may follow `Bearer ` in a header. */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const KEYS_FILE_SHAPE = '{"keys": [{"name": "...", "role": "read|write|admin", "key": "..."}]}';
+
+/**
+ * Both sources' keys, checked, as digests; pushes a problem per bad key. Problems name an
+ * entry by its position only, never by a value: with the fields out of order, any of them
+ * may be the key.
+ */
+function readApiKeys(keysVar: string | undefined, keysFile: string | undefined, problems: string[]): ApiKey[] {
+  const raw = [...(keysVar === undefined ? [] : keysFromVar(keysVar, problems)), ...(keysFile === undefined ? [] : keysFromFile(keysFile, problems))];
+  const keys: ApiKey[] = [];
+  const byName = new Map<string, string>();
+  const byDigest = new Map<string, string>();
+  raw.forEach((entry, i) => {
+    // The role is checked first and never shown: a value in the wrong place may be a key.
+    if (typeof entry.role !== 'string' || !(ROLES as readonly string[]).includes(entry.role)) {
+      problems.push(`${entry.where}: the role must be ${ROLES.join(', ')} (the value is not shown, in case the fields are out of order)`);
+      return;
+    }
+    if (entry.name !== undefined && (typeof entry.name !== 'string' || !KEY_NAME.test(entry.name))) {
+      problems.push(`${entry.where}: the name must be 1 to ${MAX_API_KEY_NAME_LENGTH} letters, digits, '.', '_' or '-' (the value is not shown)`);
+      return;
+    }
+    const name = (entry.name as string | undefined) ?? `key#${i + 1}`;
+    const where = entry.where;
+    if (typeof entry.key !== 'string') {
+      problems.push(`${where}: the key must be a string`);
+      return;
+    }
+    if (entry.key.length < MIN_API_KEY_LENGTH || entry.key.length > MAX_API_KEY_LENGTH) {
+      problems.push(
+        `${where}: the key has ${entry.key.length} characters; expected ${MIN_API_KEY_LENGTH} to ${MAX_API_KEY_LENGTH} ` +
+          '(make one with `openssl rand -hex 32`)',
+      );
+      return;
+    }
+    if (!BEARER_TOKEN.test(entry.key)) {
+      problems.push(`${where}: the key may hold only letters, digits and - . _ ~ + / (and = at the end), as a bearer token does`);
+      return;
+    }
+    const digest = keyDigest(entry.key);
+    const sameName = byName.get(name);
+    const sameKey = byDigest.get(digest);
+    if (sameName !== undefined) problems.push(`${where}: the same name as ${sameName}; every name must be different`);
+    else if (sameKey !== undefined) problems.push(`${where}: the same key as ${sameKey}; every key must be different`);
+    else {
+      byName.set(name, where);
+      byDigest.set(digest, where);
+      keys.push(Object.freeze({ name, role: entry.role as Role, digest }));
+    }
+  });
+  return keys;
+}
+
+/** `role:key` or `name:role:key`, comma-separated; empty entries (a trailing comma) are skipped. */
+function keysFromVar(value: string, problems: string[]): RawKey[] {
+  const keys: RawKey[] = [];
+  value.split(',').forEach((text, i) => {
+    const entry = text.trim();
+    if (entry === '') return;
+    const where = `QUIVER_API_KEYS entry ${i + 1}`;
+    const fields = entry.split(':');
+    if (fields.length === 2) keys.push({ where, name: undefined, role: fields[0], key: fields[1] });
+    else if (fields.length === 3) keys.push({ where, name: fields[0], role: fields[1], key: fields[2] });
+    else problems.push(`${where}: expected role:key or name:role:key; got ${fields.length} colon-separated fields (a key may not hold ':' or ',')`);
+  });
+  return keys;
+}
+
+/** The keys of a JSON keys file; its path is named in messages, its content never. */
+function keysFromFile(file: string, problems: string[]): RawKey[] {
+  const variable = `QUIVER_API_KEYS_FILE=${JSON.stringify(file)}`;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    problems.push(`${variable}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    return [];
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // V8's message quotes the text near the error, which may be a key.
+    problems.push(`${variable}: the file is not valid JSON; expected ${KEYS_FILE_SHAPE}`);
+    return [];
+  }
+  const list = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>).keys : undefined;
+  if (!Array.isArray(list) || Object.keys(body as object).length !== 1) {
+    problems.push(`${variable}: expected ${KEYS_FILE_SHAPE}`);
+    return [];
+  }
+  const keys: RawKey[] = [];
+  list.forEach((item: unknown, i) => {
+    const where = `QUIVER_API_KEYS_FILE keys[${i}]`;
+    const fields = typeof item === 'object' && item !== null && !Array.isArray(item) ? (item as Record<string, unknown>) : undefined;
+    if (fields === undefined || Object.keys(fields).some((f) => !['name', 'role', 'key'].includes(f))) {
+      problems.push(`${where}: expected an object with "role", "key" and, optionally, "name", and no other field`);
+      return;
+    }
+    keys.push({ where, name: fields.name, role: fields.role, key: fields.key });
+  });
+  return keys;
 }

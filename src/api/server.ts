@@ -3,8 +3,10 @@
  * The process entry point (`npm start`) and the only place that listens on a socket. It reads
  * the config, opens the embedding models and the engine on the data dir, serves the app on HOST:PORT and prints one
  * `Quiver listening on http://HOST:PORT (data: DIR)` line, with the real port when PORT=0 (the
- * e2e tests parse it). On SIGTERM or SIGINT it stops accepting connections, lets requests in
- * flight finish, closes the engine and exits 0, so the database is closed cleanly under
+ * e2e tests parse it), then one line on auth: the key names and roles, or that auth is off on
+ * loopback, or a warning when it is off on a host others can reach (config.ts refuses that
+ * without QUIVER_ALLOW_UNAUTHENTICATED). On SIGTERM or SIGINT it stops accepting connections,
+ * lets requests in flight finish, closes the engine and exits 0, so the database is closed cleanly under
  * `docker stop` and Kubernetes alike. Startup failures print one line and exit 1.
  */
 import type { AddressInfo } from 'node:net';
@@ -12,6 +14,7 @@ import { serve } from '@hono/node-server';
 import { Embeddings, LOCAL_MODEL_NAME } from '../embed/index.ts';
 import { Engine } from '../sql/index.ts';
 import { createApp } from './app.ts';
+import { authNotice } from './auth.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
 
@@ -48,7 +51,13 @@ try {
 
 let engine: Engine;
 try {
-  engine = Engine.open({ dataDir: config.dataDir, embeddings, index: { flushRows: config.indexFlushRows, flushAgeMs: config.indexFlushAgeMs } });
+  engine = Engine.open({
+    dataDir: config.dataDir,
+    embeddings,
+    index: { flushRows: config.indexFlushRows, flushAgeMs: config.indexFlushAgeMs },
+    readWorkers: config.readWorkers,
+    limits: config.limits,
+  });
 } catch (e) {
   embeddings.close();
   fail(`cannot open the database in ${config.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
@@ -69,6 +78,9 @@ const server = serve(
   { fetch: createApp({ engine, config }).fetch, hostname: config.host, port: config.port },
   (info: AddressInfo) => {
     console.log(`Quiver listening on http://${urlHost(config.host)}:${info.port} (data: ${config.dataDir})`);
+    const auth = authNotice(config);
+    if (auth.warning) console.error(auth.message);
+    else console.log(auth.message);
     // Load the built-in model now rather than on the first EMBEDDING(); the first start
     // converts it once into the user's cache dir, which takes a few seconds.
     const started = performance.now();

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type * as A from './ast.ts';
+import { backupDatabase, type BackupResult } from './backup.ts';
 import { Catalog, migrateCatalog } from './catalog.ts';
 import { DdlRunner } from './ddl.ts';
 import { resolveEfSearch } from '../index/index.ts';
@@ -237,6 +238,15 @@ export class Engine {
     }
   }
 
+  /**
+   * Copies the database into `destFile` with SQLite's online backup API while requests go on
+   * (backup.ts): the file holds every request committed by the time it completes, whole. The
+   * vector indexes are not copied; a restored data dir builds them from their tables.
+   */
+  async backup(destFile: string): Promise<BackupResult> {
+    if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+    return backupDatabase(this.db, destFile);
+  }
 
   /**
    * Runs every statement of `sql` in order under the request's transaction rules.
@@ -289,7 +299,7 @@ export class Engine {
    * A request of SELECTs only, on a read worker: parsed, checked and planned here under the lock
    * (the catalog and the vector indexes live on this thread), then run off it, in parallel
    * with other reads and the writer, under the statement timeout. Undefined when the request
-   * needs the writer's connection after all (it calls EMBEDDING()).
+   * needs the writer's connection after all: it calls EMBEDDING(), or reads a TEMP table.
    */
   private async read(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult | undefined> {
     const script = this.compile(sql);
@@ -328,8 +338,11 @@ export class Engine {
     }
     const { maxRows, maxResultBytes } = this.limits;
     const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
-    const rows = await this.pool!.run({ statements, maxRows, maxResultBytes, timeoutMs }).catch((e: unknown) => {
-      throw e instanceof ReadFailure ? this.userError(e.error, script.statements[e.index], e.index, sql) : e;
+    const rows = await this.pool!.run({ statements, maxRows, maxResultBytes, timeoutMs }).catch((e: unknown): typeof NEEDS_WRITER => {
+      if (!(e instanceof ReadFailure)) throw e;
+      // The writer's connection prepared it, so the table is one only that connection has: TEMP.
+      if (/^no such table/.test(e.error.message)) return NEEDS_WRITER;
+      throw this.userError(e.error, script.statements[e.index], e.index, sql);
     });
     if (rows === NEEDS_WRITER) return undefined;
     return { results: rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };

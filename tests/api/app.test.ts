@@ -309,7 +309,9 @@ describe('POST /v1/sql request errors', () => {
       { sql: 'SELECT ?', params: 5 },
       'field "params" must be an array (for ? placeholders) or an object (for :name placeholders); got a number',
     ],
-    ['a misspelt field', { sql: 'SELECT ?', parmas: [1] }, 'unknown field "parmas"; the body takes "sql" and, optionally, "params"'],
+    ['a misspelt field', { sql: 'SELECT ?', parmas: [1] }, 'unknown field "parmas"; the body takes "sql" and, optionally, "params" and "timeoutMs"'],
+    ['a timeout that is not a whole number', { sql: 'SELECT 1', timeoutMs: 1.5 }, 'field "timeoutMs" must be a whole number of milliseconds, at least 1; got a number'],
+    ['a timeout of zero', { sql: 'SELECT 1', timeoutMs: 0 }, 'field "timeoutMs" must be a whole number of milliseconds, at least 1; got a number'],
   ];
   for (const [name, payload, detail] of badJson) {
     it(`400 BAD_REQUEST: ${name}`, async () => {

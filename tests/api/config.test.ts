@@ -12,6 +12,11 @@ describe('loadConfig', () => {
       maxBodyBytes: 16 * 1024 * 1024,
       indexFlushRows: 10_000,
       indexFlushAgeMs: 30_000,
+      readWorkers: 2,
+      limits: { statementTimeoutMs: 30_000, maxStatements: 10_000, maxRows: 100_000, maxResultBytes: 64 * 1024 * 1024, maxQueuedWrites: 256, maxQueuedReads: 1024 },
+      maxConcurrentRequests: 512,
+      apiKeys: [],
+      allowUnauthenticated: false,
     });
   });
 
@@ -27,6 +32,15 @@ describe('loadConfig', () => {
       QUIVER_MAX_BODY_BYTES: '1024',
       QUIVER_INDEX_FLUSH_ROWS: '500',
       QUIVER_INDEX_FLUSH_AGE_MS: '2000',
+      QUIVER_READ_WORKERS: '4',
+      QUIVER_STATEMENT_TIMEOUT_MS: '5000',
+      QUIVER_MAX_STATEMENTS: '10',
+      QUIVER_MAX_ROWS: '20',
+      QUIVER_MAX_RESULT_BYTES: '4096',
+      QUIVER_MAX_CONCURRENT_REQUESTS: '30',
+      QUIVER_MAX_QUEUED_WRITES: '40',
+      QUIVER_MAX_QUEUED_READS: '50',
+      QUIVER_ALLOW_UNAUTHENTICATED: '1',
     };
     expect(loadConfig(env)).toEqual({
       port: 9000,
@@ -35,6 +49,11 @@ describe('loadConfig', () => {
       maxBodyBytes: 1024,
       indexFlushRows: 500,
       indexFlushAgeMs: 2000,
+      readWorkers: 4,
+      limits: { statementTimeoutMs: 5000, maxStatements: 10, maxRows: 20, maxResultBytes: 4096, maxQueuedWrites: 40, maxQueuedReads: 50 },
+      maxConcurrentRequests: 30,
+      apiKeys: [],
+      allowUnauthenticated: true,
     });
   });
 

@@ -1,7 +1,8 @@
 /**
  * @module slt/run-file
  * Runs one sqllogictest file on a fresh Quiver Engine in a fresh temporary data directory,
- * removed afterwards, so no file sees another's tables. Shared by the vitest suite
+ * removed afterwards, so no file sees another's tables. Its SELECTs run on read workers, as
+ * in the server. Shared by the vitest suite
  * (tests/slt.test.ts) and the conformance script (scripts/conformance.ts).
  */
 import fs from 'node:fs';
@@ -19,13 +20,14 @@ export interface FileRun extends RunResult {
 export async function runSltFile(file: string, options: RunOptions = {}): Promise<FileRun> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-slt-'));
   try {
-    const engine = Engine.open({ dataDir });
+    // Reads go through the read workers, as they do in the server.
+    const engine = Engine.open({ dataDir, readWorkers: 2 });
     try {
       const started = performance.now();
       const result = await runScript(parseScript(fs.readFileSync(file, 'utf8')), engine, options);
       return { ...result, seconds: (performance.now() - started) / 1000 };
     } finally {
-      engine.close();
+      await engine.shutdown();
     }
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -89,6 +89,12 @@ describe('reads on worker threads', () => {
     expect((await failure(engine.execute('SELECT ?', []))).code).toBe('PARAMETER_ERROR');
   });
 
+  test('hand reads of TEMP tables, which only the writer connection has, back to it', async () => {
+    const engine = open();
+    await engine.execute('CREATE TEMP TABLE scratch (a); INSERT INTO scratch VALUES (7)');
+    expect((await engine.execute('SELECT a FROM scratch')).results[0].rows).toEqual([[7]]);
+  });
+
   test('see every committed write at once', async () => {
     const engine = open();
     await engine.execute(SETUP);

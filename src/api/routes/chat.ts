@@ -12,6 +12,8 @@ import { Hono } from 'hono';
 import { ChunkWriter, answerJson, failedAnswerJson, parseChatRequest } from '../../chat/index.ts';
 import type { ChatService, PreparedChat, StreamPiece } from '../../chat/index.ts';
 import { QuiverError, isQuiverError } from '../../sql/index.ts';
+import type { Role } from '../../sql/index.ts';
+import { requireRole, roleOf } from '../auth.ts';
 import { isUtf8Charset, parseMediaType, readBodyText } from '../body.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../problem.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
@@ -29,10 +31,14 @@ function elapsed(since: number): number {
   return Math.round((performance.now() - since) * 1000) / 1000;
 }
 
-/** Routes for `/v1/chat`; `maxBodyBytes` bounds each request body. */
-export function chatRoutes(service: ChatService, maxBodyBytes: number): Hono {
+/**
+ * Routes for `/v1/chat`, which needs the read role; `chatFor` gives the service whose SQL runs
+ * with the caller's role, and `maxBodyBytes` bounds each request body.
+ */
+export function chatRoutes(chatFor: (role: Role | undefined) => ChatService, maxBodyBytes: number): Hono {
   return new Hono()
-    .post('/v1/chat', async (c) => {
+    .post('/v1/chat', requireRole('read'), async (c) => {
+      const service = chatFor(roleOf(c));
       const request = parseChatRequest(await readJsonBody(c.req.raw, maxBodyBytes));
       const prepared = await service.prepare(request);
       const started = performance.now();

@@ -10,6 +10,7 @@ import { Hono } from 'hono';
 import { QuiverError } from '../../sql/index.ts';
 import type { Params } from '../../sql/index.ts';
 import type { SqlEngine } from '../app.ts';
+import { roleOf } from '../auth.ts';
 import { isUtf8Charset, parseMediaType, readBodyText } from '../body.ts';
 import { executeResultJson } from '../result-json.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
@@ -24,20 +25,22 @@ const BODY_FORMS: ReadonlyMap<string, 'json' | 'raw'> = new Map([
 const ACCEPTED =
   'send application/json ({"sql": "...", "params": [...]}), or the SQL itself as application/sql or text/plain';
 
-const JSON_FIELDS = new Set(['sql', 'params']);
+const JSON_FIELDS = new Set(['sql', 'params', 'timeoutMs']);
 
 interface SqlRequest {
   sql: string;
   params: Params;
+  /** Lowers the server's statement timeout for this request. */
+  timeoutMs?: number;
 }
 
 /** Routes for `/v1/sql`; `maxBodyBytes` bounds each request body. */
 export function sqlRoutes(engine: SqlEngine, maxBodyBytes: number): Hono {
   return new Hono()
     .post('/v1/sql', async (c) => {
-      const { sql, params } = await readSqlRequest(c.req.raw, maxBodyBytes);
+      const { sql, params, timeoutMs } = await readSqlRequest(c.req.raw, maxBodyBytes);
       const started = performance.now();
-      const result = await engine.execute(sql, params);
+      const result = await engine.execute(sql, params, { role: roleOf(c), timeoutMs });
       const timeMs = Math.round((performance.now() - started) * 1000) / 1000;
       return c.body(executeResultJson(result, timeMs), 200, { 'content-type': 'application/json' });
     })
@@ -76,7 +79,7 @@ function parseJsonRequest(text: string): SqlRequest {
   const fields = body as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
     if (!JSON_FIELDS.has(key)) {
-      throw new QuiverError('BAD_REQUEST', `unknown field ${JSON.stringify(key)}; the body takes "sql" and, optionally, "params"`);
+      throw new QuiverError('BAD_REQUEST', `unknown field ${JSON.stringify(key)}; the body takes "sql" and, optionally, "params" and "timeoutMs"`);
     }
   }
   if (!Object.hasOwn(fields, 'sql')) {
@@ -85,7 +88,7 @@ function parseJsonRequest(text: string): SqlRequest {
   if (typeof fields.sql !== 'string') {
     throw new QuiverError('BAD_REQUEST', `field "sql" must be a string; got ${kindOf(fields.sql)}`);
   }
-  return { sql: requireSql(fields.sql, 'field "sql"'), params: readParams(fields.params) };
+  return { sql: requireSql(fields.sql, 'field "sql"'), params: readParams(fields.params), timeoutMs: readTimeout(fields.timeoutMs) };
 }
 
 function readParams(params: unknown): Params {
@@ -95,6 +98,12 @@ function readParams(params: unknown): Params {
     'BAD_REQUEST',
     `field "params" must be an array (for ? placeholders) or an object (for :name placeholders); got ${kindOf(params)}`,
   );
+}
+
+function readTimeout(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1) return value;
+  throw new QuiverError('BAD_REQUEST', `field "timeoutMs" must be a whole number of milliseconds, at least 1; got ${kindOf(value)}`);
 }
 
 function requireSql(sql: string, what: string): string {
