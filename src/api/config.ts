@@ -14,6 +14,7 @@
  * | QUIVER_MAX_BODY_BYTES | 16777216    | largest accepted request body, in bytes (16 MiB)    |
  * | QUIVER_INDEX_FLUSH_ROWS | 10000     | rows a vector index's tail holds before a flush builds an HNSW segment |
  * | QUIVER_INDEX_FLUSH_AGE_MS | 30000   | age of the oldest tail row that starts a flush anyway |
+ * | QUIVER_SYNCHRONOUS    | FULL        | SQLite durability: FULL survives power loss; NORMAL survives a crash of Quiver only, and commits faster |
  * | QUIVER_READ_WORKERS   | 2           | threads running SELECT-only requests on their own read connections; 0 runs them on the writer |
  * | QUIVER_STATEMENT_TIMEOUT_MS | 30000 | a read running longer is stopped (408); a request's `timeoutMs` may lower it |
  * | QUIVER_MAX_STATEMENTS | 10000       | statements in one request                           |
@@ -71,6 +72,7 @@ export interface Config {
   readonly indexFlushRows: number;
   readonly indexFlushAgeMs: number;
   readonly readWorkers: number;
+  readonly synchronous: 'FULL' | 'NORMAL';
   readonly limits: Readonly<Limits>;
   /** Requests in progress at once (src/api/app.ts); more are answered 503 with Retry-After. */
   readonly maxConcurrentRequests: number;
@@ -110,6 +112,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const maxBodyBytes = integer('QUIVER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
   const indexFlushRows = integer('QUIVER_INDEX_FLUSH_ROWS', DEFAULT_FLUSH_ROWS, MIN_FLUSH_ROWS, 10_000_000);
   const indexFlushAgeMs = integer('QUIVER_INDEX_FLUSH_AGE_MS', DEFAULT_FLUSH_AGE_MS, 100, 86_400_000);
+  const synchronousRaw = (read('QUIVER_SYNCHRONOUS') ?? 'FULL').toUpperCase();
+  if (synchronousRaw !== 'FULL' && synchronousRaw !== 'NORMAL') {
+    problems.push(`QUIVER_SYNCHRONOUS=${JSON.stringify(read('QUIVER_SYNCHRONOUS'))}: expected FULL or NORMAL`);
+  }
+  const synchronous = synchronousRaw === 'NORMAL' ? 'NORMAL' : 'FULL';
   const readWorkers = integer('QUIVER_READ_WORKERS', DEFAULT_READ_WORKERS, 0, MAX_READ_WORKERS);
   const limits: Limits = Object.freeze({
     statementTimeoutMs: integer('QUIVER_STATEMENT_TIMEOUT_MS', DEFAULT_LIMITS.statementTimeoutMs, 10, 86_400_000),
@@ -148,7 +155,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
-    port, host, dataDir, maxBodyBytes, indexFlushRows, indexFlushAgeMs, readWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated,
+    port, host, dataDir, maxBodyBytes, indexFlushRows, indexFlushAgeMs, synchronous, readWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated,
   });
 }
 

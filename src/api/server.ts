@@ -56,6 +56,7 @@ try {
     embeddings,
     index: { flushRows: config.indexFlushRows, flushAgeMs: config.indexFlushAgeMs },
     readWorkers: config.readWorkers,
+    synchronous: config.synchronous,
     limits: config.limits,
   });
 } catch (e) {

@@ -7,8 +7,9 @@
  *   transaction, and a transaction left open at the end is rolled back with an error.
  * Parsed scripts are cached by SQL text and emitted SQL by catalog version, so a repeated
  * statement costs one map lookup and SQLite's own prepared statement.
- * Everything here runs synchronously on the calling thread; `execute` is async so execution can
- * move off the main thread later without changing callers (DESIGN decision 8).
+ * Writes run synchronously on the calling thread, one request at a time; requests made only of
+ * SELECTs are planned here and run on read workers (read-pool.ts) when the engine has them
+ * (DESIGN decision 8).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -72,6 +73,12 @@ export interface OpenOptions extends EngineOptions {
   planner?: PlannerOptions;
   /** Read worker threads (read-pool.ts); 0, the default, runs every statement on the calling thread. */
   readWorkers?: number;
+  /**
+   * SQLite's `synchronous` setting in WAL mode. FULL (the default): an acknowledged COMMIT
+   * survives power loss. NORMAL: it survives a crash of Quiver, but the last commits may be
+   * lost on power loss or an OS crash; commits are faster (no fsync per commit).
+   */
+  synchronous?: 'FULL' | 'NORMAL';
   limits?: Partial<Limits>;
 }
 
@@ -166,8 +173,7 @@ export class Engine {
     const db = new Database(path.join(options.dataDir, DATABASE_FILE));
     try {
       db.pragma('journal_mode = WAL');
-      // FULL: a COMMIT acknowledged to a client survives power loss, not only a crash.
-      db.pragma('synchronous = FULL');
+      db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
       db.pragma('busy_timeout = 5000');
       // REPLACE's implicit deletes must fire the vector indexes' capture triggers.
       db.pragma('recursive_triggers = ON');

@@ -12,6 +12,7 @@ describe('loadConfig', () => {
       maxBodyBytes: 16 * 1024 * 1024,
       indexFlushRows: 10_000,
       indexFlushAgeMs: 30_000,
+      synchronous: 'FULL',
       readWorkers: 2,
       limits: { statementTimeoutMs: 30_000, maxStatements: 10_000, maxRows: 100_000, maxResultBytes: 64 * 1024 * 1024, maxQueuedWrites: 256, maxQueuedReads: 1024 },
       maxConcurrentRequests: 512,
@@ -33,6 +34,7 @@ describe('loadConfig', () => {
       QUIVER_INDEX_FLUSH_ROWS: '500',
       QUIVER_INDEX_FLUSH_AGE_MS: '2000',
       QUIVER_READ_WORKERS: '4',
+      QUIVER_SYNCHRONOUS: 'normal',
       QUIVER_STATEMENT_TIMEOUT_MS: '5000',
       QUIVER_MAX_STATEMENTS: '10',
       QUIVER_MAX_ROWS: '20',
@@ -49,6 +51,7 @@ describe('loadConfig', () => {
       maxBodyBytes: 1024,
       indexFlushRows: 500,
       indexFlushAgeMs: 2000,
+      synchronous: 'NORMAL',
       readWorkers: 4,
       limits: { statementTimeoutMs: 5000, maxStatements: 10, maxRows: 20, maxResultBytes: 4096, maxQueuedWrites: 40, maxQueuedReads: 50 },
       maxConcurrentRequests: 30,
@@ -80,6 +83,10 @@ describe('loadConfig', () => {
     [{ QUIVER_MAX_BODY_BYTES: '268435457' }, 'QUIVER_MAX_BODY_BYTES="268435457": expected a whole number from 1 to 268435456'],
     [{ HOST: 'local host' }, 'HOST="local host": expected a hostname or IP address such as 127.0.0.1, ::1 or 0.0.0.0'],
     [{ HOST: 'http://x' }, 'HOST="http://x": expected a hostname or IP address such as 127.0.0.1, ::1 or 0.0.0.0'],
+    [{ QUIVER_SYNCHRONOUS: 'OFF' }, 'QUIVER_SYNCHRONOUS="OFF": expected FULL or NORMAL'],
+    [{ QUIVER_READ_WORKERS: '65' }, 'QUIVER_READ_WORKERS="65": expected a whole number from 0 to 64'],
+    [{ QUIVER_STATEMENT_TIMEOUT_MS: '5' }, 'QUIVER_STATEMENT_TIMEOUT_MS="5": expected a whole number from 10 to 86400000'],
+    [{ QUIVER_MAX_ROWS: '0' }, 'QUIVER_MAX_ROWS="0": expected a whole number from 1 to 1000000000'],
   ];
   for (const [env, problem] of bad) {
     it(`refuses ${JSON.stringify(env)}`, () => {
