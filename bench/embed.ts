@@ -14,11 +14,16 @@
  * 1. cold, one request at a time: every text is new, so each statement costs ceil(100/64) = 2
  *    provider requests. Engine overhead = wall time - the time the provider had a request in
  *    flight; the aim is under 10% of the wall time. Per statement the overhead is split into
- *    before the first provider request (HTTP in, parse, the collecting run, rollback, cache
- *    lookups, the SDK request), between requests, and after the last (the SDK's JSON, cache
- *    writes, the second run, COMMIT, HTTP out).
- * 2. cached: the same texts again; the provider must see 0 requests.
+ *    before the first provider request (HTTP in, parse, finding the texts: read from the
+ *    statement, or a collecting run and its rollback; cache lookups, the SDK request), between
+ *    requests, and after the last (decoding the answer, the run that inserts, COMMIT, HTTP
+ *    out). The cache file is written in the background, during provider waits.
+ * 2. cached: the same texts again; the provider must see 0 requests. Its time per statement
+ *    (HTTP, parse, insert, COMMIT) is what a statement costs beside any embedding work: the
+ *    floor under the cold pass's overhead.
  * 3. cold, BENCH_CLIENTS (default 4; 0 skips) requests at a time, on new texts.
+ * Each pass also reports the server's CPU time per statement (from /proc/<pid>/stat), which
+ * other work on the machine barely moves, unlike every wall-clock figure.
  * Stored vectors are checked against the provider's for a sample of rows, so a run that stored
  * placeholders cannot pass as fast.
  *
@@ -27,8 +32,8 @@
  * later load from the converted file, each in a fresh process (`lib/local-model-load.ts`), then
  * texts/s on short (12-word) and long (200-word) texts in this process through `Embeddings`.
  *
- * BENCH_ROWS (default 10,000) sets the rows per pass; BENCH_ENCODING=base64 has the provider
- * send base64 float32 instead of JSON numbers; BENCH_QUICK=1 makes a short run (1,000 rows, a
+ * BENCH_ROWS (default 10,000) sets the rows per pass; BENCH_ENCODING=float has Quiver ask
+ * for JSON numbers instead of base64 float32 (its default); BENCH_QUICK=1 makes a short run (1,000 rows, a
  * tenth of the model's texts); BENCH_CPU_PROF=<file.cpuprofile> runs the server under
  * V8's profiler and prints where its time went during the cold and cached passes. A quick or
  * profiled run only prints; a full run also writes its tables into BENCHMARKS.md between
@@ -73,6 +78,8 @@ const CHECKED_ROWS = 20;
 const VECTOR_TOLERANCE = 1e-6;
 const WORDS_PER_DOC = 16;
 const DOC_SEED = 7;
+/** USER_HZ, the unit of /proc/<pid>/stat's CPU times: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 /** Functions listed per table of the profile summary. */
 const PROFILE_TOP = 25;
 
@@ -102,7 +109,7 @@ interface Settings {
   warmupStatements: number;
   providerMs: number;
   clients: number;
-  /** How the provider sends vectors: JSON numbers (most providers' default) or base64 float32. */
+  /** How Quiver asks the provider to send vectors: base64 float32 (Quiver's default) or JSON numbers. */
   encoding: 'float' | 'base64';
   /** Where to write the server's CPU profile, when one is asked for. */
   cpuProfile: string | undefined;
@@ -168,6 +175,8 @@ interface PassFigures {
   request: RequestPhases | undefined;
   /** Statements whose provider requests were not ceil(rows / maxBatch) (cold) or 0 (cached); one-at-a-time passes only. */
   unexpectedRequestCounts: number;
+  /** CPU time the server process used during the pass (user + system), in ms; undefined where /proc is not. */
+  serverCpuMs: number | undefined;
   breakdown: StatementBreakdown | undefined;
   /** performance.now() bounds of the pass, for the profile window. */
   from: number;
@@ -202,9 +211,10 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   };
 }
 
+/** Unset: Quiver's default (base64, as the openai SDK asks); BENCH_ENCODING=float measures JSON numbers. */
 function encodingOf(raw: string | undefined): Settings['encoding'] {
-  if (raw === undefined || raw === '' || raw === 'float') return 'float';
-  if (raw === 'base64') return 'base64';
+  if (raw === undefined || raw === '' || raw === 'base64') return 'base64';
+  if (raw === 'float') return 'float';
   throw new Error(`BENCH_ENCODING=${JSON.stringify(raw)}: expected float or base64`);
 }
 
@@ -333,6 +343,21 @@ function insertBodies(docs: readonly string[]): { body: string; rows: number }[]
   return bodies;
 }
 
+/**
+ * CPU time process `pid` has used so far (user + system), in ms, from /proc/<pid>/stat; undefined
+ * where there is no /proc. Unlike wall time it barely moves when other work shares the machine.
+ */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)];
@@ -361,9 +386,11 @@ async function runPass(
       if (answer.results[0].changes !== bodies[i].rows) throw new Error(`${label}: an INSERT of ${bodies[i].rows} rows changed ${answer.results[0].changes}`);
     }
   };
+  const cpuBefore = processCpuMs(server.pid);
   const from = performance.now();
   await Promise.all(Array.from({ length: clients }, client));
   const to = performance.now();
+  const cpuAfter = processCpuMs(server.pid);
   if (provider.failures > 0) throw new Error(`${label}: the provider answered ${provider.failures} requests with an error`);
 
   const intervals = provider.intervals;
@@ -424,6 +451,7 @@ async function runPass(
     overlap: busy > 0 ? durations / busy : 0,
     unexpectedRequestCounts: unexpected,
     breakdown,
+    serverCpuMs: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
     from,
     to,
   };
@@ -473,15 +501,16 @@ const overheadShare = (p: PassFigures) => (p.wallMs - p.providerBusyMs) / p.wall
 
 function passTableLines(passes: readonly PassFigures[], settings: Settings): string[] {
   return [
-    '| pass | rows | clients | wall s | rows/s | provider requests | provider busy s | engine overhead s | overhead % of wall | floor s | wall ÷ floor |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| pass | rows | clients | wall s | rows/s | provider requests | provider busy s | engine overhead s | overhead % of wall | floor s | wall ÷ floor | server CPU ms / statement |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...passes.map((p) => {
       // The provider alone: its requests, maxConcurrency at a time, at BENCH_PROVIDER_MS each.
       const floorMs = Math.ceil(p.providerRequests / MAX_CONCURRENCY) * settings.providerMs;
       return (
         `| ${p.label} | ${fmt(p.rows)} | ${p.clients} | ${seconds(p.wallMs)} | ${fmt(p.rows / (p.wallMs / 1000))} | ` +
         `${fmt(p.providerRequests)} | ${seconds(p.providerBusyMs)} | ${seconds(p.wallMs - p.providerBusyMs)} | ` +
-        `${(100 * overheadShare(p)).toFixed(1)}% | ${seconds(floorMs)} | ${floorMs > 0 ? `${(p.wallMs / floorMs).toFixed(1)}x` : '–'} |`
+        `${(100 * overheadShare(p)).toFixed(1)}% | ${seconds(floorMs)} | ${floorMs > 0 ? `${(p.wallMs / floorMs).toFixed(1)}x` : '–'} | ` +
+        `${p.serverCpuMs === undefined ? '–' : (p.serverCpuMs / (p.rows / ROWS_PER_STATEMENT)).toFixed(1)} |`
       );
     }),
   ];
@@ -539,7 +568,7 @@ function writeBenchmarks(passes: readonly PassFigures[], local: LocalModelFigure
     '',
     `\`npm run bench:embed\` (\`BENCH_ROWS\`, \`BENCH_PROVIDER_MS\`, \`BENCH_CLIENTS\`, \`BENCH_ENCODING\`, \`BENCH_QUICK\`, \`BENCH_CPU_PROF\`), ${factsLine(facts)}`,
     `A fake OpenAI-compatible provider in the driver process answers every batch ${settings.providerMs} ms after it arrives, with ${DIMS}-d vectors`,
-    `${settings.encoding === 'float' ? 'as JSON numbers (the usual default)' : 'as base64 float32'}. Quiver's server (a child process, WAL, synchronous=FULL) has it`,
+    `${settings.encoding === 'float' ? 'as JSON numbers (`BENCH_ENCODING=float`)' : "as base64 float32, which Quiver asks for by default (as the openai SDK does)"}. Quiver's server (a child process, WAL, synchronous=FULL) has it`,
     `as model \`${MODEL}\` (maxBatch ${MAX_BATCH}, maxConcurrency ${MAX_CONCURRENCY}) and inserts, through \`POST /v1/sql\`, ${ROWS_PER_STATEMENT}-row statements of distinct texts into`,
     `\`docs (id INT AUTO_INCREMENT PRIMARY KEY, doc TEXT, vec VECTOR(${DIMS}) AS (EMBEDDING(doc, '${MODEL}', ${DIMS})) STORED)\`,`,
     `after ${settings.warmupStatements} warm-up statements; stored vectors are checked against the provider's.`,
@@ -549,15 +578,20 @@ function writeBenchmarks(passes: readonly PassFigures[], local: LocalModelFigure
     'the time the client waited on Quiver rather than on the provider. *floor s* is what the provider alone would take',
     `(its requests, ${MAX_CONCURRENCY} at a time, ${settings.providerMs} ms each), and *wall ÷ floor* how far from it the pass ran: with several clients`,
     "Quiver's work overlaps the provider's waits, so its overhead hides inside *provider busy*, and this ratio shows what it still costs.",
+    '*server CPU ms / statement* is the CPU time the server process used during the pass (from /proc, background cache writes',
+    'included) per 100-row statement: unlike wall time, it hardly moves when other work shares the machine.',
     `The aim is an overhead under ${100 * OVERHEAD_AIM}% of wall time on the cold one-at-a-time pass.`,
     '',
     ...passTableLines(passes, settings),
     '',
     'One statement of the one-at-a-time passes, on average, split at the provider\'s requests (cold): *before 1st request* is',
-    'HTTP in, parsing, the run that collects the misses with placeholders, its rollback, the cache lookups and the SDK building',
-    'its requests; *after last request* is the SDK parsing the last answer, the cache write, the second run that inserts,',
-    'COMMIT (an fsync) and HTTP out. *engine execute* is the server\'s own `timeMs` for the statement (provider wait included),',
-    'and *HTTP + JSON* the rest of the client\'s round trip. `BENCH_CPU_PROF=<file>` prints where the server\'s time goes.',
+    'HTTP in, parsing, finding the texts (read from the statement\'s values, or else a run that collects the misses with',
+    'placeholders and its rollback), the cache lookups and the SDK building its requests; *after last request* is decoding',
+    'the last answer, the run that inserts, COMMIT (an fsync) and HTTP out; the cache file is written in the background,',
+    'during provider waits. *engine execute* is the server\'s own `timeMs` for the statement (provider wait included), and',
+    '*HTTP + JSON* the rest of the client\'s round trip. The cached pass\'s *total* is what a statement costs beside any',
+    'embedding work (HTTP, parsing, the insert, COMMIT): the floor under the cold pass\'s overhead. `BENCH_CPU_PROF=<file>`',
+    'prints where the server\'s time goes.',
     '',
     ...breakdownTableLines(passes),
     '',

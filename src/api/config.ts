@@ -23,6 +23,8 @@
  * | QUIVER_MAX_CONCURRENT_REQUESTS | 512 | requests in progress at once; more get 503 + Retry-After |
  * | QUIVER_MAX_QUEUED_WRITES | 256      | requests waiting for the writer; more get 503 + Retry-After |
  * | QUIVER_MAX_QUEUED_READS | 1024      | reads waiting for a read worker; more get 503 + Retry-After |
+ * | QUIVER_MAX_EMBEDDING_TEXTS | 1000000 | distinct texts one request may send to embedding providers |
+ * | QUIVER_MAX_QUEUED_EMBEDDINGS | 2000000 | texts all requests may wait on providers for; more get 503 + Retry-After |
  * | QUIVER_API_KEYS       | (none)      | API keys, comma-separated, each `role:key` or `name:role:key` |
  * | QUIVER_API_KEYS_FILE  | (none)      | JSON file `{"keys": [{"name": "ops", "role": "admin", "key": "..."}]}` (name optional) |
  * | QUIVER_ALLOW_UNAUTHENTICATED | 0    | `1`: serve a non-loopback HOST with no API keys (logged as a warning) |
@@ -125,6 +127,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxResultBytes: integer('QUIVER_MAX_RESULT_BYTES', DEFAULT_LIMITS.maxResultBytes, 1024, 1024 ** 3),
     maxQueuedWrites: integer('QUIVER_MAX_QUEUED_WRITES', DEFAULT_LIMITS.maxQueuedWrites, 0, 1_000_000),
     maxQueuedReads: integer('QUIVER_MAX_QUEUED_READS', DEFAULT_LIMITS.maxQueuedReads, 0, 1_000_000),
+    maxEmbeddingTexts: integer('QUIVER_MAX_EMBEDDING_TEXTS', DEFAULT_LIMITS.maxEmbeddingTexts, 1, 100_000_000),
+    maxQueuedEmbeddings: integer('QUIVER_MAX_QUEUED_EMBEDDINGS', DEFAULT_LIMITS.maxQueuedEmbeddings, 1, 100_000_000),
   });
   const maxConcurrentRequests = integer('QUIVER_MAX_CONCURRENT_REQUESTS', DEFAULT_MAX_CONCURRENT_REQUESTS, 1, 1_000_000);
 

@@ -16,6 +16,14 @@
  * Batches that succeeded before the failure stay in the cache: they are correct and paid for,
  * and a retried statement then sends only what is still missing. The statement itself writes
  * nothing, since the SQL layer only runs it once every vector is at hand.
+ *
+ * A text is sent by one call at a time: a call that misses a text another call is sending
+ * waits for that answer (`inFlight`) instead of sending it again, so concurrent statements
+ * that share texts pay for them once. If the sender fails for good, the waiters fail with the
+ * same cause; if it was only abandoned by its own caller, the waiters send the texts themselves.
+ * Vectors go to the cache (memory at once, its file later) before anyone is told they are ready,
+ * and once requests are on their way the cache writes what was waiting (EmbeddingCache.flushSoon),
+ * during the wait for the answers rather than on a caller's path.
  */
 import { QuiverError } from '../sql/errors.ts';
 import type { EmbeddingCache } from './cache.ts';
@@ -32,12 +40,17 @@ export interface BatcherOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   maxRetryAfterMs?: number;
-  /** Where cache write failures go; the call still succeeds with its vectors. */
+  /** Where cache write failures go (Embeddings.open gives the cache the same); calls still succeed with their vectors. */
   onCacheError?: (error: unknown) => void;
 }
 
 export interface EmbedAllOptions {
   signal?: AbortSignal;
+  /**
+   * Where to look before sending: 'all' (memory and file, the default) or 'memory', for texts
+   * the caller has just missed in the file, so the second look costs no file reads.
+   */
+  lookup?: 'all' | 'memory';
 }
 
 /** Bounds how many of one model's requests run at once; waiters start in arrival order. */
@@ -77,9 +90,30 @@ class BatchFailure extends Error {
 
 const TIMED_OUT = Symbol('timed out');
 
+/** Texts one call is sending, announced in Batcher.inFlight until they are answered or given up. */
+interface Batch {
+  texts: string[];
+  /** The batch's answer, one vector per text; rejects if the batch does not succeed. */
+  vectors: Promise<Float32Array[]>;
+  /** Settles `vectors`; a second settle is a no-op, as promises make it. */
+  settle: { resolve(vectors: Float32Array[]): void; reject(reason: unknown): void };
+}
+
+/** Where a text being sent will find its vector. */
+interface InFlight {
+  batch: Batch;
+  index: number;
+}
+
+function flightKey(identity: string, dims: number, text: string): string {
+  return `${identity}\u0000${dims}\u0000${text}`;
+}
+
 /** Embeds texts through providers with batching, bounded concurrency, retries, timeouts and the cache. */
 export class Batcher {
   private readonly limiters = new Map<string, Limiter>();
+  /** Texts being sent, by flightKey(), with the batch whose answer will hold their vector. */
+  private readonly inFlight = new Map<string, InFlight>();
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly maxRetryAfterMs: number;
@@ -102,48 +136,95 @@ export class Batcher {
     signal?.throwIfAborted();
     const unique = [...new Set(texts)];
     const found = new Map<string, Float32Array>();
-    const useCache = model.cache && this.cache !== undefined;
-    if (useCache) {
-      const hits = this.cache!.getMany(model.identity, dims, unique);
-      unique.forEach((text, i) => {
-        if (hits[i]) found.set(text, hits[i]!);
-      });
+    const cache = model.cache ? this.cache : undefined;
+    if (cache) {
+      const hits = cache.getMany(model.identity, dims, unique, { memoryOnly: options.lookup === 'memory' });
+      for (let i = 0; i < unique.length; i++) if (hits[i]) found.set(unique[i], hits[i]!);
     }
     const misses = unique.filter((text) => !found.has(text));
-    if (misses.length > 0) {
+    if (misses.length === 0) return texts.map((text) => found.get(text)!);
+
+    // Texts another call is sending are waited for; the rest are this call's to send. The
+    // partition and the registration below happen before any await, so no two calls send a text.
+    const waits: { text: string; sender: InFlight }[] = [];
+    const own: string[] = [];
+    for (const text of misses) {
+      const sender = this.inFlight.get(flightKey(model.identity, dims, text));
+      if (sender) waits.push({ text, sender });
+      else own.push(text);
+    }
+    const batches: Batch[] = [];
+    for (let i = 0; i < own.length; i += model.maxBatch) batches.push(this.register(model.identity, dims, own.slice(i, i + model.maxBatch)));
+
+    // One failure stops the rest: queued batches never start, running ones are aborted.
+    const stop = new AbortController();
+    const onCallerAbort = () => stop.abort(signal!.reason);
+    signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const fail = (error: unknown) => {
+      if (!stop.signal.aborted) stop.abort(error);
+      throw error;
+    };
+    /** Texts whose sender was abandoned by its caller: this call sends them after all. */
+    const orphans: string[] = [];
+    try {
       // Loading (the built-in model's first use) is not a request: no timeout, but the caller may abort it.
-      if (provider.warmUp) await (signal ? abortable(provider.warmUp(signal), signal) : provider.warmUp());
-      const batches: string[][] = [];
-      for (let i = 0; i < misses.length; i += model.maxBatch) batches.push(misses.slice(i, i + model.maxBatch));
-      // One failed batch stops the rest: queued ones never start, running ones are aborted.
-      const stop = new AbortController();
-      const onCallerAbort = () => stop.abort(signal!.reason);
-      signal?.addEventListener('abort', onCallerAbort, { once: true });
+      if (batches.length > 0 && provider.warmUp) await abortable(provider.warmUp(stop.signal), stop.signal);
       const limiter = this.limiterFor(model.name, model.maxConcurrency);
-      try {
-        await Promise.all(
-          batches.map((batch) =>
-            limiter
-              .run(async () => {
-                stop.signal.throwIfAborted();
-                const vectors = await this.sendWithRetries(provider, dims, batch, stop.signal);
-                batch.forEach((text, i) => found.set(text, vectors[i]));
-                if (useCache) this.store(model.identity, dims, batch, vectors);
-              })
-              .catch((error: unknown) => {
-                if (!stop.signal.aborted) stop.abort(error);
-                throw error;
-              }),
-          ),
-        );
-      } catch {
-        // The first failure is the reason `stop` was aborted with; later ones are its echoes.
-        throw this.toQuiverError(stop.signal.reason, model.name, misses.length, texts.length);
-      } finally {
-        signal?.removeEventListener('abort', onCallerAbort);
-      }
+      const sending = batches.map((batch) =>
+        limiter
+          .run(async () => {
+            stop.signal.throwIfAborted();
+            const vectors = await this.sendWithRetries(provider, dims, batch.texts, stop.signal);
+            batch.texts.forEach((text, i) => found.set(text, vectors[i]));
+            if (cache) this.store(cache, model.identity, dims, batch.texts, vectors);
+            batch.settle.resolve(vectors);
+          })
+          .catch(fail),
+      );
+      if (batches.length > 0) cache?.flushSoon();
+      const waiting = waits.map(({ text, sender }) =>
+        abortable(sender.batch.vectors, stop.signal).then(
+          (vectors) => void found.set(text, vectors[sender.index]),
+          (reason: unknown) => {
+            if (stop.signal.aborted || reason instanceof BatchFailure) return fail(stop.signal.aborted ? stop.signal.reason : reason);
+            orphans.push(text);
+          },
+        ),
+      );
+      await Promise.all([...sending, ...waiting]);
+    } catch (error) {
+      // The first failure is the reason `stop` was aborted with; later ones are its echoes.
+      // Without one, loading the model failed before any request.
+      throw this.toQuiverError(stop.signal.aborted ? stop.signal.reason : error, model.name, misses.length, texts.length);
+    } finally {
+      signal?.removeEventListener('abort', onCallerAbort);
+      for (const batch of batches) this.unregister(model.identity, dims, batch, stop.signal.reason);
+    }
+    if (orphans.length > 0) {
+      const vectors = await this.embedAll(provider, dims, orphans, { signal, lookup: 'memory' });
+      orphans.forEach((text, i) => found.set(text, vectors[i]));
     }
     return texts.map((text) => found.get(text)!);
+  }
+
+  /** Announces that `texts` are being sent, so other calls wait for them instead. */
+  private register(identity: string, dims: number, texts: string[]): Batch {
+    let settle!: Batch['settle'];
+    const vectors = new Promise<Float32Array[]>((resolve, reject) => (settle = { resolve, reject }));
+    // Nobody may be waiting: a failure must not surface as an unhandled rejection.
+    vectors.catch(() => {});
+    const batch: Batch = { texts, vectors, settle };
+    texts.forEach((text, index) => this.inFlight.set(flightKey(identity, dims, text), { batch, index }));
+    return batch;
+  }
+
+  /** Ends a batch's announcement; waiters of a batch that did not succeed get `reason`. */
+  private unregister(identity: string, dims: number, batch: Batch, reason: unknown): void {
+    batch.settle.reject(reason ?? new Error('the batch was not sent'));
+    for (const text of batch.texts) {
+      const key = flightKey(identity, dims, text);
+      if (this.inFlight.get(key)?.batch === batch) this.inFlight.delete(key);
+    }
   }
 
   private limiterFor(model: string, limit: number): Limiter {
@@ -155,9 +236,9 @@ export class Batcher {
     return limiter;
   }
 
-  private store(identity: string, dims: number, texts: string[], vectors: Float32Array[]): void {
+  private store(cache: EmbeddingCache, identity: string, dims: number, texts: string[], vectors: Float32Array[]): void {
     try {
-      this.cache!.putMany(identity, dims, texts, vectors);
+      cache.putMany(identity, dims, texts, vectors);
     } catch (error) {
       this.onCacheError(error);
     }

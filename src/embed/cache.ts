@@ -1,39 +1,55 @@
 /**
  * @module cache
- * The persistent embedding cache: vectors keyed by (model identity, dims, sha256 of the text),
- * in a SQLite file of their own (`<dataDir>/embedding-cache.db`, WAL) so that caching never
- * waits on, or holds, the main database's write lock. Lookups are synchronous because the SQL
- * layer calls them from inside a SQLite user function; so are writes, batched one transaction
- * per call. Runs on the thread that owns the Embeddings instance.
+ * The embedding cache: vectors keyed by (model identity, dims, text), in two layers. A bounded
+ * LRU map in memory answers hits at once and holds what was put until it is written; a SQLite
+ * file of its own (cache-file.ts) keeps them across restarts. Lookups are synchronous because
+ * the SQL layer calls them from inside a SQLite user function; they run on the thread that owns
+ * the cache, as does everything here but the writing.
  *
- * The cache is bounded in entries and in bytes (vector bytes plus a fixed per-row overhead; an
- * estimate, not the file's size). Past a bound the least recently used entries are deleted, in
- * batches, down to LOW_WATER of it, so one insert does not pay for eviction every time.
- * "Recently used" is a timestamp refreshed on a hit at most once per touchAfterMs: exact LRU
- * would turn every read into a write.
+ * Writes stay off the caller's path, and off its thread: putMany only records the vectors in
+ * memory; a writer thread (cache-worker.ts) puts them in the file, a transaction of up to
+ * FLUSH_CHUNK_ENTRIES at a time, so neither its transactions nor the WAL checkpoints' fsyncs
+ * ever stall a request. They are handed over when the batcher has requests in flight
+ * (flushSoon, once per fetch), after flushDelayMs at the latest, and once FLUSH_MAX_ENTRIES are
+ * waiting. flush() (a clean close, stats) writes everything still waiting or not yet confirmed
+ * by the writer on this thread, synchronously: writing a row twice is harmless (CacheFile.write
+ * is idempotent), so nothing put before a clean close is lost. A crash loses only what was not
+ * written yet, which is harmless: the cache saves provider calls, and the rows that used those
+ * vectors hold them already. A failed write (a full disk, another process holding the file) is
+ * reported and not retried; its vectors stay usable from memory. A ':memory:' cache, which a
+ * second connection could not see, writes on this thread.
  *
- * It is a cache: a file of another schema version is emptied rather than migrated.
+ * "Recently used" in the file is a timestamp refreshed on a hit at most once per touchAfterMs,
+ * and written with the next write: exact LRU would turn every read into a write. Rows evicted
+ * from the file are dropped from memory too. The memory layer has its own bound
+ * (memoryMaxBytes) and plain LRU order.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { decodeVector, encodeVector } from '../sql/vector-codec.ts';
+import type { Worker } from 'node:worker_threads';
+import { startTsWorker } from '../util/ts-worker.ts';
+import { decodeVector } from '../sql/vector-codec.ts';
+import { CacheFile, openCacheFile, rowKey } from './cache-file.ts';
+import type { RowTouch, RowWrite } from './cache-file.ts';
+import type { WriteAnswer, WriteJob, WriterData } from './cache-worker.ts';
 
-export const CACHE_FILE = 'embedding-cache.db';
-const SCHEMA_VERSION = 1;
+export { CACHE_FILE } from './cache-file.ts';
 
 export const DEFAULT_CACHE_MAX_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_CACHE_MAX_ENTRIES = Number.MAX_SAFE_INTEGER;
 export const DEFAULT_TOUCH_AFTER_MS = 60_000;
-/** Eviction stops at this fraction of a bound. */
-const LOW_WATER = 0.9;
-/** Rows deleted per statement while evicting. */
-const EVICT_BATCH = 1000;
-/** Key, row header and index entry, roughly: what a row costs beyond its vector and model name. */
-const ROW_OVERHEAD_BYTES = 96;
-/** A SQLITE_BUSY on this private file means another process shares the data dir; wait this long at most. */
-const BUSY_TIMEOUT_MS = 2000;
+/** Vectors kept in memory (estimated bytes, keys included); never more than the file's own bound. */
+export const DEFAULT_MEMORY_MAX_BYTES = 64 * 1024 * 1024;
+/** The longest a put waits in memory before it is written, when no fetch gives an earlier chance. */
+export const DEFAULT_FLUSH_DELAY_MS = 500;
+export const MIN_FLUSH_DELAY_MS = 0;
+export const MAX_FLUSH_DELAY_MS = 60_000;
+/** Puts waiting past this many are handed to the writer at the next turn of the event loop. */
+const FLUSH_MAX_ENTRIES = 4096;
+/** Most puts in one write (one transaction, a few milliseconds); more go in the next one. */
+const FLUSH_CHUNK_ENTRIES = 256;
+/** Keys looked up in the file per statement. */
+const LOOKUP_CHUNK = 64;
+/** A Map entry and its objects, roughly, beyond the vector and the key string. */
+const MEMORY_ENTRY_OVERHEAD_BYTES = 160;
 
 export interface EmbeddingCacheOptions {
   /** The SQLite file, or ':memory:' for a cache that lives as long as the process. */
@@ -42,8 +58,21 @@ export interface EmbeddingCacheOptions {
   maxEntries?: number;
   /** How stale a hit's last-used time may get before a lookup refreshes it. */
   touchAfterMs?: number;
+  /** Bound of the memory layer; DEFAULT_MEMORY_MAX_BYTES, or maxBytes when smaller. */
+  memoryMaxBytes?: number;
+  /** The longest a put waits before it is written (DEFAULT_FLUSH_DELAY_MS). */
+  flushDelayMs?: number;
+  /** 'thread' (the default for a file): a writer thread; 'inline': this thread, for tests that time writes. */
+  writer?: 'thread' | 'inline';
+  /** Where a failed write is reported; the vectors stay usable from memory. Default: console.warn. */
+  onWriteError?: (error: unknown) => void;
   /** The clock, in milliseconds; tests set it to order entries. */
   now?: () => number;
+}
+
+export interface GetManyOptions {
+  /** Look in memory only: for a second look at texts the caller has just missed in the file. */
+  memoryOnly?: boolean;
 }
 
 export interface CacheStats {
@@ -54,165 +83,296 @@ export interface CacheStats {
   maxBytes: number;
 }
 
-interface Row {
-  id: number;
-  vector: Buffer;
-  last_used: number;
+/** A vector in memory; `key` is its row's key in the file, `usedAt` the last use the file knows of (or will). */
+interface MemoryEntry {
+  vector: Float32Array;
+  key: Buffer;
+  usedAt: number;
+  bytes: number;
+}
+
+/** A put not yet handed to a writer. */
+interface Unwritten {
+  model: string;
+  dims: number;
+  text: string;
+  vector: Float32Array;
+  at: number;
 }
 
 /** Vectors by (model identity, dims, text), bounded, surviving restarts. */
 export class EmbeddingCache {
-  private readonly db: Database.Database;
+  private readonly file: CacheFile;
+  private readonly path: string;
   private readonly maxBytes: number;
   private readonly maxEntries: number;
   private readonly touchAfterMs: number;
+  private readonly memoryMaxBytes: number;
+  private readonly flushDelayMs: number;
+  private readonly onWriteError: (error: unknown) => void;
   private readonly now: () => number;
-  private readonly select: Database.Statement<[Buffer], Row>;
-  private readonly touch: Database.Statement<[number, number]>;
-  private readonly insert: Database.Statement<[Buffer, string, number, Buffer, number]>;
-  private readonly refresh: Database.Statement<[number, Buffer]>;
-  private readonly readStat: Database.Statement<[string], { value: number }>;
-  private readonly addStat: Database.Statement<[number, string]>;
-  private readonly evictOldest: Database.Statement<[number], { bytes: number }>;
+
+  /** LRU order: least recently used first. Keyed by memoryKey(). */
+  private readonly memory = new Map<string, MemoryEntry>();
+  private memoryBytes = 0;
+  /** Puts waiting to be handed to a writer, by memoryKey(); looked up before `memory`. */
+  private readonly unwritten = new Map<string, Unwritten>();
+  /** Last-used times to write: row key (hex) -> key and time. */
+  private readonly touches = new Map<string, RowTouch>();
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+
+  /** The writer thread; null before the first write, after close, or for good after a failure. */
+  private worker: Worker | null = null;
+  private useWorker: boolean;
+  private seq = 0;
+  /** Jobs handed to the writer and not yet confirmed: flush() writes them again, in case. */
+  private readonly posted = new Map<number, WriteJob>();
 
   constructor(options: EmbeddingCacheOptions) {
+    this.path = options.path;
     this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
     this.maxEntries = options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES;
     this.touchAfterMs = options.touchAfterMs ?? DEFAULT_TOUCH_AFTER_MS;
+    this.memoryMaxBytes = Math.min(options.memoryMaxBytes ?? DEFAULT_MEMORY_MAX_BYTES, this.maxBytes);
+    this.flushDelayMs = Math.min(MAX_FLUSH_DELAY_MS, Math.max(MIN_FLUSH_DELAY_MS, options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS));
+    this.onWriteError = options.onWriteError ?? ((error) => console.warn('quiver: embedding cache write failed:', error));
     this.now = options.now ?? Date.now;
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path);
-    try {
-      this.db.pragma('journal_mode = WAL');
-      // A cache may lose its last writes in a power cut; it must not corrupt, which WAL ensures.
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      this.migrate();
-    } catch (error) {
-      this.db.close();
-      throw error;
-    }
-    this.select = this.db.prepare('SELECT id, vector, last_used FROM entries WHERE key = ?');
-    this.touch = this.db.prepare('UPDATE entries SET last_used = ? WHERE id = ?');
-    this.insert = this.db.prepare('INSERT OR IGNORE INTO entries (key, model, dims, vector, last_used) VALUES (?, ?, ?, ?, ?)');
-    this.refresh = this.db.prepare('UPDATE entries SET last_used = ? WHERE key = ?');
-    this.readStat = this.db.prepare('SELECT value FROM stats WHERE name = ?');
-    this.addStat = this.db.prepare('UPDATE stats SET value = value + ? WHERE name = ?');
-    this.evictOldest = this.db.prepare(
-      `DELETE FROM entries WHERE id IN (SELECT id FROM entries ORDER BY last_used, id LIMIT ?)
-       RETURNING length(vector) + length(model) + ${ROW_OVERHEAD_BYTES} AS bytes`,
-    );
+    this.useWorker = options.path !== ':memory:' && options.writer !== 'inline';
+    this.file = new CacheFile(openCacheFile(options.path), { maxEntries: this.maxEntries, maxBytes: this.maxBytes });
   }
 
-  private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version === SCHEMA_VERSION) return;
-    this.db.exec(`
-      BEGIN IMMEDIATE;
-      DROP TABLE IF EXISTS entries;
-      DROP TABLE IF EXISTS stats;
-      CREATE TABLE entries (
-        id INTEGER PRIMARY KEY,
-        key BLOB NOT NULL UNIQUE,      -- sha256(model identity, dims, text)
-        model TEXT NOT NULL,           -- the model identity, for people reading the file
-        dims INTEGER NOT NULL,
-        vector BLOB NOT NULL,          -- float32 little-endian, as in the main database
-        last_used INTEGER NOT NULL     -- ms since the epoch, refreshed at most every touchAfterMs
-      );
-      CREATE INDEX entries_last_used ON entries (last_used, id);
-      CREATE TABLE stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-      INSERT INTO stats VALUES ('entries', 0), ('bytes', 0);
-      PRAGMA user_version = ${SCHEMA_VERSION};
-      COMMIT;
-    `);
-  }
-
-  /** The cached vector of each text (undefined for a miss), in order; refreshes the hits' last use. */
-  getMany(model: string, dims: number, texts: readonly string[]): (Float32Array | undefined)[] {
+  /**
+   * The cached vector of each text (undefined for a miss), in order. Vectors are shared with
+   * the cache: callers must not modify them. Hits found stale are refreshed at the next write.
+   */
+  getMany(model: string, dims: number, texts: readonly string[], options: GetManyOptions = {}): (Float32Array | undefined)[] {
     const now = this.now();
-    const stale: number[] = [];
-    const out = texts.map((text) => {
-      const row = this.select.get(cacheKey(model, dims, text));
-      if (!row || row.vector.length !== dims * 4) return undefined;
-      if (now - row.last_used >= this.touchAfterMs) stale.push(row.id);
-      return decodeVector(row.vector);
-    });
-    if (stale.length > 0) {
-      try {
-        this.db.transaction(() => {
-          for (const id of stale) this.touch.run(now, id);
-        })();
-      } catch (error) {
-        // A busy file only makes eviction order less exact; the lookup itself succeeded.
-        if (!isBusy(error)) throw error;
+    const out = new Array<Float32Array | undefined>(texts.length).fill(undefined);
+    const fromFile: number[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      const mk = memoryKey(model, dims, texts[i]);
+      const pending = this.unwritten.get(mk);
+      if (pending) {
+        out[i] = pending.vector;
+        continue;
+      }
+      const entry = this.memory.get(mk);
+      if (entry) {
+        // Most recently used goes last.
+        this.memory.delete(mk);
+        this.memory.set(mk, entry);
+        this.used(entry, now);
+        out[i] = entry.vector;
+      } else if (!options.memoryOnly) fromFile.push(i);
+    }
+    if (fromFile.length === 0 || !this.file.db.open) return out;
+    // A statement per LOOKUP_CHUNK keys: most lookups of a cold insert miss, and each would
+    // otherwise pay a statement's overhead for nothing.
+    for (let start = 0; start < fromFile.length; start += LOOKUP_CHUNK) {
+      const chunk = fromFile.slice(start, start + LOOKUP_CHUNK);
+      const keys = chunk.map((i) => rowKey(model, dims, texts[i]));
+      const at = new Map<string, number>();
+      chunk.forEach((_, j) => at.set(keys[j].toString('hex'), j));
+      for (const row of this.file.select(keys)) {
+        const j = at.get(row.key.toString('hex'));
+        if (j === undefined || row.vector.length !== dims * 4) continue;
+        const entry: MemoryEntry = { vector: decodeVector(row.vector), key: keys[j], usedAt: row.last_used, bytes: 0 };
+        this.used(entry, now);
+        this.remember(memoryKey(model, dims, texts[chunk[j]]), entry);
+        out[chunk[j]] = entry.vector;
       }
     }
     return out;
   }
 
-  /** Stores one vector per text (vectors[i] for texts[i]), then evicts if over a bound. */
-  putMany(model: string, dims: number, texts: readonly string[], vectors: readonly Float32Array[]): void {
-    if (texts.length !== vectors.length) throw new Error(`putMany: ${texts.length} texts but ${vectors.length} vectors`);
-    const now = this.now();
-    this.db.transaction(() => {
-      let entries = 0;
-      let bytes = 0;
-      for (let i = 0; i < texts.length; i++) {
-        if (vectors[i].length !== dims) throw new Error(`putMany: vector ${i} has ${vectors[i].length} dims, not ${dims}`);
-        const key = cacheKey(model, dims, texts[i]);
-        if (this.insert.run(key, model, dims, encodeVector(vectors[i]), now).changes > 0) {
-          entries++;
-          bytes += dims * 4 + Buffer.byteLength(model) + ROW_OVERHEAD_BYTES;
-        } else this.refresh.run(now, key);
-      }
-      this.addStat.run(entries, 'entries');
-      this.addStat.run(bytes, 'bytes');
-      this.evictIfOver();
-    }).immediate();
+  /** Queues a last-used refresh when the file's time for `entry` is older than touchAfterMs. */
+  private used(entry: MemoryEntry, now: number): void {
+    if (now - entry.usedAt < this.touchAfterMs) return;
+    entry.usedAt = now;
+    this.touches.set(entry.key.toString('hex'), { key: entry.key, at: now });
+    this.scheduleFlush();
   }
 
-  private evictIfOver(): void {
-    let entries = this.readStat.get('entries')?.value ?? 0;
-    let bytes = this.readStat.get('bytes')?.value ?? 0;
-    if (entries <= this.maxEntries && bytes <= this.maxBytes) return;
-    const entryTarget = Math.floor(this.maxEntries * LOW_WATER);
-    const byteTarget = Math.floor(this.maxBytes * LOW_WATER);
-    while (entries > 0 && (entries > entryTarget || bytes > byteTarget)) {
-      // Rows needed to get under both targets, the byte one estimated from the average row.
-      const forEntries = entries - entryTarget;
-      const forBytes = Math.ceil((bytes - byteTarget) / (bytes / entries));
-      const limit = Math.min(EVICT_BATCH, Math.max(1, forEntries, forBytes));
-      const evicted = this.evictOldest.all(limit);
-      if (evicted.length === 0) break;
-      const freed = evicted.reduce((sum, row) => sum + row.bytes, 0);
-      entries -= evicted.length;
-      bytes -= freed;
-      this.addStat.run(-evicted.length, 'entries');
-      this.addStat.run(-freed, 'bytes');
+  /** Records one vector per text (vectors[i] for texts[i]); they are written later, together. */
+  putMany(model: string, dims: number, texts: readonly string[], vectors: readonly Float32Array[]): void {
+    if (texts.length !== vectors.length) throw new Error(`putMany: ${texts.length} texts but ${vectors.length} vectors`);
+    for (let i = 0; i < texts.length; i++) {
+      if (vectors[i].length !== dims) throw new Error(`putMany: vector ${i} has ${vectors[i].length} dims, not ${dims}`);
+    }
+    const now = this.now();
+    for (let i = 0; i < texts.length; i++) {
+      this.unwritten.set(memoryKey(model, dims, texts[i]), { model, dims, text: texts[i], vector: vectors[i], at: now });
+    }
+    if (this.unwritten.size >= FLUSH_MAX_ENTRIES) this.flushSoon();
+    else this.scheduleFlush();
+  }
+
+  /**
+   * Hands what is waiting to the writer at the next turn of the event loop. The batcher calls
+   * it once its requests are on their way: the handing over, the only part on this thread,
+   * then fills the wait for the provider's answer.
+   */
+  flushSoon(): void {
+    if (this.immediate || !this.hasWork()) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = null;
+      this.writeSome(FLUSH_CHUNK_ENTRIES);
+      if (this.unwritten.size > 0) this.flushSoon();
+    });
+    this.immediate.unref();
+  }
+
+  private scheduleFlush(): void {
+    if (this.timer || !this.hasWork()) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flushSoon();
+    }, this.flushDelayMs);
+    this.timer.unref();
+  }
+
+  private hasWork(): boolean {
+    return this.unwritten.size > 0 || this.touches.size > 0;
+  }
+
+  /** Takes up to `limit` waiting puts and every waiting refresh, moving the puts into memory. */
+  private take(limit: number): { writes: RowWrite[]; touches: RowTouch[] } {
+    const writes: RowWrite[] = [];
+    for (const [mk, w] of this.unwritten) {
+      if (writes.length >= limit) break;
+      this.unwritten.delete(mk);
+      const key = rowKey(w.model, w.dims, w.text);
+      this.remember(mk, { vector: w.vector, key, usedAt: w.at, bytes: 0 });
+      writes.push({ key, model: w.model, dims: w.dims, vector: w.vector, at: w.at });
+    }
+    const touches = [...this.touches.values()];
+    this.touches.clear();
+    return { writes, touches };
+  }
+
+  /** Hands up to `limit` waiting puts (and every waiting refresh) to the writer thread, or writes them here. */
+  private writeSome(limit: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.hasWork() || !this.file.db.open) return;
+    const { writes, touches } = this.take(limit);
+    const worker = this.writer();
+    if (!worker) {
+      this.writeHere(writes, touches);
+      return;
+    }
+    const seq = ++this.seq;
+    // Own copies: a view would carry its whole (possibly pooled) ArrayBuffer across threads.
+    const job: WriteJob = {
+      seq,
+      writes: writes.map((w) => ({ ...w, key: new Uint8Array(w.key), vector: w.vector.byteLength === w.vector.buffer.byteLength ? w.vector : w.vector.slice() })),
+      touches: touches.map((t) => ({ key: new Uint8Array(t.key), at: t.at })),
+    };
+    this.posted.set(seq, job);
+    worker.postMessage(job);
+  }
+
+  /** Writes on this thread; a failure is reported, not thrown. */
+  private writeHere(writes: readonly RowWrite[], touches: readonly RowTouch[]): void {
+    if (writes.length === 0 && touches.length === 0) return;
+    try {
+      this.forget(this.file.write(writes, touches));
+    } catch (error) {
+      this.onWriteError(error);
     }
   }
 
-  /** Entries and estimated bytes held, with the bounds. */
-  stats(): CacheStats {
-    return {
-      entries: this.readStat.get('entries')?.value ?? 0,
-      bytes: this.readStat.get('bytes')?.value ?? 0,
-      maxEntries: this.maxEntries,
-      maxBytes: this.maxBytes,
+  /** The writer thread, started on first use; null when writes happen on this thread. */
+  private writer(): Worker | null {
+    if (!this.useWorker) return null;
+    if (this.worker) return this.worker;
+    const data: WriterData = { path: this.path, maxEntries: this.maxEntries, maxBytes: this.maxBytes };
+    const worker = startTsWorker(new URL('./cache-worker.ts', import.meta.url), data);
+    // Never what keeps a process alive: a clean close writes what is left on this thread.
+    worker.unref();
+    worker.on('message', (answer: WriteAnswer) => {
+      this.posted.delete(answer.seq);
+      if ('error' in answer) this.onWriteError(new Error(`embedding cache writer: ${answer.error}`));
+      else this.forget(answer.evicted);
+    });
+    const fail = (error: Error) => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      this.useWorker = false;
+      this.onWriteError(error);
+      // What it had not confirmed is written here instead.
+      const jobs = [...this.posted.values()];
+      this.posted.clear();
+      if (this.file.db.open) this.writeHere(jobs.flatMap((j) => j.writes), jobs.flatMap((j) => j.touches));
     };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`embedding cache writer exited with code ${code}`)));
+    this.worker = worker;
+    return worker;
   }
 
+  /** Writes everything now, on this thread: what waits, and what the writer has not confirmed. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (!this.file.db.open) return;
+    const jobs = [...this.posted.values()];
+    this.posted.clear();
+    const { writes, touches } = this.take(Infinity);
+    this.writeHere([...jobs.flatMap((j) => j.writes), ...writes], [...jobs.flatMap((j) => j.touches), ...touches]);
+  }
+
+  /** Adds `entry` to memory as the most recently used, evicting the least recently used past the bound. */
+  private remember(mk: string, entry: MemoryEntry): void {
+    const old = this.memory.get(mk);
+    if (old) {
+      this.memoryBytes -= old.bytes;
+      this.memory.delete(mk);
+    }
+    entry.bytes = entry.vector.byteLength + mk.length * 2 + MEMORY_ENTRY_OVERHEAD_BYTES;
+    this.memory.set(mk, entry);
+    this.memoryBytes += entry.bytes;
+    while (this.memoryBytes > this.memoryMaxBytes && this.memory.size > 0) {
+      const [oldest, victim] = this.memory.entries().next().value!;
+      this.memory.delete(oldest);
+      this.memoryBytes -= victim.bytes;
+    }
+  }
+
+  /** Drops from memory the entries whose rows were evicted from the file (keys in hex). */
+  private forget(evicted: readonly string[]): void {
+    if (evicted.length === 0) return;
+    const keys = new Set(evicted);
+    for (const [mk, entry] of this.memory) {
+      if (keys.has(entry.key.toString('hex'))) {
+        this.memory.delete(mk);
+        this.memoryBytes -= entry.bytes;
+      }
+    }
+  }
+
+  /** Entries and estimated bytes in the file, with the bounds; writes what is waiting first. */
+  stats(): CacheStats {
+    this.flush();
+    return { ...this.file.counts(), maxEntries: this.maxEntries, maxBytes: this.maxBytes };
+  }
+
+  /** Writes what is waiting, stops the writer and closes the file. Safe to call twice. */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = null;
+    if (!this.file.db.open) return;
+    this.flush();
+    const worker = this.worker;
+    this.worker = null;
+    this.useWorker = false;
+    void worker?.terminate();
+    this.file.db.close();
   }
 }
 
-/** sha256 over the model identity, dims and text, NUL-separated (identities hold no NUL). */
-function cacheKey(model: string, dims: number, text: string): Buffer {
-  return createHash('sha256').update(model).update('\0').update(String(dims)).update('\0').update(text).digest();
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+/** The memory layer's key: model identity, dims and text, NUL-separated (identities hold no NUL). */
+function memoryKey(model: string, dims: number, text: string): string {
+  return `${model}\u0000${dims}\u0000${text}`;
 }

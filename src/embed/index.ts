@@ -2,8 +2,9 @@
  * @module embed
  * Quiver's embedding layer, the public door of src/embed: the models of one data dir (the
  * built-in offline model and those of the config file, see registry.ts), the batcher that
- * feeds them (batcher.ts) and the persistent cache in front of them (cache.ts). The SQL layer
- * passes an Embeddings to Engine.open as its EmbeddingSource. Runs on the thread that owns it.
+ * feeds them (batcher.ts) and the cache in front of them (cache.ts: memory, then a file written
+ * by a thread of its own). The SQL layer passes an Embeddings to Engine.open as its
+ * EmbeddingSource. Runs on the thread that owns it.
  *
  * @example
  * ```ts
@@ -76,6 +77,7 @@ export class Embeddings implements EmbeddingSource {
       path: options.dataDir ? join(options.dataDir, CACHE_FILE) : ':memory:',
       maxBytes: options.cacheMaxBytes ?? config.cache.maxBytes,
       maxEntries: options.cacheMaxEntries ?? config.cache.maxEntries,
+      onWriteError: options.batcher?.onCacheError,
     });
     return new Embeddings(registry, cache, new Batcher(cache, options.batcher), configPath);
   }
@@ -95,7 +97,10 @@ export class Embeddings implements EmbeddingSource {
     return this.registry.resolveDims(model, dims);
   }
 
-  /** One vector per text, in order, through cache and provider; EMBEDDING_FAILED if the provider fails. */
+  /**
+   * One vector per text, in order, through cache and provider; EMBEDDING_FAILED if the provider
+   * fails. The vectors may be the cache's own: do not modify them.
+   */
   async embed(model: string, dims: number, texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
     const provider = this.registry.get(model);
     const resolved = this.registry.resolveDims(model, dims);
@@ -118,9 +123,14 @@ export class Embeddings implements EmbeddingSource {
     return this.getCached(model, dims, texts);
   }
 
-  /** EmbeddingSource.fetch: embed without a caller signal. */
+  /**
+   * EmbeddingSource.fetch: embed texts the SQL layer has just missed through `cached`, without
+   * a caller signal; only the memory layer is looked at again (for what other requests fetched since).
+   */
   fetch(model: string, dims: number, texts: string[]): Promise<Float32Array[]> {
-    return this.embed(model, dims, texts);
+    const provider = this.registry.get(model);
+    const resolved = this.registry.resolveDims(model, dims);
+    return this.batcher.embedAll(provider, resolved, texts, { lookup: 'memory' });
   }
 
   /** Loads what model `name` needs before its first request (the built-in model's vectors). */
@@ -133,7 +143,7 @@ export class Embeddings implements EmbeddingSource {
     return this.cache.stats();
   }
 
-  /** Closes the cache; requests in flight finish, but their vectors are not stored. */
+  /** Writes the cache's waiting vectors and closes it; requests in flight finish, but their vectors are not stored. */
   close(): void {
     this.cache.close();
   }

@@ -39,8 +39,8 @@
  *
  * A model's key is the name SQL uses; `model` is the endpoint's name for it (default: the key).
  * Only `provider` and `dims` are required; `baseURL` defaults to OpenAI's, the rest to the
- * DEFAULT_ constants below. `encodingFormat` ("float" or "base64") and `cache` (false to skip
- * the persistent cache) are optional too. Keys starting with `$` are comments.
+ * DEFAULT_ constants below. `encodingFormat` ("base64", the default, or "float") and `cache`
+ * (false to skip the persistent cache) are optional too. Keys starting with `$` are comments.
  *
  * The optional `chat` section names the OpenAI-compatible chat models /v1/chat may generate
  * with (src/chat); the first is the default. Only `provider` is required; `model` defaults to
@@ -242,7 +242,9 @@ function parseModel(name: string, settings: unknown, fail: (message: string) => 
   if (typeof remoteModel !== 'string' || remoteModel === '') fail('"model" must be a non-empty string');
   if (settings.dims === undefined) fail(`"dims" is required: the model's own dimension count`);
   const dims = integerIn(settings.dims, 'dims', MIN_VECTOR_DIMS, MAX_VECTOR_DIMS, fail);
-  const encodingFormat = settings.encodingFormat ?? 'float';
+  // base64 by default: it is what the openai SDK itself asks for, and a server refusing it by
+  // name is asked again with float (providers/openai.ts).
+  const encodingFormat = settings.encodingFormat ?? 'base64';
   if (encodingFormat !== 'float' && encodingFormat !== 'base64') fail('"encodingFormat" must be "float" or "base64"');
   const maxBatch = integerIn(settings.maxBatch ?? DEFAULT_MAX_BATCH, 'maxBatch', MIN_MAX_BATCH, MAX_MAX_BATCH, fail);
   const maxConcurrency = integerIn(settings.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY, 'maxConcurrency', MIN_MAX_CONCURRENCY, MAX_MAX_CONCURRENCY, fail);

@@ -4,14 +4,24 @@
  * waiting on the network inside SQLite (DESIGN decision 6).
  *
  * SQLite calls user functions synchronously, so EMBEDDING() only answers from what is already
- * at hand: vectors fetched for this request, then the persistent cache. A statement runs first
- * in *collecting* mode: each miss is recorded and answered with a zero placeholder. If anything
- * was missing, the engine rolls the work back, fetches every missing text in batches (with no
+ * at hand: vectors fetched for this request, then the cache. Most texts are known before a
+ * statement runs: they are written in it, as literals or bound parameters, either in an
+ * EMBEDDING() call or in the VALUES of a column a STORED generated EMBEDDING() column is
+ * computed from. EmbeddingRound.prefetchWritten reads those (predictTexts) so the engine can
+ * fetch them before the first run, which then finds every vector and runs once. What cannot
+ * be read that way (INSERT ... SELECT, UPDATE, EMBEDDING(col) in a query) is found by running
+ * the statement in *collecting* mode: each miss is recorded and answered with a zero
+ * placeholder, the engine rolls the work back, fetches every missing text in batches (with no
  * transaction open when it can), and runs the statement again; the second run finds them all.
+ * A wrong prediction costs at most a provider call for a text no row needed; never a wrong
+ * vector, since every run looks each text up by its actual value.
  * Runs on the thread that owns the database connection.
  */
 import type Database from 'better-sqlite3';
+import type * as A from './ast.ts';
 import { QuiverError } from './errors.ts';
+import { parseExpression } from './parser.ts';
+import type { Params } from './types.ts';
 import { encodeVector } from './vector-codec.ts';
 
 /** What EMBEDDING() needs from the embedding layer (src/embed). */
@@ -33,8 +43,18 @@ export interface MissingTexts {
   texts: string[];
 }
 
+/** What predictTexts reads from the catalog: a table's columns, with generated ones' expressions. */
+export interface GeneratedColumnsView {
+  table(name: string):
+    | { columnRows: readonly { name: string; declaredType: string | null; generatedExpr: string | null; generatedStorage: string | null }[] }
+    | undefined;
+}
+
 /** Texts per provider call in a fetch: enough to keep every batch slot of a model busy. */
 const FETCH_SLICE_MIN = 256;
+/** (model, dims) pairs whose resolved dims EMBEDDING() remembers; more clear the memory. */
+const MAX_REMEMBERED_DIMS = 1000;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function key(model: string, dims: number, text: string): string {
   return `${model}\u0000${dims}\u0000${text}`;
@@ -49,6 +69,13 @@ export class EmbeddingRound {
   collecting = true;
 
   constructor(private readonly source: EmbeddingSource) {}
+
+  /** Distinct texts the last run (or prediction) missed, over all models. */
+  get missCount(): number {
+    let n = 0;
+    for (const m of this.missing.values()) n += m.texts.length;
+    return n;
+  }
 
   get hasMisses(): boolean {
     return this.missing.size > 0;
@@ -84,6 +111,31 @@ export class EmbeddingRound {
     }
   }
 
+  /**
+   * Before `statements` run: the texts written in them (predictTexts) that are neither fetched
+   * nor cached are recorded as misses, and the cached ones kept for the run. True when there is
+   * something to fetch, which the engine then does before the first run (as after a collecting
+   * run), so that run finds every predicted vector at hand. Never throws: a statement it cannot
+   * read is left to the collecting run, and its errors to the real one.
+   */
+  prefetchWritten(statements: readonly A.Statement[], params: Params | undefined, catalog: GeneratedColumnsView): boolean {
+    try {
+      for (const wanted of predictTexts(statements, params, catalog, this.source)) {
+        const unknown = wanted.texts.filter((text) => !this.fetched.has(key(wanted.model, wanted.dims, text)));
+        if (unknown.length === 0) continue;
+        const cached = this.source.cached(wanted.model, wanted.dims, unknown);
+        unknown.forEach((text, i) => {
+          const vector = cached[i];
+          if (vector) this.fetched.set(key(wanted.model, wanted.dims, text), vector);
+          else this.recordMiss(wanted.model, wanted.dims, text);
+        });
+      }
+    } catch {
+      // Only an optimisation: whatever it could not do, the collecting run does.
+    }
+    return this.hasMisses;
+  }
+
   /** EMBEDDING() for one row. */
   lookup(model: string, dims: number, text: string): Float32Array {
     const k = key(model, dims, text);
@@ -92,6 +144,11 @@ export class EmbeddingRound {
     if (!this.collecting) {
       throw new QuiverError('EMBEDDING_FAILED', `EMBEDDING(): model ${model} gave no vector for a text it was asked for; retry the request`);
     }
+    this.recordMiss(model, dims, text);
+    return new Float32Array(dims);
+  }
+
+  private recordMiss(model: string, dims: number, text: string): void {
     let entry = this.missing.get(`${model}\u0000${dims}`);
     if (!entry) {
       entry = { model, dims, texts: [], seen: new Set() };
@@ -101,14 +158,199 @@ export class EmbeddingRound {
       entry.seen.add(text);
       entry.texts.push(text);
     }
-    return new Float32Array(dims);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Texts known before a statement runs
+
+/** Statement kinds whose EMBEDDING() calls run when the statement does. */
+const PREDICTED_KINDS = new Set<A.Statement['kind']>(['select', 'insert', 'update', 'delete']);
+
+/** Functions that may skip an argument: EMBEDDING() calls under them are left to the collecting run. */
+const CONDITIONAL_FUNCTIONS = new Set(['iif', 'if', 'coalesce', 'ifnull', 'nullif']);
+
+/** A generated column's `EMBEDDING(column, 'model' [, dims])`, read from its expression. */
+interface GeneratedEmbedding {
+  column: string;
+  model: string;
+  dims: number | undefined;
+}
+
+/** Parsed generated-column expressions, by text; null when not a plain EMBEDDING(column, ...). */
+const generatedEmbeddings = new Map<string, GeneratedEmbedding | null>();
+const MAX_REMEMBERED_EXPRESSIONS = 1000;
+
+/**
+ * The texts `statements` will embed that are written in them, by model and dims, each list
+ * de-duplicated; `params` as the request bound them. Read: EMBEDDING(t, 'model' [, n]) with t a
+ * string literal or a string parameter, anywhere in a SELECT, INSERT, UPDATE or DELETE except
+ * under CASE and functions that may skip an argument; and in INSERT ... VALUES, the string
+ * value given for the source column of each STORED generated `EMBEDDING(column, 'model' [, n])`,
+ * when the column keeps it as that text (TEXT or BLOB affinity, or a string not shaped like a
+ * number). Numbers are never predicted: SQLite's text for a REAL is not JavaScript's. Models
+ * or dims that resolveDims refuses are skipped; the run reports them where they are written.
+ */
+export function predictTexts(
+  statements: readonly A.Statement[],
+  params: Params | undefined,
+  catalog: GeneratedColumnsView,
+  source: Pick<EmbeddingSource, 'resolveDims'>,
+): MissingTexts[] {
+  const wanted = new Map<string, MissingTexts & { seen: Set<string> }>();
+  const add = (model: string, requested: number | undefined, text: string) => {
+    let dims: number;
+    try {
+      dims = source.resolveDims(model, requested);
+    } catch {
+      return;
+    }
+    const k = `${model.toLowerCase()}\u0000${dims}`;
+    let entry = wanted.get(k);
+    if (!entry) wanted.set(k, (entry = { model, dims, texts: [], seen: new Set() }));
+    if (!entry.seen.has(text)) {
+      entry.seen.add(text);
+      entry.texts.push(text);
+    }
+  };
+  // Positional parameters are numbered per statement and consumed in order across the request.
+  let base = 0;
+  for (const statement of statements) {
+    const value = (e: A.Expr) => stringValue(e, params, base);
+    const shape = shapeOf(statement);
+    if (PREDICTED_KINDS.has(statement.kind)) {
+      if (statement.kind === 'insert') addGeneratedTexts(statement, catalog, value, add);
+      for (const call of shape.calls) {
+        const text = value(call.args[0]);
+        const model = call.args[1].kind === 'literal' && call.args[1].type === 'string' ? call.args[1].value : undefined;
+        const dims = call.args.length === 3 ? integerLiteral(call.args[2]) : undefined;
+        if (text === undefined || model === undefined || (call.args.length === 3 && dims === undefined)) continue;
+        add(model, dims, text);
+      }
+    }
+    base += shape.positionalParams;
+  }
+  return [...wanted.values()].map(({ model, dims, texts }) => ({ model, dims, texts }));
+}
+
+/** INSERT ... VALUES: the texts of the source columns of STORED generated EMBEDDING() columns. */
+function addGeneratedTexts(
+  s: A.InsertStatement,
+  catalog: GeneratedColumnsView,
+  value: (e: A.Expr) => string | undefined,
+  add: (model: string, dims: number | undefined, text: string) => void,
+): void {
+  if (s.source.kind !== 'values' || (s.table.schema !== undefined && s.table.schema.toLowerCase() !== 'main')) return;
+  const table = catalog.table(s.table.name);
+  if (!table) return;
+  const targets = (s.columns ?? table.columnRows.filter((c) => c.generatedExpr === null).map((c) => c.name)).map((n) => n.toLowerCase());
+  for (const column of table.columnRows) {
+    if (column.generatedExpr === null || column.generatedStorage?.toUpperCase() !== 'STORED') continue;
+    const call = generatedEmbedding(column.generatedExpr);
+    if (!call) continue;
+    const at = targets.indexOf(call.column.toLowerCase());
+    const sourceColumn = table.columnRows.find((c) => c.name.toLowerCase() === call.column.toLowerCase());
+    if (at < 0 || !sourceColumn) continue;
+    for (const row of s.source.rows) {
+      if (row.length !== targets.length) return;
+      const text = value(row[at]);
+      if (text !== undefined && keepsText(sourceColumn.declaredType, text)) add(call.model, call.dims, text);
+    }
+  }
+}
+
+function generatedEmbedding(expression: string): GeneratedEmbedding | null {
+  let known = generatedEmbeddings.get(expression);
+  if (known !== undefined) return known;
+  known = null;
+  try {
+    const e = parseExpression(expression);
+    if (e.kind === 'function' && e.name.toLowerCase() === 'embedding' && (e.args.length === 2 || e.args.length === 3)) {
+      const [column, model, dims] = e.args;
+      const n = dims === undefined ? undefined : integerLiteral(dims);
+      if (column.kind === 'column' && model.kind === 'literal' && model.type === 'string' && (dims === undefined || n !== undefined)) {
+        known = { column: column.column, model: model.value, dims: n };
+      }
+    }
+  } catch {
+    // Not ours to report: the column was accepted when it was created.
+  }
+  if (generatedEmbeddings.size >= MAX_REMEMBERED_EXPRESSIONS) generatedEmbeddings.clear();
+  generatedEmbeddings.set(expression, known);
+  return known;
+}
+
+/** What predictTexts needs of a statement's tree, worked out once per parsed statement. */
+interface StatementShape {
+  /** EMBEDDING() calls that run whenever the statement does (see predictTexts). */
+  calls: A.FunctionExpr[];
+  /** Positional parameters it consumes: its highest `?` number, as the emitter counts them. */
+  positionalParams: number;
+}
+
+/** The engine keeps parsed scripts by SQL text, so a repeated statement is walked once. */
+const shapes = new WeakMap<A.Statement, StatementShape>();
+
+function shapeOf(statement: A.Statement): StatementShape {
+  let shape = shapes.get(statement);
+  if (shape) return shape;
+  shape = { calls: [], positionalParams: 0 };
+  const found = shape;
+  const visit = (node: unknown, conditional: boolean): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item, conditional);
+      return;
+    }
+    if (typeof node !== 'object' || node === null) return;
+    const kind = (node as { kind?: unknown }).kind;
+    if (kind === 'param') {
+      const index = (node as A.ParamExpr).index;
+      if (index !== undefined && index > found.positionalParams) found.positionalParams = index;
+      return;
+    }
+    if (kind === 'case') conditional = true;
+    else if (kind === 'function') {
+      const f = node as A.FunctionExpr;
+      const name = f.name.toLowerCase();
+      if (CONDITIONAL_FUNCTIONS.has(name)) conditional = true;
+      else if (!conditional && name === 'embedding' && (f.args.length === 2 || f.args.length === 3)) found.calls.push(f);
+    }
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) visit(child, conditional);
+  };
+  visit(statement, false);
+  shapes.set(statement, shape);
+  return shape;
+}
+
+/** A string literal's text, or a string parameter's value; undefined for anything else. */
+function stringValue(e: A.Expr, params: Params | undefined, base: number): string | undefined {
+  if (e.kind === 'literal') return e.type === 'string' ? e.value : undefined;
+  if (e.kind !== 'param' || params === undefined || params === null) return undefined;
+  let v: unknown;
+  if (e.index !== undefined) v = Array.isArray(params) ? params[base + e.index - 1] : undefined;
+  else if (!Array.isArray(params) && typeof params === 'object') v = Object.hasOwn(params, e.text.slice(1)) ? (params as Record<string, unknown>)[e.text.slice(1)] : undefined;
+  return typeof v === 'string' ? v : undefined;
+}
+
+function integerLiteral(e: A.Expr): number | undefined {
+  return e.kind === 'literal' && e.type === 'number' && /^\d+$/.test(e.value) ? Number(e.value) : undefined;
+}
+
+const NUMERIC_TEXT = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$|^\s*0[xX][0-9a-fA-F]+\s*$/;
+
+/** Whether a column of `declaredType` stores `text` as that same text (SQLite's affinity rules). */
+function keepsText(declaredType: string | null, text: string): boolean {
+  const type = (declaredType ?? '').toUpperCase();
+  const textOrBlob = !type.includes('INT') && (type === '' || /CHAR|CLOB|TEXT|BLOB/.test(type));
+  return textOrBlob || !NUMERIC_TEXT.test(text);
 }
 
 /** EMBEDDING() on a connection, answering for whichever request holds the connection. */
 export class EmbeddingCalls {
   /** The round of the request that holds the engine's lock; null between requests. */
   current: EmbeddingRound | null = null;
+  /** Dims resolveDims gave, by model as written and dims asked; only successes are kept. */
+  private readonly resolved = new Map<string, number>();
 
   constructor(readonly source: EmbeddingSource | null) {}
 
@@ -133,12 +375,26 @@ export class EmbeddingCalls {
       if (!Number.isInteger(n)) throw new QuiverError('SQL_ERROR', 'EMBEDDING(text, model, dims): dims must be an integer');
       requested = n;
     }
-    const resolved = this.source.resolveDims(model, requested);
+    const resolved = this.resolveDims(model, requested);
     if (typeof text !== 'string' && typeof text !== 'number' && typeof text !== 'bigint') {
       throw new QuiverError('TYPE_MISMATCH', 'EMBEDDING(text, model [, dims]): text must be text, not a blob');
     }
     const round = this.current;
     if (!round) throw new Error('EMBEDDING() called outside a request');
-    return encodeVector(round.lookup(model, resolved, String(text)));
+    const vector = round.lookup(model, resolved, String(text));
+    // A view, not a copy: better-sqlite3 hands SQLite function results as SQLITE_TRANSIENT, so SQLite copies them.
+    return LITTLE_ENDIAN ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength) : encodeVector(vector);
+  }
+
+  /** The source's resolveDims, remembered: it runs once per row, and the models do not change while the source lives. */
+  private resolveDims(model: string, requested: number | undefined): number {
+    const k = `${model}\u0000${requested ?? ''}`;
+    let dims = this.resolved.get(k);
+    if (dims === undefined) {
+      dims = this.source!.resolveDims(model, requested);
+      if (this.resolved.size >= MAX_REMEMBERED_DIMS) this.resolved.clear();
+      this.resolved.set(k, dims);
+    }
+    return dims;
   }
 }

@@ -292,6 +292,7 @@ export class Engine {
         release();
       }
       if (outcome !== 'fetch embeddings') return outcome;
+      this.admitEmbeddingFetch(round!);
       this.fetching.add(round!);
       try {
         await round!.fetchMisses(logProgress);
@@ -311,47 +312,75 @@ export class Engine {
     const script = this.compile(sql);
     const statements: ReadStatement[] = [];
     const shapes: ResultShape[] = [];
-    const release = await this.lock.acquire();
-    let i = 0;
+    // The worker first, then the lock: the writer never waits on a busy pool.
+    const lease = await this.pool!.lease();
     try {
-      const db = this.db;
-      if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
-      if (options.role) checkRole(script.statements, options.role);
-      const efSearch = typeof options.efSearch === 'number' ? options.efSearch : undefined;
-      const cursor = new ParamCursor(params);
-      for (; i < script.statements.length; i++) {
-        const s = script.statements[i];
-        let emitted = this.emitted(script, i, sql);
-        if (CALLS_EMBEDDING.test(emitted.sql)) return undefined;
-        const args = cursor.take(emitted);
-        let cache = true;
-        if (script.vectorQueries?.[i]) {
-          const planned = this.planner.plan(s, sql, args, efSearch);
-          if (planned.restrictions.size > 0) {
-            emitted = emitStatement(s, 'sqlite', this.catalog, sql, planned.restrictions);
-            cache = false;
+      const release = await this.lock.acquire();
+      let i = 0;
+      try {
+        const db = this.db;
+        if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+        if (options.role) checkRole(script.statements, options.role);
+        const efSearch = typeof options.efSearch === 'number' ? options.efSearch : undefined;
+        const cursor = new ParamCursor(params);
+        for (; i < script.statements.length; i++) {
+          const s = script.statements[i];
+          let emitted = this.emitted(script, i, sql);
+          if (CALLS_EMBEDDING.test(emitted.sql)) return undefined;
+          const args = cursor.take(emitted);
+          let cache = true;
+          if (script.vectorQueries?.[i]) {
+            // The read must see the rows the index sees now, however long it waits for a worker.
+            await lease.snapshot();
+            const planned = this.planner.plan(s, sql, args, efSearch);
+            if (planned.restrictions.size > 0) {
+              emitted = emitStatement(s, 'sqlite', this.catalog, sql, planned.restrictions);
+              cache = false;
+            }
           }
+          const stmt = cache ? this.prepare(emitted.sql) : db.prepare(emitted.sql);
+          shapes.push(this.resultShape(stmt, emitted));
+          statements.push({ sql: emitted.sql, args, cache });
         }
-        const stmt = cache ? this.prepare(emitted.sql) : db.prepare(emitted.sql);
-        shapes.push(this.resultShape(stmt, emitted));
-        statements.push({ sql: emitted.sql, args, cache });
+        cursor.finish();
+      } catch (e) {
+        throw this.userError(e instanceof ReadFailure ? e.error : e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
+      } finally {
+        release();
       }
-      cursor.finish();
-    } catch (e) {
-      throw this.userError(e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
+      const { maxRows, maxResultBytes } = this.limits;
+      const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
+      const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs }).catch((e: unknown): typeof NEEDS_WRITER => {
+        if (!(e instanceof ReadFailure)) throw e;
+        // The writer's connection prepared it, so the table is one only that connection has: TEMP.
+        if (/^no such table/.test(e.error.message)) return NEEDS_WRITER;
+        throw this.userError(e.error, script.statements[e.index], e.index, sql);
+      });
+      if (rows === NEEDS_WRITER) return undefined;
+      return { results: rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };
     } finally {
-      release();
+      lease.release();
     }
-    const { maxRows, maxResultBytes } = this.limits;
-    const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
-    const rows = await this.pool!.run({ statements, maxRows, maxResultBytes, timeoutMs }).catch((e: unknown): typeof NEEDS_WRITER => {
-      if (!(e instanceof ReadFailure)) throw e;
-      // The writer's connection prepared it, so the table is one only that connection has: TEMP.
-      if (/^no such table/.test(e.error.message)) return NEEDS_WRITER;
-      throw this.userError(e.error, script.statements[e.index], e.index, sql);
-    });
-    if (rows === NEEDS_WRITER) return undefined;
-    return { results: rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };
+  }
+
+  /** Refuses a fetch past the per-request text limit, or when the providers' queue is full. */
+  private admitEmbeddingFetch(round: EmbeddingRound): void {
+    const texts = round.missCount;
+    if (texts > this.limits.maxEmbeddingTexts) {
+      throw new QuiverError(
+        'LIMIT_EXCEEDED',
+        `the request needs ${texts} texts embedded; at most ${this.limits.maxEmbeddingTexts} are allowed per request (QUIVER_MAX_EMBEDDING_TEXTS): split it. Nothing was written`,
+      );
+    }
+    let queued = 0;
+    for (const r of this.fetching) queued += r.progress ? r.progress.total - r.progress.done : 0;
+    if (queued > 0 && queued + texts > this.limits.maxQueuedEmbeddings) {
+      throw new QuiverError(
+        'OVERLOADED',
+        `${queued} texts are already waiting on embedding providers (QUIVER_MAX_QUEUED_EMBEDDINGS); retry shortly. Nothing was written`,
+        { retryAfterSeconds: 1 },
+      );
+    }
   }
 
   private async executeLocked(
@@ -387,6 +416,9 @@ export class Engine {
     const explicit = statements.some((s) => s.kind === 'transaction');
     // Writes always run in a transaction, so a run with embedding placeholders can be undone.
     const wrap = !explicit && (statements.length > 1 || WRITE_KINDS.has(statements[0].kind));
+    // Texts written in the request are fetched before its first run (lock released, as after a
+    // collecting run): when they are all its EMBEDDING() calls need, it runs once.
+    if (round && round.prefetchWritten(statements, params, this.catalog)) return 'fetch embeddings';
     const results: StatementResult[] = [];
     let index = 0;
     try {
@@ -445,6 +477,7 @@ export class Engine {
       }
       db.exec('ROLLBACK TO __quiver_embedding; RELEASE __quiver_embedding');
       cursor.reset(replay);
+      this.admitEmbeddingFetch(round);
       await round.fetchMisses();
     }
   }

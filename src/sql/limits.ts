@@ -22,6 +22,10 @@ export interface Limits {
   maxQueuedWrites: number;
   /** Reads that may wait for a read worker before new ones get 503 — QUIVER_MAX_QUEUED_READS. */
   maxQueuedReads: number;
+  /** Distinct texts one request may send to embedding providers — QUIVER_MAX_EMBEDDING_TEXTS. */
+  maxEmbeddingTexts: number;
+  /** Texts all requests together may be waiting on providers for before new ones get 503 — QUIVER_MAX_QUEUED_EMBEDDINGS. */
+  maxQueuedEmbeddings: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -31,6 +35,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxResultBytes: 64 * 1024 * 1024,
   maxQueuedWrites: 256,
   maxQueuedReads: 1024,
+  maxEmbeddingTexts: 1_000_000,
+  maxQueuedEmbeddings: 2_000_000,
 });
 
 /** The timeout of one request: the server's, lowered (never raised) by the request's own. */

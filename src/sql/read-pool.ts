@@ -3,7 +3,13 @@
  * Read workers: threads with their own read-only connections to the WAL database, so reads run
  * in parallel with each other and with the writer, and a slow one never blocks Node's event
  * loop (DESIGN decision 8). The engine parses, checks and plans a read on its own thread (the
- * catalog and the vector indexes live there), then hands the emitted SQL to this pool.
+ * catalog and the vector indexes live there), then hands the emitted SQL to a worker it leases
+ * from this pool.
+ *
+ * Snapshots: a vector query's plan names candidate rows from the index as it is at planning
+ * time. The engine has the leased worker open its read transaction while it holds the writer's
+ * lock (`ReadLease.snapshot`), so the SQL sees exactly the commits the index had seen — a row
+ * deleted after planning is still there for that read, and the answer keeps its k rows.
  *
  * Timeouts: better-sqlite3 exposes neither sqlite3_interrupt nor (in this build) the progress
  * handler, so a read past its deadline is answered with STATEMENT_TIMEOUT at once and its
@@ -12,13 +18,14 @@
  * runs entirely inside SQLite without producing a row (an aggregate over a huge join) finishes
  * on its doomed thread first. Such threads are counted (`stats().stopping`) and logged.
  *
- * Workers start on first use and are unref'd while idle, so an idle pool never keeps the
- * process alive. Runs on the engine's thread.
+ * Workers start with the pool and are unref'd while idle, so an idle pool never keeps the
+ * process alive; a worker lost to a timeout is replaced on its next use. Runs on the engine's
+ * thread.
  */
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../util/ts-worker.ts';
 import { QuiverError } from './errors.ts';
-import { fromWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
+import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import type { SqlValue } from './types.ts';
 
 export const DEFAULT_READ_WORKERS = 2;
@@ -27,7 +34,7 @@ export const MAX_READ_WORKERS = 64;
 /** A read the pool could not run, because it needs EMBEDDING(): the engine runs it itself. */
 export const NEEDS_WRITER = Symbol('needs the writer connection');
 
-/** Per read: the statements, the result limits, the deadline and the queue bound. */
+/** A read's statements, the result limits and the deadline. */
 export interface ReadJob {
   statements: ReadStatement[];
   maxRows: number;
@@ -43,20 +50,57 @@ export class ReadFailure {
   ) {}
 }
 
-interface Pending {
-  job: ReadJob;
-  resolve: (rows: SqlValue[][][] | typeof NEEDS_WRITER) => void;
-  reject: (e: unknown) => void;
-}
-
 interface Slot {
   worker: Worker | null;
-  job: (Pending & { id: number; timer: NodeJS.Timeout }) | null;
+  leased: boolean;
+  /** The message the worker is answering. */
+  waiting: { id: number; resolve: (reply: ReadReply) => void; reject: (e: unknown) => void; timer?: NodeJS.Timeout } | null;
+}
+
+/** One worker, held for one read from its snapshot to its answer; `release` is idempotent. */
+export class ReadLease {
+  private done = false;
+  private inSnapshot = false;
+
+  constructor(
+    private readonly pool: ReadPool,
+    private readonly slot: Slot,
+  ) {}
+
+  /** Opens the worker's read transaction: the read will see what is committed now. */
+  async snapshot(): Promise<void> {
+    if (this.inSnapshot) return;
+    this.inSnapshot = true;
+    const reply = await this.pool.send(this.slot, { kind: 'begin' });
+    if ('error' in reply && reply.error.kind !== 'embedding') throw new ReadFailure(fromWire(reply.error), 0);
+  }
+
+  /** Runs `job` (in the snapshot, if one was taken), then releases the lease. */
+  async run(job: ReadJob): Promise<SqlValue[][][] | typeof NEEDS_WRITER> {
+    try {
+      const { statements, maxRows, maxResultBytes } = job;
+      const reply = await this.pool.send(this.slot, { kind: 'run', statements, maxRows, maxResultBytes }, job.timeoutMs);
+      if ('rows' in reply) return reply.rows;
+      if (!('error' in reply)) throw new Error('read worker: unexpected reply');
+      if (reply.error.kind === 'embedding') return NEEDS_WRITER;
+      throw new ReadFailure(fromWire(reply.error), reply.index);
+    } finally {
+      this.done = true;
+      this.pool.free(this.slot, false);
+    }
+  }
+
+  /** Gives the worker back without running anything, ending its snapshot. */
+  release(): void {
+    if (this.done) return;
+    this.done = true;
+    this.pool.free(this.slot, this.inSnapshot);
+  }
 }
 
 export class ReadPool {
   private readonly slots: Slot[];
-  private readonly queue: Pending[] = [];
+  private readonly queue: ((lease: ReadLease) => void)[] = [];
   private nextId = 1;
   private stopping = 0;
   private closed = false;
@@ -66,76 +110,83 @@ export class ReadPool {
     size: number,
     private readonly maxQueued: number,
   ) {
-    this.slots = Array.from({ length: size }, () => ({ worker: null, job: null }));
+    this.slots = Array.from({ length: size }, () => ({ worker: null, leased: false, waiting: null }));
+    // Started now, so a first read never waits (holding the writer's lock) for a thread to boot.
+    for (const slot of this.slots) this.spawn(slot).unref();
   }
 
-  /** Runs `job` on a free worker; resolves NEEDS_WRITER when it calls EMBEDDING(). */
-  run(job: ReadJob): Promise<SqlValue[][][] | typeof NEEDS_WRITER> {
+  /** A worker for one read, once one is free; OVERLOADED when too many reads already wait. */
+  lease(): Promise<ReadLease> {
     if (this.closed) return Promise.reject(new QuiverError('DATABASE_CLOSED', 'the database is closed'));
-    const free = this.slots.find((s) => s.job === null);
-    if (!free && this.queue.length >= this.maxQueued) {
+    const free = this.slots.find((s) => !s.leased);
+    if (free) {
+      free.leased = true;
+      return Promise.resolve(new ReadLease(this, free));
+    }
+    if (this.queue.length >= this.maxQueued) {
       return Promise.reject(
         new QuiverError('OVERLOADED', `${this.queue.length} reads are already waiting for a read worker (QUIVER_MAX_QUEUED_READS); retry shortly`, {
           retryAfterSeconds: 1,
         }),
       );
     }
-    return new Promise((resolve, reject) => {
-      const pending = { job, resolve, reject };
-      if (free) this.start(free, pending);
-      else this.queue.push(pending);
-    });
+    return new Promise((resolve) => this.queue.push(resolve));
   }
 
   /** Busy workers, queued reads, and timed-out workers still winding down. */
   stats(): { workers: number; busy: number; queued: number; stopping: number } {
-    return { workers: this.slots.length, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length, stopping: this.stopping };
+    return { workers: this.slots.length, busy: this.slots.filter((s) => s.leased).length, queued: this.queue.length, stopping: this.stopping };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const error = new QuiverError('DATABASE_CLOSED', 'the database is closed');
-    for (const p of this.queue.splice(0)) p.reject(error);
+    this.queue.length = 0;
     await Promise.all(
       this.slots.map(async (slot) => {
-        slot.job?.reject(error);
-        if (slot.job) clearTimeout(slot.job.timer);
-        slot.job = null;
         const worker = slot.worker;
         slot.worker = null;
+        this.settle(slot, new QuiverError('DATABASE_CLOSED', 'the database is closed'));
         await worker?.terminate();
       }),
     );
   }
 
-  private start(slot: Slot, pending: Pending): void {
+  /** Sends `message` to the slot's worker (starting one if needed) and waits for its reply. */
+  send(slot: Slot, message: ReadMessage, timeoutMs?: number): Promise<ReadReply> {
+    if (this.closed) return Promise.reject(new QuiverError('DATABASE_CLOSED', 'the database is closed'));
     const worker = slot.worker ?? this.spawn(slot);
     const id = this.nextId++;
-    const timer = setTimeout(() => this.timeOut(slot, id), pending.job.timeoutMs);
-    slot.job = { ...pending, id, timer };
-    worker.ref();
-    const request: ReadRequest = { id, statements: pending.job.statements, maxRows: pending.job.maxRows, maxResultBytes: pending.job.maxResultBytes };
-    worker.postMessage(request);
+    return new Promise((resolve, reject) => {
+      slot.waiting = { id, resolve, reject };
+      if (timeoutMs !== undefined) slot.waiting.timer = setTimeout(() => this.timeOut(slot, id, timeoutMs), timeoutMs);
+      worker.ref();
+      worker.postMessage({ ...message, id } satisfies ReadRequest);
+    });
+  }
+
+  /** Takes the slot back (ending the worker's read transaction if asked) and leases it to the next read. */
+  free(slot: Slot, endSnapshot: boolean): void {
+    if (endSnapshot && slot.worker) slot.worker.postMessage({ kind: 'end', id: this.nextId++ } satisfies ReadRequest);
+    const next = this.queue.shift();
+    if (next) next(new ReadLease(this, slot));
+    else {
+      slot.leased = false;
+      slot.worker?.unref();
+    }
   }
 
   private spawn(slot: Slot): Worker {
     const worker = startTsWorker(new URL('./read-worker.ts', import.meta.url), { file: this.file });
     worker.on('message', (reply: ReadReply) => {
-      const job = slot.job;
-      if (slot.worker !== worker || !job || job.id !== reply.id) return;
-      this.finish(slot);
-      if ('rows' in reply) job.resolve(reply.rows);
-      else if (reply.error.kind === 'embedding') job.resolve(NEEDS_WRITER);
-      else {
-        job.reject(new ReadFailure(fromWire(reply.error), reply.index));
-      }
+      const waiting = slot.waiting;
+      if (slot.worker !== worker || !waiting || waiting.id !== reply.id) return;
+      this.settle(slot);
+      waiting.resolve(reply);
     });
     const lost = (why: string) => {
       if (slot.worker !== worker) return;
       slot.worker = null;
-      const job = slot.job;
-      this.finish(slot);
-      job?.reject(new Error(`read worker stopped: ${why}`));
+      this.settle(slot, new Error(`read worker stopped: ${why}`));
     };
     worker.on('error', (e) => lost(e.stack ?? e.message));
     worker.on('exit', (code) => lost(`exit code ${code}`));
@@ -143,23 +194,21 @@ export class ReadPool {
     return worker;
   }
 
-  /** Frees `slot` and gives it the next queued read, if any. */
-  private finish(slot: Slot): void {
-    if (slot.job) clearTimeout(slot.job.timer);
-    slot.job = null;
-    const next = this.queue.shift();
-    if (next) this.start(slot, next);
-    else slot.worker?.unref();
+  /** Clears what the slot waits for, failing it with `error` if given. */
+  private settle(slot: Slot, error?: unknown): void {
+    const waiting = slot.waiting;
+    slot.waiting = null;
+    if (waiting?.timer) clearTimeout(waiting.timer);
+    if (waiting && error !== undefined) waiting.reject(error);
   }
 
-  private timeOut(slot: Slot, id: number): void {
-    const job = slot.job;
-    if (!job || job.id !== id) return;
+  private timeOut(slot: Slot, id: number, timeoutMs: number): void {
+    if (slot.waiting?.id !== id) return;
     const worker = slot.worker!;
     slot.worker = null;
-    this.finish(slot);
-    job.reject(
-      new QuiverError('STATEMENT_TIMEOUT', `the statement ran longer than the statement timeout of ${job.job.timeoutMs} ms and was stopped; nothing was written`),
+    this.settle(
+      slot,
+      new QuiverError('STATEMENT_TIMEOUT', `the statement ran longer than the statement timeout of ${timeoutMs} ms and was stopped; nothing was written`),
     );
     this.stopping++;
     const started = Date.now();

@@ -15,12 +15,17 @@ export interface ReadStatement {
   cache: boolean;
 }
 
-export interface ReadRequest {
-  id: number;
-  statements: ReadStatement[];
-  maxRows: number;
-  maxResultBytes: number;
-}
+/**
+ * What the engine asks of a worker: `begin` opens a read transaction and reads, so the worker's
+ * snapshot is fixed (it answers `ok`); `run` runs statements (in that snapshot if one is open)
+ * and ends the transaction; `end` ends a snapshot that will not be used (no answer).
+ */
+export type ReadMessage =
+  | { kind: 'begin' }
+  | { kind: 'end' }
+  | { kind: 'run'; statements: ReadStatement[]; maxRows: number; maxResultBytes: number };
+
+export type ReadRequest = ReadMessage & { id: number };
 
 export type WireError =
   | { kind: 'quiver'; code: ErrorCode; detail: string; statementIndex?: number }
@@ -30,6 +35,7 @@ export type WireError =
   | { kind: 'embedding' };
 
 export type ReadReply =
+  | { id: number; ok: true }
   | { id: number; rows: SqlValue[][][] }
   | { id: number; error: WireError; index: number };
 

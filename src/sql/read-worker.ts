@@ -2,7 +2,8 @@
  * @module read-worker
  * A read worker thread (see read-pool.ts): its own read-only connection to the WAL database,
  * with Quiver's SQL functions, running the SELECTs the engine has already parsed, checked and
- * planned. All statements of one request run in one read transaction, so they see one snapshot.
+ * planned. All statements of one request run in one read transaction, so they see one snapshot,
+ * which the engine may open ahead of planning (`begin`, see read-pool.ts).
  * Rows are counted against the request's limits as they are stepped, so an oversized result
  * stops early instead of filling memory.
  */
@@ -43,13 +44,13 @@ function prepare(sql: string, cache: boolean): Database.Statement {
   return stmt;
 }
 
-function run(request: ReadRequest): ReadReply {
+function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadReply {
   const budget = new ResultBudget(request);
   const rows: SqlValue[][][] = [];
   let index = 0;
-  const snapshot = request.statements.length > 1;
   try {
-    if (snapshot) db.exec('BEGIN');
+    // One snapshot for all statements: the one `begin` opened, or one opened now.
+    if (!db.inTransaction && request.statements.length > 1) db.exec('BEGIN');
     for (; index < request.statements.length; index++) {
       const { sql, args, cache } = request.statements[index];
       const out: SqlValue[][] = [];
@@ -59,12 +60,30 @@ function run(request: ReadRequest): ReadReply {
       }
       rows.push(out);
     }
-    if (snapshot) db.exec('COMMIT');
-    return { id: request.id, rows };
+    return { id, rows };
   } catch (e) {
-    if (db.inTransaction) db.exec('ROLLBACK');
-    return { id: request.id, error: toWire(e), index: Math.min(index, request.statements.length - 1) };
+    return { id, error: toWire(e), index: Math.min(index, request.statements.length - 1) };
+  } finally {
+    if (db.inTransaction) db.exec('COMMIT');
   }
 }
 
-parentPort!.on('message', (request: ReadRequest) => parentPort!.postMessage(run(request)));
+/** Opens a read transaction and reads the schema page, which fixes the snapshot (WAL). */
+function begin(id: number): ReadReply {
+  try {
+    if (!db.inTransaction) db.exec('BEGIN');
+    prepare('SELECT 1 FROM sqlite_schema LIMIT 1', true).all();
+    return { id, ok: true };
+  } catch (e) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    return { id, error: toWire(e), index: 0 };
+  }
+}
+
+parentPort!.on('message', (request: ReadRequest) => {
+  if (request.kind === 'end') {
+    if (db.inTransaction) db.exec('ROLLBACK');
+  } else {
+    parentPort!.postMessage(request.kind === 'begin' ? begin(request.id) : run(request.id, request));
+  }
+});

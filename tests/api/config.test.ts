@@ -14,7 +14,7 @@ describe('loadConfig', () => {
       indexFlushAgeMs: 30_000,
       synchronous: 'FULL',
       readWorkers: 2,
-      limits: { statementTimeoutMs: 30_000, maxStatements: 10_000, maxRows: 100_000, maxResultBytes: 64 * 1024 * 1024, maxQueuedWrites: 256, maxQueuedReads: 1024 },
+      limits: { statementTimeoutMs: 30_000, maxStatements: 10_000, maxRows: 100_000, maxResultBytes: 64 * 1024 * 1024, maxQueuedWrites: 256, maxQueuedReads: 1024, maxEmbeddingTexts: 1_000_000, maxQueuedEmbeddings: 2_000_000 },
       maxConcurrentRequests: 512,
       apiKeys: [],
       allowUnauthenticated: false,
@@ -42,6 +42,8 @@ describe('loadConfig', () => {
       QUIVER_MAX_CONCURRENT_REQUESTS: '30',
       QUIVER_MAX_QUEUED_WRITES: '40',
       QUIVER_MAX_QUEUED_READS: '50',
+      QUIVER_MAX_EMBEDDING_TEXTS: '60',
+      QUIVER_MAX_QUEUED_EMBEDDINGS: '70',
       QUIVER_ALLOW_UNAUTHENTICATED: '1',
     };
     expect(loadConfig(env)).toEqual({
@@ -53,7 +55,7 @@ describe('loadConfig', () => {
       indexFlushAgeMs: 2000,
       synchronous: 'NORMAL',
       readWorkers: 4,
-      limits: { statementTimeoutMs: 5000, maxStatements: 10, maxRows: 20, maxResultBytes: 4096, maxQueuedWrites: 40, maxQueuedReads: 50 },
+      limits: { statementTimeoutMs: 5000, maxStatements: 10, maxRows: 20, maxResultBytes: 4096, maxQueuedWrites: 40, maxQueuedReads: 50, maxEmbeddingTexts: 60, maxQueuedEmbeddings: 70 },
       maxConcurrentRequests: 30,
       apiKeys: [],
       allowUnauthenticated: true,

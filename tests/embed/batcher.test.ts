@@ -1,7 +1,8 @@
 /**
  * The batcher and the OpenAI-compatible provider against a real HTTP server (fake-openai-server):
- * request counts, de-duplication, the concurrency cap, retries with Retry-After, failures,
- * timeouts, the persistent cache across reopen, dims, keys from the environment.
+ * request counts, de-duplication within and across concurrent calls, the concurrency cap,
+ * retries with Retry-After, failures, timeouts, the persistent cache across reopen, dims,
+ * base64 and float answers, keys from the environment.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Embeddings } from '../../src/embed/index.ts';
 import type { EmbeddingsOptions } from '../../src/embed/index.ts';
 import { parseRetryAfter } from '../../src/embed/provider.ts';
+import { toVector } from '../../src/embed/providers/openai.ts';
 import type { EmbeddingSource } from '../../src/sql/embedding-calls.ts';
 import { QuiverError } from '../../src/sql/errors.ts';
 import { FakeOpenAIServer, fakeShortVector } from './fake-openai-server.ts';
@@ -105,6 +107,48 @@ describe('batching and the cache', () => {
     expect(server.received[0].input).toEqual(texts(25).slice(15));
   });
 
+  it('sends a text once when concurrent calls miss it', async () => {
+    const embeddings = openWith();
+    server.delayMs = 100;
+    const shared = texts(25, 'shared');
+    const [a, b, c] = await Promise.all([
+      embeddings.embed(MODEL, NATIVE_DIMS, shared),
+      embeddings.embed(MODEL, NATIVE_DIMS, [...shared.slice(0, 5), 'only b']),
+      embeddings.embed(MODEL, NATIVE_DIMS, [...shared].reverse()),
+    ]);
+    // 25 shared texts in 3 requests from the first call, 1 for the text only the second has.
+    expect(server.requests).toBe(4);
+    expect(server.inputs).toBe(26);
+    expect(b.slice(0, 5)).toEqual(a.slice(0, 5));
+    expect(b[5]).toEqual(fakeShortVector('only b', NATIVE_DIMS, NATIVE_DIMS));
+    expect(c).toEqual([...a].reverse());
+  });
+
+  it('fails a call waiting on another call\'s texts with that call\'s failure, without sending them again', async () => {
+    const embeddings = openWith({ maxRetries: 0 });
+    server.delayMs = 50;
+    server.answerAll({ kind: 'fail', status: 400, message: 'input rejected' });
+    const [first, second] = await Promise.all([rejection(embeddings.embed(MODEL, NATIVE_DIMS, ['same'])), rejection(embeddings.embed(MODEL, NATIVE_DIMS, ['same']))]);
+    expect(server.requests).toBe(1);
+    for (const error of [first, second]) {
+      expect(error.code).toBe('EMBEDDING_FAILED');
+      expect(error.message).toContain('HTTP 400: input rejected');
+    }
+  });
+
+  it('sends the texts itself when the call it waited on was given up by its caller', async () => {
+    const embeddings = openWith();
+    server.delayMs = 200;
+    const controller = new AbortController();
+    const reason = new Error('client went away');
+    const abandoned = embeddings.embed(MODEL, NATIVE_DIMS, ['contested'], controller.signal);
+    const waiting = embeddings.embed(MODEL, NATIVE_DIMS, ['contested']);
+    setTimeout(() => controller.abort(reason), 50);
+    await expect(abandoned).rejects.toBe(reason);
+    expect(await waiting).toEqual([fakeShortVector('contested', NATIVE_DIMS, NATIVE_DIMS)]);
+    expect(server.requests).toBe(2);
+  });
+
   it('never has more than maxConcurrency requests in flight, even across concurrent calls', async () => {
     const embeddings = openWith({ maxConcurrency: 3, maxBatch: 5 });
     server.delayMs = 40;
@@ -168,11 +212,44 @@ describe('dims', () => {
     expect(server.requests).toBe(1);
   });
 
-  it('reads base64 answers when so configured', async () => {
-    const embeddings = openWith({ encodingFormat: 'base64' });
-    const [v] = await embeddings.embed(MODEL, NATIVE_DIMS, ['b64']);
-    expect(server.received[0].encodingFormat).toBe('base64');
-    expect(v).toEqual(fakeShortVector('b64', NATIVE_DIMS, NATIVE_DIMS));
+  it('asks for base64 by default, and decodes it to exactly what the float path gives', async () => {
+    const input = texts(25, 'encoded');
+    const viaBase64 = await openWith().embed(MODEL, NATIVE_DIMS, input);
+    const viaFloat = await openWith({ encodingFormat: 'float' }).embed(MODEL, NATIVE_DIMS, input);
+    expect(server.received.map((r) => r.encodingFormat)).toEqual(['base64', 'base64', 'base64', 'float', 'float', 'float']);
+    expect(viaBase64).toEqual(viaFloat);
+    viaBase64.forEach((v, i) => expect(v).toEqual(fakeShortVector(input[i], NATIVE_DIMS, NATIVE_DIMS)));
+  });
+
+  it('asks for float from then on when a server refuses base64 by name', async () => {
+    const embeddings = openWith({ maxRetries: 0 });
+    server.refuseBase64 = true;
+    const [v] = await embeddings.embed(MODEL, NATIVE_DIMS, ['refused']);
+    expect(v).toEqual(fakeShortVector('refused', NATIVE_DIMS, NATIVE_DIMS));
+    await embeddings.embed(MODEL, NATIVE_DIMS, ['next']);
+    expect(server.received.map((r) => r.encodingFormat)).toEqual(['base64', 'float', 'float']);
+  });
+});
+
+describe('toVector', () => {
+  const base64Of = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+
+  it('decodes base64 float32 little-endian bit for bit, into a vector that owns its memory', () => {
+    const v = Float32Array.from([0, -0, 1, -1.5, 3.4028234663852886e38, 1.401298464324817e-45, -1.1754943508222875e-38, Math.PI]);
+    const decoded = toVector(base64Of(v))!;
+    expect(new Uint8Array(decoded.buffer)).toEqual(new Uint8Array(v.buffer));
+    expect(decoded.byteOffset).toBe(0);
+    expect(decoded.buffer.byteLength).toBe(v.byteLength);
+    expect(toVector(Array.from(v))).toEqual(decoded);
+  });
+
+  it('refuses what is not a vector of finite float32 values', () => {
+    expect(toVector(Buffer.from([1, 2, 3]).toString('base64'))).toBeUndefined(); // not whole floats
+    expect(toVector(base64Of(Float32Array.from([1, NaN])))).toBeUndefined();
+    expect(toVector(base64Of(Float32Array.from([Infinity])))).toBeUndefined();
+    expect(toVector('!!!!AAAA')).toBeUndefined(); // not base64
+    expect(toVector([1, '2'])).toBeUndefined();
+    expect(toVector({ 0: 1 })).toBeUndefined();
   });
 });
 

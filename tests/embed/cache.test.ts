@@ -1,4 +1,7 @@
-/** The persistent embedding cache: keys, persistence, and LRU-ish eviction under both bounds. */
+/**
+ * The embedding cache: keys, memory in front of the file, writes off the caller's path, persistence
+ * across a clean close, and LRU-ish eviction under both bounds.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +19,13 @@ function cachePath(): string {
   const dir = mkdtempSync(join(tmpdir(), 'quiver-cache-'));
   dirs.push(dir);
   return join(dir, 'embedding-cache.db');
+}
+
+/** Resolves once `done()` holds, polling; fails after 5 s. */
+async function until(done: () => boolean): Promise<void> {
+  for (const started = Date.now(); !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
+    if (Date.now() - started > 5000) throw new Error('timed out waiting');
+  }
 }
 
 function vec(seed: number, dims = 4): Float32Array {
@@ -56,6 +66,90 @@ describe('EmbeddingCache', () => {
     const raw = new Database(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
+  });
+
+  it('writes puts in the background, on its writer thread: memory answers at once, the file gets them later', async () => {
+    const path = cachePath();
+    const cache = new EmbeddingCache({ path, flushDelayMs: 50 });
+    const rows = () => {
+      const raw = new Database(path, { readonly: true });
+      const n = (raw.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+      raw.close();
+      return n;
+    };
+    cache.putMany('m', 4, ['a', 'b'], [vec(1), vec(2)]);
+    cache.putMany('m', 4, ['c'], [vec(3)]);
+    expect(rows()).toBe(0);
+    expect(cache.getMany('m', 4, ['a', 'b', 'c'])).toEqual([vec(1), vec(2), vec(3)]);
+    await until(() => rows() === 3);
+    // flushSoon (what the batcher calls once its requests are sent) hands them over at the next turn.
+    cache.putMany('m', 4, ['d'], [vec(4)]);
+    cache.flushSoon();
+    await until(() => rows() === 4);
+    expect(cache.getMany('m', 4, ['a', 'b', 'c', 'd'])).toEqual([vec(1), vec(2), vec(3), vec(4)]);
+    cache.close();
+  });
+
+  it('drops from memory what the writer thread evicted from the file', async () => {
+    const cache = new EmbeddingCache({ path: cachePath(), maxEntries: 10, touchAfterMs: 0 });
+    const texts = Array.from({ length: 20 }, (_, i) => `t${i}`);
+    cache.putMany('m', 4, texts.slice(0, 10), texts.slice(0, 10).map((_, i) => vec(i)));
+    cache.flushSoon();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    cache.putMany('m', 4, texts.slice(10), texts.slice(10).map((_, i) => vec(10 + i)));
+    cache.flushSoon();
+    // The oldest ten go, from the file and then from memory; the newest stay.
+    await until(() => cache.getMany('m', 4, ['t0'], { memoryOnly: true })[0] === undefined);
+    expect(cache.getMany('m', 4, ['t0', 't5', 't19'])).toEqual([undefined, undefined, vec(19)]);
+    expect(cache.stats().entries).toBeLessThanOrEqual(10);
+    cache.close();
+  });
+
+  it('writes a large backlog a chunk per turn of the event loop, so no single write stalls the process', async () => {
+    const path = cachePath();
+    const cache = new EmbeddingCache({ path, writer: 'inline' });
+    const texts = Array.from({ length: 1000 }, (_, i) => `t${i}`);
+    cache.putMany('m', 4, texts, texts.map((_, i) => vec(i)));
+    const raw = new Database(path, { readonly: true });
+    const rows = () => (raw.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+    cache.flushSoon();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(rows()).toBeGreaterThan(0);
+    expect(rows()).toBeLessThan(1000);
+    for (let turn = 0; turn < 10 && rows() < 1000; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(rows()).toBe(1000);
+    raw.close();
+    cache.close();
+  });
+
+  it('writes what is waiting on a clean close, so a reopen finds it; without a close it is only lost, harmlessly', () => {
+    const path = cachePath();
+    const first = new EmbeddingCache({ path });
+    first.putMany('m', 4, ['kept'], [vec(1)]);
+    // Another opening before any write (as after a crash) just misses: the cache has no half entries.
+    const crashed = new EmbeddingCache({ path });
+    expect(crashed.getMany('m', 4, ['kept'])).toEqual([undefined]);
+    crashed.close();
+    first.close();
+    const second = new EmbeddingCache({ path });
+    expect(second.getMany('m', 4, ['kept'])).toEqual([vec(1)]);
+    expect(second.stats().entries).toBe(1);
+    second.close();
+  });
+
+  it('finds many texts in the file at once, in order, with misses among them', () => {
+    const path = cachePath();
+    const first = new EmbeddingCache({ path });
+    const stored = Array.from({ length: 150 }, (_, i) => `stored ${i}`);
+    first.putMany('m', 4, stored, stored.map((_, i) => vec(i)));
+    first.close();
+    const second = new EmbeddingCache({ path });
+    const asked = stored.flatMap((text, i) => (i % 3 === 0 ? [text, `missing ${i}`] : [text])).reverse();
+    const expected = asked.map((text) => (text.startsWith('stored') ? vec(Number(text.slice(7))) : undefined));
+    expect(second.getMany('m', 4, asked)).toEqual(expected);
+    // Found once, they are answered from memory.
+    expect(second.getMany('m', 4, asked, { memoryOnly: true })).toEqual(expected);
+    second.close();
   });
 
   it('evicts the least recently used entries past maxEntries, down to 90% of it', () => {
@@ -103,6 +197,8 @@ describe('EmbeddingCache', () => {
     clock.now += 1000;
     cache.getMany('m', 4, ['a']);
     const lastUsed = () => {
+      // Puts and refreshes reach the file with the next flush.
+      cache.flush();
       const raw = new Database(path, { readonly: true });
       const row = raw.prepare('SELECT last_used FROM entries').get() as { last_used: number };
       raw.close();

@@ -2,7 +2,8 @@
  * A real HTTP server on 127.0.0.1 speaking OpenAI's `POST /v1/embeddings`, for tests of
  * anything that embeds through the `openai` package: nothing is mocked at the function level.
  * Vectors are a deterministic function of the text (fakeVector), `dimensions` shortens them the
- * way OpenAI's models do (truncate, renormalize), and `encoding_format: "base64"` is honoured.
+ * way OpenAI's models do (truncate, renormalize), and `encoding_format: "base64"` is honoured
+ * (or refused, as some servers do).
  * The server counts requests, inputs and the most requests it saw in flight at once, and can
  * be told how to answer any given request: an HTTP error (with headers such as Retry-After),
  * or no answer at all.
@@ -80,6 +81,8 @@ export class FakeOpenAIServer {
   maxInFlight = 0;
   readonly received: ReceivedRequest[] = [];
   delayMs: number;
+  /** Answer requests asking for base64 with a 400 naming encoding_format, as servers without it do. */
+  refuseBase64 = false;
   private readonly planned = new Map<number, Behavior>();
   private fallback: Behavior = { kind: 'ok' };
   private readonly hung = new Set<ServerResponse>();
@@ -130,6 +133,7 @@ export class FakeOpenAIServer {
     this.received.length = 0;
     this.planned.clear();
     this.fallback = { kind: 'ok' };
+    this.refuseBase64 = false;
   }
 
   async close(): Promise<void> {
@@ -164,6 +168,9 @@ export class FakeOpenAIServer {
       const given = (req.headers.authorization ?? '').replace(/^Bearer /, '');
       // As OpenAI does, the message quotes the key it got (OpenAI masks the middle; this does not).
       return this.send(res, 401, { error: { message: `Incorrect API key provided: ${given}.`, type: 'invalid_request_error', code: 'invalid_api_key' } });
+    }
+    if (this.refuseBase64 && body.encoding_format === 'base64') {
+      return this.send(res, 400, { error: { message: "encoding_format 'base64' is not supported; use 'float'", type: 'invalid_request_error', code: null } });
     }
     const behavior = this.planned.get(n) ?? this.fallback;
     if (behavior.kind === 'hang') {

@@ -1,14 +1,19 @@
 /**
  * EMBEDDING() in SQL against a real local HTTP server speaking OpenAI's embeddings API: seed
  * 001 as written, batching and request counts, atomic failure, retries, UPDATE semantics,
- * backfill on ALTER TABLE, and a read served while a write waits on a slow provider.
+ * backfill on ALTER TABLE, a read served while a write waits on a slow provider, texts shared
+ * by concurrent requests sent once, the cache across a restart, and the texts read from a
+ * statement before it runs.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { Embeddings } from '../../src/embed/index.ts';
+import { EmbeddingRound, predictTexts } from '../../src/sql/embedding-calls.ts';
 import { Engine, QuiverError } from '../../src/sql/index.ts';
+import { parseScript } from '../../src/sql/parser.ts';
+import type { Params } from '../../src/sql/types.ts';
 import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
 
 const MODEL = 'text-embedding-v4';
@@ -233,6 +238,97 @@ describe('a slow provider', () => {
     server.delayMs = 0;
     const { results: written } = await engine.execute('SELECT count(vec) FROM docs');
     expect(written[0].rows).toEqual([[1]]);
+  });
+});
+
+describe('requests that share texts', () => {
+  test('two concurrent INSERTs missing the same texts send them once', async () => {
+    await engine.execute(`CREATE TABLE a (doc TEXT, vec VECTOR(1024) AS (EMBEDDING(doc, '${MODEL}', 1024)) STORED)`);
+    await engine.execute(`CREATE TABLE b (doc TEXT, vec VECTOR(1024) AS (EMBEDDING(doc, '${MODEL}', 1024)) STORED)`);
+    server.reset();
+    server.delayMs = 150;
+    const docs = Array.from({ length: 5 }, (_, i) => `shared text ${i}`);
+    const values = docs.map(() => '(?)').join(', ');
+    await Promise.all([engine.execute(`INSERT INTO a (doc) VALUES ${values}`, docs), engine.execute(`INSERT INTO b (doc) VALUES ${values}`, docs)]);
+    server.delayMs = 0;
+    expect(server.requests).toBe(1);
+    expect(server.inputs).toBe(5);
+    const { results } = await engine.execute('SELECT count(*) FROM a JOIN b ON a.doc = b.doc AND a.vec = b.vec');
+    expect(results[0].rows).toEqual([[5]]);
+  });
+
+  test('the cache survives a clean close and reopen of the data dir', async () => {
+    await engine.execute(`CREATE TABLE docs (doc TEXT, vec VECTOR(1024) AS (EMBEDDING(doc, '${MODEL}', 1024)) STORED)`);
+    const values = Array.from({ length: 30 }, (_, i) => `('kept across restarts ${i}')`).join(', ');
+    await engine.execute(`INSERT INTO docs VALUES ${values}`);
+    expect(server.inputs).toBe(30);
+    engine.close();
+    embeddings.close();
+    open();
+    server.reset();
+    await engine.execute(`INSERT INTO docs VALUES ${values}`);
+    expect(server.requests).toBe(0);
+    const { results } = await engine.execute('SELECT count(DISTINCT vec), count(vec) FROM docs');
+    expect(results[0].rows).toEqual([[30, 60]]);
+  });
+});
+
+describe('texts read before a statement runs', () => {
+  /** predictTexts over `sql` against this engine's models, with a catalog of one table. */
+  const catalog = {
+    table: (name: string) =>
+      name.toLowerCase() === 'docs'
+        ? {
+            columnRows: [
+              { name: 'id', declaredType: 'INTEGER', generatedExpr: null, generatedStorage: null },
+              { name: 'doc', declaredType: 'TEXT', generatedExpr: null, generatedStorage: null },
+              { name: 'n', declaredType: 'INT', generatedExpr: null, generatedStorage: null },
+              { name: 'vec', declaredType: 'VECTOR(1024)', generatedExpr: `EMBEDDING(doc, '${MODEL}', 1024)`, generatedStorage: 'STORED' },
+              { name: 'nvec', declaredType: 'VECTOR(1024)', generatedExpr: `EMBEDDING(n, '${MODEL}', 1024)`, generatedStorage: 'STORED' },
+              { name: 'lazy', declaredType: 'VECTOR(8)', generatedExpr: `EMBEDDING(doc, '${MODEL}', 8)`, generatedStorage: 'VIRTUAL' },
+            ],
+          }
+        : undefined,
+  };
+  const predict = (sql: string, params?: Params) => predictTexts(parseScript(sql), params, catalog, embeddings);
+
+  test('reads the VALUES of generated columns\' sources and constant EMBEDDING() calls, with parameters in order', () => {
+    expect(predict("INSERT INTO docs (id, doc) VALUES (1, 'one'), (?, ?), (3, 'one')", [2, 'two'])).toEqual([{ model: MODEL, dims: 1024, texts: ['one', 'two'] }]);
+    // Without a column list, VALUES fill the columns that are not generated, in order.
+    expect(predict("INSERT INTO docs VALUES (1, 'x', 7)")).toEqual([{ model: MODEL, dims: 1024, texts: ['x'] }]);
+    const script = `SELECT ?; INSERT INTO docs (doc) VALUES (?); SELECT doc FROM docs ORDER BY DISTANCE(vec, EMBEDDING(?, '${MODEL}', 8), 'COSINE') LIMIT :k`;
+    expect(predict(script, [0, 'stored', 'question'])).toEqual([
+      { model: MODEL, dims: 1024, texts: ['stored'] },
+      { model: MODEL, dims: 8, texts: ['question'] },
+    ]);
+    expect(predict(`UPDATE docs SET doc = 'u', vec = EMBEDDING(:t, '${MODEL}', 1024) WHERE id = 1`, { t: 'named' })).toEqual([
+      { model: MODEL, dims: 1024, texts: ['named'] },
+    ]);
+  });
+
+  test('leaves alone what it cannot know: expressions, numbers, numeric text in numeric columns, branches, unknown models', () => {
+    expect(predict("INSERT INTO docs (doc) VALUES ('a' || ?), (?), (NULL)", ['b', 42])).toEqual([]);
+    // n is INT: '12' would be stored as 12; 'twelve' stays text.
+    expect(predict("INSERT INTO docs (n) VALUES ('12'), ('twelve')")).toEqual([{ model: MODEL, dims: 1024, texts: ['twelve'] }]);
+    expect(predict(`SELECT CASE WHEN 0 THEN EMBEDDING('never', '${MODEL}', 8) END, IIF(0, EMBEDDING('nor', '${MODEL}', 8), NULL)`)).toEqual([]);
+    expect(predict("SELECT EMBEDDING('x', 'no-such-model', 8), EMBEDDING('y', 'quiver-local-100d', 99999)")).toEqual([]);
+    expect(predict("INSERT INTO missing (doc) VALUES ('x')")).toEqual([]);
+    expect(predict(`INSERT INTO docs (doc) SELECT 'from a select'`)).toEqual([]);
+  });
+
+  test('a round fetches what it read before any run, and keeps cached vectors for the run', async () => {
+    await engine.execute(`SELECT EMBEDDING('cached already', '${MODEL}', 1024)`);
+    server.reset();
+    const round = new EmbeddingRound(embeddings);
+    const statements = parseScript("INSERT INTO docs (doc) VALUES ('cached already'), (?)");
+    expect(round.prefetchWritten(statements, ['new text'], catalog)).toBe(true);
+    await round.fetchMisses();
+    expect(server.received.map((r) => r.input)).toEqual([['new text']]);
+    expect(round.prefetchWritten(statements, ['new text'], catalog)).toBe(false);
+    round.collecting = false;
+    // Both are at hand without a lookup that could miss: a run would not collect.
+    expect(round.lookup(MODEL, 1024, 'cached already')).toHaveLength(1024);
+    expect(round.lookup(MODEL, 1024, 'new text')).toHaveLength(1024);
   });
 });
 

@@ -105,6 +105,21 @@ describe('reads on worker threads', () => {
     }
   });
 
+  test('a vector query waiting for a worker still returns its k rows when a candidate is deleted meanwhile', async () => {
+    const engine = open({ readWorkers: 1 });
+    await engine.execute('CREATE TABLE v (id INTEGER PRIMARY KEY, tenant INTEGER, vec VECTOR(2)); CREATE VECTOR INDEX vi ON v(vec) DISTANCE=EUCLIDEAN');
+    const rows = Array.from({ length: 60 }, (_, i) => `(${i}, ${i % 2}, '[${i},0]')`).join(',');
+    await engine.execute(`INSERT INTO v VALUES ${rows}`);
+    const query = 'SELECT id FROM v FORCE INDEX (vi) WHERE tenant = 0 ORDER BY VEC_DISTANCE(vec, ?) LIMIT 10';
+    const busy = engine.execute(slow(1_000_000));
+    const answer = engine.execute(query, [[0, 0]]);
+    await engine.execute('DELETE FROM v WHERE id = 0');
+    await busy;
+    const ids = (await answer).results[0].rows.map((r) => r[0]);
+    expect(ids).toHaveLength(10);
+    expect((await engine.execute(query, [[0, 0]])).results[0].rows.map((r) => r[0])).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+  });
+
   test('a slow read holds up neither other reads nor writes', async () => {
     const engine = open();
     await engine.execute(SETUP);
@@ -186,6 +201,29 @@ describe('with an embedding provider', () => {
     expect(direct.results[0].rows).toEqual([['a']]);
     const viaView = await engine.execute('SELECT doc FROM q ORDER BY d LIMIT 1');
     expect(viaView.results[0].rows).toEqual([['a']]);
+  });
+
+  test('a request needing more texts embedded than QUIVER_MAX_EMBEDDING_TEXTS is refused before any is sent', async () => {
+    const engine = openWithModel({ maxEmbeddingTexts: 2 });
+    await engine.execute("CREATE TABLE t (doc TEXT, v VECTOR(4) AS (EMBEDDING(doc, 'm')) STORED)");
+    server.reset();
+    const e = await failure(engine.execute("INSERT INTO t (doc) VALUES ('a'), ('b'), ('c')"));
+    expect(e.code).toBe('LIMIT_EXCEEDED');
+    expect(e.detail).toMatch(/3 texts .*at most 2 .*QUIVER_MAX_EMBEDDING_TEXTS/);
+    expect(server.requests).toBe(0);
+    expect((await engine.execute('SELECT count(*) FROM t')).results[0].rows).toEqual([[0]]);
+  });
+
+  test('texts past QUIVER_MAX_QUEUED_EMBEDDINGS waiting on the provider: new requests get OVERLOADED, nothing half-written', async () => {
+    const engine = openWithModel({ maxQueuedEmbeddings: 3 });
+    await engine.execute("CREATE TABLE t (doc TEXT, v VECTOR(4) AS (EMBEDDING(doc, 'm')) STORED)");
+    const first = engine.execute("INSERT INTO t (doc) VALUES ('q1'), ('q2'), ('q3')");
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await failure(engine.execute("INSERT INTO t (doc) VALUES ('q4')"));
+    expect(refused.code).toBe('OVERLOADED');
+    expect(refused.retryAfterSeconds).toBe(1);
+    await first;
+    expect((await engine.execute('SELECT doc FROM t ORDER BY doc')).results[0].rows).toEqual([['q1'], ['q2'], ['q3']]);
   });
 
   test('a full writer queue answers OVERLOADED with a Retry-After, and loses nothing it accepted', async () => {

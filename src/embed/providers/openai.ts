@@ -6,9 +6,13 @@
  * (maxRetries: 0): the batcher owns retrying, so Retry-After and the retry budget are honoured
  * in one place. The key is read from the environment variable the config names, never from the
  * config, and anything the server echoes back is scrubbed of it before it becomes a message.
+ * Vectors are asked for as base64 (decoded straight into each Float32Array, see toVector), over
+ * the transport of http-fetch.ts rather than the global fetch: both cut the work between the
+ * provider's answer and the statement's run.
  */
 import OpenAI from 'openai';
 import { ProviderError, parseRetryAfter } from '../provider.ts';
+import { createHttpFetch } from './http-fetch.ts';
 import type { EmbeddingProvider, ModelInfo } from '../provider.ts';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -19,8 +23,17 @@ const MAX_MESSAGE_CHARS = 300;
 /** Strings that look like keys of the vendors above, masked even when they are not ours. */
 const KEY_LIKE = /\b(?:sk-|hf_)[A-Za-z0-9_*-]{8,}|(?<=Bearer\s+)\S+/gi;
 
-/** An `openai` client for an OpenAI-compatible endpoint, with nothing taken from OPENAI_* variables. */
-export function createOpenAIClient(options: { apiKey: string | undefined; baseURL: string; maxRetries: number; timeoutMs: number }): OpenAI {
+/**
+ * An `openai` client for an OpenAI-compatible endpoint, with nothing taken from OPENAI_*
+ * variables; `fetch` replaces the global one (the embeddings client's, see http-fetch.ts).
+ */
+export function createOpenAIClient(options: {
+  apiKey: string | undefined;
+  baseURL: string;
+  maxRetries: number;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+}): OpenAI {
   return new OpenAI({
     apiKey: options.apiKey ?? NO_KEY,
     baseURL: options.baseURL,
@@ -29,6 +42,7 @@ export function createOpenAIClient(options: { apiKey: string | undefined; baseUR
     project: null,
     maxRetries: options.maxRetries,
     timeout: options.timeoutMs,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
 }
 
@@ -47,7 +61,10 @@ export interface OpenAIProviderOptions {
   remoteModel: string;
   /** Name of the environment variable holding the key; none for keyless servers. */
   apiKeyEnv: string | undefined;
-  /** `float` works everywhere; `base64` is smaller on the wire where supported. */
+  /**
+   * `base64` (the default, and what the openai SDK itself asks for) is smaller on the wire and
+   * decodes without parsing numbers; a server that refuses it gets `float` instead.
+   */
   encodingFormat: 'float' | 'base64';
   env: NodeJS.ProcessEnv;
 }
@@ -57,27 +74,39 @@ export class OpenAIProvider implements EmbeddingProvider {
   readonly model: ModelInfo;
   private client: OpenAI | undefined;
   private apiKey: string | undefined;
+  /** What is asked for; base64 falls back to float for good when the server refuses it. */
+  private encoding: 'float' | 'base64';
 
   constructor(private readonly options: OpenAIProviderOptions) {
     this.model = options.model;
+    this.encoding = options.encodingFormat;
   }
 
   async embed(texts: string[], dims: number, signal: AbortSignal): Promise<Float32Array[]> {
     const client = this.connect();
     const shorten = this.model.canShorten && dims < this.model.dims;
     let response: OpenAI.CreateEmbeddingResponse;
-    try {
-      response = await client.embeddings.create(
-        {
-          model: this.options.remoteModel,
-          input: texts,
-          encoding_format: this.options.encodingFormat,
-          ...(shorten ? { dimensions: dims } : {}),
-        },
-        { signal },
-      );
-    } catch (error) {
-      throw this.toProviderError(error);
+    for (;;) {
+      const encoding = this.encoding;
+      try {
+        response = await client.embeddings.create(
+          {
+            model: this.options.remoteModel,
+            input: texts,
+            encoding_format: encoding,
+            ...(shorten ? { dimensions: dims } : {}),
+          },
+          { signal },
+        );
+        break;
+      } catch (error) {
+        // A server that refuses base64 by name gets numbers from now on, and this request again.
+        if (encoding === 'base64' && refusesBase64(error)) {
+          this.encoding = 'float';
+          continue;
+        }
+        throw this.toProviderError(error);
+      }
     }
     return this.vectorsOf(response, texts.length, dims);
   }
@@ -91,7 +120,7 @@ export class OpenAIProvider implements EmbeddingProvider {
     }
     this.apiKey = key;
     // The batcher retries and aborts at timeoutMs; the client's timeout is only a backstop.
-    this.client = createOpenAIClient({ apiKey: key, baseURL, maxRetries: 0, timeoutMs: 2 * this.model.timeoutMs });
+    this.client = createOpenAIClient({ apiKey: key, baseURL, maxRetries: 0, timeoutMs: 2 * this.model.timeoutMs, fetch: createHttpFetch() });
     return this.client;
   }
 
@@ -141,6 +170,11 @@ export class OpenAIProvider implements EmbeddingProvider {
   }
 }
 
+/** A 400/422 whose message names the encoding: the server does not do base64. */
+function refusesBase64(error: unknown): boolean {
+  return error instanceof OpenAI.APIError && (error.status === 400 || error.status === 422) && /encoding|base64/i.test(error.message);
+}
+
 function retryAfterOf(headers: Headers): number | undefined {
   const ms = headers.get('retry-after-ms');
   if (ms && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
@@ -158,14 +192,24 @@ function causeMessage(error: Error): string {
   return error.message;
 }
 
-/** A JSON array of numbers or base64 float32 little-endian, as a Float32Array; undefined if neither. */
-function toVector(embedding: unknown): Float32Array | undefined {
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A JSON array of numbers or base64 float32 little-endian, as a Float32Array of finite values;
+ * undefined if neither. Base64 is decoded straight into the vector's own memory: one pass, no
+ * intermediate buffer, and a vector that owns its bytes (a view of a pooled Buffer would keep
+ * its whole slab alive in the cache).
+ */
+export function toVector(embedding: unknown): Float32Array | undefined {
   let vector: Float32Array;
   if (typeof embedding === 'string') {
-    const bytes = Buffer.from(embedding, 'base64');
-    if (bytes.length % 4 !== 0) return undefined;
-    vector = new Float32Array(bytes.length / 4);
-    for (let i = 0; i < vector.length; i++) vector[i] = bytes.readFloatLE(i * 4);
+    const size = Buffer.byteLength(embedding, 'base64');
+    if (size % 4 !== 0) return undefined;
+    vector = new Float32Array(size / 4);
+    const bytes = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+    // byteLength counts characters; fewer bytes written means the text was not clean base64.
+    if (bytes.write(embedding, 'base64') !== size) return undefined;
+    if (!LITTLE_ENDIAN) bytes.swap32();
   } else if (Array.isArray(embedding)) {
     vector = new Float32Array(embedding.length);
     for (let i = 0; i < embedding.length; i++) {
