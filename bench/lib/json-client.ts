@@ -7,6 +7,14 @@
  */
 import http from 'node:http';
 
+/** An answer as `send` returns it: status, Retry-After (seconds, when sent), round trip and body text. */
+export interface SentRequest {
+  status: number;
+  retryAfterSeconds: number | null;
+  roundTripMs: number;
+  text: string;
+}
+
 export class JsonClient {
   private readonly agent: http.Agent;
   private readonly host: string;
@@ -56,6 +64,42 @@ export class JsonClient {
             } catch (e) {
               reject(e);
             }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /**
+   * POSTs `body` to `path` and resolves with whatever came back, any status: for load drivers
+   * that count errors and honour `Retry-After` instead of stopping at the first non-200.
+   */
+  send(path: string, body: string): Promise<SentRequest> {
+    return new Promise((resolve, reject) => {
+      const t0 = performance.now();
+      const req = http.request(
+        {
+          host: this.host,
+          port: this.port,
+          path,
+          method: 'POST',
+          agent: this.agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const retryAfter = Number(res.headers['retry-after']);
+            resolve({
+              status: res.statusCode ?? 0,
+              retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : null,
+              roundTripMs: performance.now() - t0,
+              text: Buffer.concat(chunks).toString('utf8'),
+            });
           });
         },
       );

@@ -36,6 +36,8 @@ export interface StartOptions {
 export interface ServerProcess {
   /** Base URL without a trailing slash, e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /** The child's process id, e.g. to read its memory from /proc/<pid>/status. */
+  pid: number;
   /** Sends SIGTERM and waits for the exit; SIGKILL if it does not come. */
   stop(): Promise<void>;
 }
@@ -85,6 +87,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
 
   return {
     url,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
