@@ -20,6 +20,8 @@ import type { Config } from './config.ts';
 
 /** Requests still running this long after a stop signal are cut off, so shutdown always ends. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How long an idle keep-alive connection stays open, in ms. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 function fail(message: string): never {
   console.error(`quiver: ${message}`);
@@ -91,6 +93,14 @@ const server = serve(
     );
   },
 );
+
+// Node closes a keep-alive connection idle for 5 s by default; after a long write blocked the
+// event loop, that timer can fire on a connection whose next request has already arrived, and
+// the client sees a reset. Idle connections are kept longer; headers must outlast them.
+if ('keepAliveTimeout' in server) {
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+}
 
 server.on('error', (e: NodeJS.ErrnoException) => {
   closeAll();
