@@ -414,6 +414,7 @@ export class Engine {
     const cursor = new ParamCursor(params);
     const { statements } = script;
     const explicit = statements.some((s) => s.kind === 'transaction');
+    if (explicit) checkTransactionOrder(statements, sql);
     // Writes always run in a transaction, so a run with embedding placeholders can be undone.
     const wrap = !explicit && (statements.length > 1 || WRITE_KINDS.has(statements[0].kind));
     // Texts written in the request are fetched before its first run (lock released, as after a
@@ -758,6 +759,58 @@ export class Engine {
     }
     return translated;
   }
+}
+
+/**
+ * Refuses, before anything runs, a request whose transaction statements cannot all succeed in
+ * their order (a COMMIT with no BEGIN before it, a BEGIN inside an open transaction, ...): run
+ * as written, the statements before the bad one would autocommit and stay, though the request
+ * fails. A request always starts outside a transaction, so the order alone decides.
+ */
+function checkTransactionOrder(statements: readonly A.Statement[], sql: string): void {
+  let open = false;
+  /** Savepoints open, outermost first; `openedBy` is the one that began the transaction, if any. */
+  const savepoints: string[] = [];
+  let openedBy: string | undefined;
+  statements.forEach((s, i) => {
+    if (s.kind !== 'transaction') return;
+    const refuse = (why: string) => {
+      throw new QuiverError('TRANSACTION_ERROR', `statement ${i + 1}: ${why}; nothing was run`, { statementIndex: i, position: positionOf(sql, s.start) });
+    };
+    const name = s.savepoint?.toLowerCase();
+    switch (s.action) {
+      case 'BEGIN':
+        if (open) refuse('BEGIN inside a transaction that is already open');
+        open = true;
+        break;
+      case 'COMMIT':
+        if (!open) refuse('COMMIT with no open transaction (no BEGIN before it)');
+        open = false;
+        break;
+      case 'ROLLBACK':
+        if (!open) refuse(`ROLLBACK${name ? ' TO' : ''} with no open transaction`);
+        if (name === undefined) open = false;
+        else if (!savepoints.includes(name)) refuse(`ROLLBACK TO ${s.savepoint}: no such savepoint is open`);
+        else savepoints.length = savepoints.lastIndexOf(name) + 1;
+        break;
+      case 'SAVEPOINT':
+        if (!open) {
+          open = true;
+          openedBy = name;
+        }
+        savepoints.push(name!);
+        break;
+      case 'RELEASE':
+        if (!open || !savepoints.includes(name!)) refuse(`RELEASE ${s.savepoint}: no such savepoint is open`);
+        savepoints.length = savepoints.lastIndexOf(name!);
+        if (savepoints.length === 0 && openedBy === name) open = false;
+        break;
+    }
+    if (!open) {
+      savepoints.length = 0;
+      openedBy = undefined;
+    }
+  });
 }
 
 /** One EXPLAIN line for a vector query: the path and why, with the figures that chose it. */
