@@ -14,6 +14,11 @@
  * recall pass that doubles as warm-up, to dampen noise from other work on the machine. Results go
  * to stdout and between the `<!-- bench:ann:start -->` / `<!-- bench:ann:end -->` markers of
  * BENCHMARKS.md, leaving other sections alone. Every QPS stands next to its recall.
+ *
+ * Quantized variants (./ann/quantized.ts) run in the same unfiltered sweep: Quiver's graph with
+ * its vectors re-encoded as int8 and int16 records, the best rerankPoolSize(10) candidates (15 / 12)
+ * re-ranked exactly from float32 originals read back from a SQLite table by rowid (where the
+ * server keeps them), and again from an array, to show what those reads cost.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -21,9 +26,10 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import hnswlib from 'hnswlib-node';
-import { buildSegment, simdAvailable, type Segment } from '../src/index/index.ts';
+import { buildSegment, rerankPoolSize, simdAvailable, type Segment } from '../src/index/index.ts';
 import { mulberry32 } from '../src/index/hnsw/graph.ts';
 import { loadDataset, type AnnDataset } from './ann/dataset.ts';
+import { OriginalsTable, QuantizedSearch, type OriginalsKind } from './ann/quantized.ts';
 import { groundTruth, qpsAtRecall, recall } from './ann/truth.ts';
 import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 
@@ -41,6 +47,8 @@ const TARGET_RECALL = 0.95;
 const SIZES = (process.env.BENCH_ANN_SIZES ?? '100000').split(',').map((s) => Number.parseInt(s.trim(), 10));
 const REPEATS = Math.max(1, Number.parseInt(process.env.BENCH_ANN_REPEATS ?? '3', 10));
 const FILTERED_REPEATS = 1;
+/** Other work on the machine moves every QPS; the section says how busy it was. */
+const LOAD_AT_START = os.loadavg()[0];
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -59,11 +67,29 @@ interface SideResult {
   filtered: Record<string, Point[]>;
 }
 
+/** One quantized variant: its bytes and its unfiltered curve. */
+interface QuantizedResult {
+  name: string;
+  quantization: 'int8' | 'int16';
+  originals: OriginalsKind;
+  structureBytesPerVector: number;
+  quantizeSeconds: number;
+  sweep: Point[];
+}
+
 interface SizeResult {
   size: number;
   quiver: SideResult;
   hnswlib: SideResult;
+  quantized: QuantizedResult[];
 }
+
+const QUANTIZED_VARIANTS: { quantization: 'int8' | 'int16'; originals: OriginalsKind }[] = [
+  { quantization: 'int8', originals: 'sqlite' },
+  { quantization: 'int8', originals: 'memory' },
+  { quantization: 'int16', originals: 'sqlite' },
+  { quantization: 'int16', originals: 'memory' },
+];
 
 /** One side of the comparison: build, then answer queries with a given ef and filter. */
 interface Side {
@@ -74,7 +100,7 @@ interface Side {
   dispose(): void;
 }
 
-function quiverSide(): Side {
+function quiverSide(): Side & { segment(): Segment } {
   let segment: Segment | null = null;
   let data: AnnDataset | null = null;
   const ids = new Float64Array(K);
@@ -97,6 +123,9 @@ function quiverSide(): Side {
       const s = segment!;
       return s.graph.byteLength() + s.rowIds.byteLength + s.alive.words.byteLength;
     },
+    segment() {
+      return segment!;
+    },
     search(q, ef, filter) {
       const d = data!;
       // Queries are already normalised (stored form), as the index's own search path makes them.
@@ -105,6 +134,38 @@ function quiverSide(): Side {
     },
     dispose() {
       segment = null;
+    },
+  };
+}
+
+/** A quantized copy of `base`'s segment, re-ranked from `originals`. */
+function quantizedSide(
+  base: ReturnType<typeof quiverSide>,
+  variant: (typeof QUANTIZED_VARIANTS)[number],
+  table: OriginalsTable,
+): Side & { quantizeSeconds: number } {
+  let search: QuantizedSearch | null = null;
+  let data: AnnDataset | null = null;
+  return {
+    name: `Quiver ${variant.quantization} (originals in ${variant.originals === 'sqlite' ? 'SQLite' : 'memory'})`,
+    quantizeSeconds: 0,
+    build(d) {
+      data = d;
+      const dims = d.dims;
+      const originals = variant.originals === 'sqlite' ? table.source() : (id: number) => d.base.subarray(id * dims, (id + 1) * dims);
+      const t0 = performance.now();
+      search = new QuantizedSearch(base.segment(), variant.quantization, originals, K);
+      this.quantizeSeconds = (performance.now() - t0) / 1000;
+    },
+    structureBytes() {
+      return search!.structureBytes();
+    },
+    search(q, ef, filter) {
+      const d = data!;
+      return search!.search(d.queries.subarray(q * d.dims, (q + 1) * d.dims), ef, filter);
+    },
+    dispose() {
+      search = null;
     },
   };
 }
@@ -208,26 +269,47 @@ async function measure(
   data: AnnDataset,
   truth: Int32Array[],
   filtered: { name: string; filter: (id: number) => boolean; truth: Int32Array[] }[],
-): Promise<{ quiver: SideResult; hnswlib: SideResult }> {
+): Promise<{ quiver: SideResult; hnswlib: SideResult; quantized: QuantizedResult[] }> {
   const quiver = quiverSide();
   const peer = hnswlibSide();
   const peerBuilt = await build(peer, data);
   const quiverBuilt = await build(quiver, data);
-  const sides = [quiver, peer];
+  const table = new OriginalsTable(data);
+  const variants = QUANTIZED_VARIANTS.map((v) => {
+    const side = quantizedSide(quiver, v, table);
+    side.build(data);
+    console.log(`  ${side.name}: encoded in ${side.quantizeSeconds.toFixed(2)} s, ${(side.structureBytes()! / data.baseCount).toFixed(0)} bytes/vector`);
+    return { variant: v, side };
+  });
+  const sides = [quiver, ...variants.map((v) => v.side), peer];
   console.log('   unfiltered:');
-  const [qSweep, hSweep] = sweep(sides, data, truth, null, REPEATS);
+  const curves = sweep(sides, data, truth, null, REPEATS);
+  const qSweep = curves[0];
+  const hSweep = curves[curves.length - 1];
+  const quantized = variants.map(({ variant, side }, i) => ({
+    name: side.name,
+    quantization: variant.quantization,
+    originals: variant.originals,
+    structureBytesPerVector: side.structureBytes()! / data.baseCount,
+    quantizeSeconds: side.quantizeSeconds,
+    sweep: curves[1 + i],
+  }));
+  for (const v of variants) v.side.dispose();
+  table.close();
+  const pair = [quiver, peer];
   const qFiltered: Record<string, Point[]> = {};
   const hFiltered: Record<string, Point[]> = {};
   for (const f of filtered) {
     console.log(`   filter keeping ${f.name}:`);
     // Filtered queries are 5-100x slower, so one timed pass (after the recall pass) each.
-    [qFiltered[f.name], hFiltered[f.name]] = sweep(sides, data, f.truth, f.filter, FILTERED_REPEATS);
+    [qFiltered[f.name], hFiltered[f.name]] = sweep(pair, data, f.truth, f.filter, FILTERED_REPEATS);
   }
   quiver.dispose();
   peer.dispose();
   return {
     quiver: { ...quiverBuilt, sweep: qSweep, filtered: qFiltered },
     hnswlib: { ...peerBuilt, sweep: hSweep, filtered: hFiltered },
+    quantized,
   };
 }
 
@@ -249,12 +331,58 @@ function curveTable(quiver: Point[], peer: Point[]): string[] {
   return lines;
 }
 
+/**
+ * The quantized variants of one size: bytes and QPS at the target recall beside float32 and
+ * hnswlib-node, then the curves. A separate table, so the float32 one keeps the layout that
+ * ./ann/benchmarks-file.ts parses.
+ */
+function quantizedReport(r: SizeResult): string[] {
+  const q = r.quiver;
+  const hAt = qpsAtRecall(r.hnswlib.sweep, TARGET_RECALL);
+  const qAt = qpsAtRecall(q.sweep, TARGET_RECALL);
+  const lines = [
+    `Quantized segments (same graph, vectors re-encoded; the best ${rerankPoolSize(K, 'int8')} (int8) or ${rerankPoolSize(K, 'int16')} (int16) ` +
+      'candidates re-ranked exactly from ' +
+      'float32 originals read back by rowid from a SQLite table, as the server reads them, or from an array):',
+    '',
+    `| storage | index arrays, bytes/vector | QPS at recall@10 = ${TARGET_RECALL} | / float32 | / hnswlib-node | recall@10 at ef = 40 |`,
+    '|---|---:|---:|---:|---:|---:|',
+    `| float32 | ${q.structureBytesPerVector?.toFixed(0) ?? 'n/a'} | ${fmtQps(qAt)} | 1.00x | ${ratio(qAt, hAt)} | ${recallAt(q.sweep, 40)} |`,
+  ];
+  for (const v of r.quantized) {
+    const at = qpsAtRecall(v.sweep, TARGET_RECALL);
+    const where = v.originals === 'sqlite' ? 'originals in SQLite' : 'originals in memory';
+    lines.push(`| ${v.quantization}, ${where} | ${v.structureBytesPerVector.toFixed(0)} | ${fmtQps(at)} | ${ratio(at, qAt)} | ${ratio(at, hAt)} | ${recallAt(v.sweep, 40)} |`);
+  }
+  lines.push(`| hnswlib-node (float32) | n/a (native) | ${fmtQps(hAt)} | ${ratio(hAt, qAt)} | 1.00x | ${recallAt(r.hnswlib.sweep, 40)} |`);
+  const header = ['ef', 'float32 recall@10', 'float32 QPS', ...r.quantized.flatMap((v) => [`${v.quantization} (${v.originals}) recall@10`, `${v.quantization} (${v.originals}) QPS`])];
+  lines.push('', 'Quantized, recall@10 and QPS by ef:', '', `| ${header.join(' | ')} |`, `|${header.map(() => '---:').join('|')}|`);
+  for (let i = 0; i < q.sweep.length; i++) {
+    const cells = [q.sweep[i].ef, q.sweep[i].recall.toFixed(4), q.sweep[i].qps.toFixed(0)];
+    for (const v of r.quantized) cells.push(v.sweep[i].recall.toFixed(4), v.sweep[i].qps.toFixed(0));
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    'A quantized search asks the graph for the whole re-rank pool, so an ef below the pool is raised to it (hence the ' +
+      'higher recall at ef = 10). Float32 originals are not counted in the bytes: the table holds them. Filtered queries ' +
+      'are measured on float32 only.',
+    '',
+  );
+  return lines;
+}
+
+function recallAt(points: Point[], ef: number): string {
+  return points.find((p) => p.ef === ef)?.recall.toFixed(4) ?? 'n/a';
+}
+
 function report(results: SizeResult[], data: { dims: number; available: number }): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines: string[] = [
     '## ANN: Quiver HNSW vs hnswlib-node',
     '',
-    `Run ${new Date().toISOString().slice(0, 10)} on ${cpu}, ${os.cpus().length} cores, ` +
+    `Run ${new Date().toISOString().slice(0, 10)} on ${cpu}, ${os.cpus().length} cores (1-min load average ${LOAD_AT_START.toFixed(1)} at start, ` +
+      `${os.loadavg()[0].toFixed(1)} at the end), ` +
       `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}; ` +
       `WebAssembly SIMD kernels: ${simdAvailable() ? 'yes' : 'no (JavaScript fallback)'}. Refresh with \`npm run bench:ann\` ` +
       '(`BENCH_ANN_SIZES=100000,300000` adds sizes). The machine is shared, so both indexes stay built and their ' +
@@ -289,6 +417,7 @@ function report(results: SizeResult[], data: { dims: number; available: number }
     for (const f of FILTERS) {
       lines.push(`Filter keeping ${f.name} of rows:`, '', ...curveTable(q.filtered[f.name], h.filtered[f.name]), '');
     }
+    lines.push(...quantizedReport(r));
   }
   lines.push(
     'Reading the table: "QPS at recall 0.95" interpolates linearly between the two sweep points around 0.95 ' +
@@ -316,8 +445,8 @@ async function main(): Promise<void> {
       return { name: f.name, filter, truth: groundTruth(data.base, size, data.queries, data.queryCount, data.dims, K, filter) };
     });
     console.log(`  ground truth in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const { quiver: quiverResult, hnswlib: hnswlibResult } = await measure(data, truth, filtered);
-    results.push({ size, quiver: quiverResult, hnswlib: hnswlibResult });
+    const { quiver: quiverResult, hnswlib: hnswlibResult, quantized } = await measure(data, truth, filtered);
+    results.push({ size, quiver: quiverResult, hnswlib: hnswlibResult, quantized });
     const qAt = qpsAtRecall(quiverResult.sweep, TARGET_RECALL);
     const hAt = qpsAtRecall(hnswlibResult.sweep, TARGET_RECALL);
     console.log(`  QPS at recall ${TARGET_RECALL}: Quiver ${fmtQps(qAt)}, hnswlib-node ${fmtQps(hAt)} (${ratio(qAt, hAt)})`);

@@ -87,7 +87,8 @@ export function parseChatRequest(body: unknown): ChatRequest {
   for (const key of Object.keys(body)) {
     if (!FIELD_SET.has(key)) throw bad(`unknown field ${JSON.stringify(key.slice(0, 64))}; the body takes ${FIELDS.join(', ')}`);
   }
-  const { question, history } = readQuestion(body.question, body.messages);
+  // null counts as absent for every optional field (README-contract.md): generated clients send null for unset ones.
+  const { question, history } = readQuestion(body.question ?? undefined, body.messages ?? undefined);
   const table = requiredString(body.table, 'table', 'the table to retrieve from');
   const k = integer(body.k, 'k', DEFAULT_K, MIN_K, MAX_K);
   const candidates = integer(body.candidates, 'candidates', Math.min(MAX_CANDIDATES, Math.max(2 * k, k + 20)), k, MAX_CANDIDATES);
@@ -106,8 +107,8 @@ export function parseChatRequest(body: unknown): ChatRequest {
     generate: boolean(body.generate, 'generate', true),
     stream: boolean(body.stream, 'stream', false),
   };
-  if (body.textColumn !== undefined) request.textColumn = requiredString(body.textColumn, 'textColumn', 'a column name');
-  if (body.vectorColumn !== undefined) request.vectorColumn = requiredString(body.vectorColumn, 'vectorColumn', 'a column name');
+  if (body.textColumn !== undefined && body.textColumn !== null) request.textColumn = requiredString(body.textColumn, 'textColumn', 'a column name');
+  if (body.vectorColumn !== undefined && body.vectorColumn !== null) request.vectorColumn = requiredString(body.vectorColumn, 'vectorColumn', 'a column name');
   if (body.where !== undefined && body.where !== null) {
     if (typeof body.where !== 'string') throw bad(`field "where" must be a SQL boolean expression as a string; got ${kindOf(body.where)}`);
     if (body.where.length > MAX_WHERE_CHARS) throw bad(`field "where" is ${body.where.length} characters; the limit is ${MAX_WHERE_CHARS}`);

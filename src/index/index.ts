@@ -6,7 +6,7 @@
  * an in-graph row filter), background flush and merge on a worker thread, stats, and
  * save/load with typed reports of damaged files. Below it, for the benchmark and tests: a
  * synchronous segment builder, the segment file format, the merge policy and the exact search
- * used as ground truth. The HNSW parameter bounds are the ones the catalog validates with.
+ * used as ground truth; the quantization choices and the exact re-ranker of quantized indexes. The HNSW parameter bounds are the ones the catalog validates with.
  */
 export {
   VectorIndex,
@@ -23,6 +23,18 @@ export {
   type VectorIndexStats,
 } from './vector-index.ts';
 export { AllowedRowBitSet, type RowFilter } from './row-filter.ts';
+export {
+  DEFAULT_QUANTIZATION,
+  QUANTIZATIONS,
+  parseQuantization,
+  type Quantization,
+} from './quantization.ts';
+export {
+  ExactReranker,
+  RERANK_MAX_EXTRA,
+  rerankPoolSize,
+  type OriginalVectors,
+} from './rerank.ts';
 export { exactSearch, type ExactHit } from './brute-force.ts';
 export {
   DEFAULT_EF_CONSTRUCTION,
@@ -41,7 +53,7 @@ export {
 export { SegmentCorruptError, isSegmentCorruptError, type SegmentCorruptReason } from './errors.ts';
 export { Segment } from './segment/segment.ts';
 export { AliveBitSet } from './segment/alive-bitset.ts';
-export { buildSegment, type BuildSegmentInput } from './segment/build-segment.ts';
+export { buildSegment, quantizeSegment, type BuildSegmentInput } from './segment/build-segment.ts';
 export {
   SEGMENT_FORMAT_VERSION,
   readSegment,
@@ -50,7 +62,7 @@ export {
   type SegmentFileContents,
 } from './segment/format.ts';
 export { DEFAULT_MERGE_POLICY, chooseMerges, type MergePolicy, type SegmentSummary } from './lifecycle/merge-policy.ts';
-export type { LoadProblem } from './lifecycle/persist.ts';
+export { MANIFEST_FILE, type LoadProblem } from './lifecycle/persist.ts';
 export { reportedDistance, toStored } from './space.ts';
 export { simdAvailable } from './kernels.ts';
 export {

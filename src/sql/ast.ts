@@ -428,7 +428,7 @@ export interface IndexedColumn extends Span {
 export interface VectorIndexDef extends Span {
   name?: string;
   column: string;
-  /** Options as written, names lower-cased: m, distance/metric, max_degree, ef_construction. */
+  /** Options as written, names lower-cased: m, distance/metric, max_degree, ef_construction, quantization. */
   options: { name: string; value: string }[];
   /** Where it was declared: inline `VECTOR INDEX`, `CREATE VECTOR INDEX`, or a PolarDB comment. */
   declaredAs: 'inline' | 'statement' | 'comment';

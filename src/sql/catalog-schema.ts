@@ -50,6 +50,8 @@ export const vectorIndexes = sqliteTable('__quiver_vector_indexes', {
   metric: text('metric').notNull(),
   m: integer('m').notNull(),
   efConstruction: integer('ef_construction').notNull(),
+  /** none | int8 | int16: how the index's segments keep vectors in memory (migration 0003). */
+  quantization: text('quantization').notNull().default('none'),
   /** All options as written, JSON: [{name, value}]. */
   options: text('options').notNull().default('[]'),
   declaredAs: text('declared_as').notNull(),

@@ -5,6 +5,7 @@
  * case-insensitively, as SQLite's do.
  */
 import type { Metric } from '../index/distance.ts';
+import type { Quantization } from '../index/quantization.ts';
 
 export interface ColumnInfo {
   name: string;
@@ -23,6 +24,8 @@ export interface VectorIndexInfo {
   metric: Metric;
   m: number;
   efConstruction: number;
+  /** How the index's segments keep vectors in memory: float32 (`none`), int8 or int16. */
+  quantization: Quantization;
   declaredAs: 'inline' | 'statement' | 'comment';
 }
 

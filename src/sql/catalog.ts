@@ -13,7 +13,17 @@ import { and, eq, sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { parseMetric, type Metric } from '../index/distance.ts';
-import { DEFAULT_EF_CONSTRUCTION, DEFAULT_M, MAX_EF_CONSTRUCTION, MAX_M, MIN_EF_CONSTRUCTION, MIN_M } from '../index/index.ts';
+import {
+  DEFAULT_EF_CONSTRUCTION,
+  DEFAULT_M,
+  DEFAULT_QUANTIZATION,
+  MAX_EF_CONSTRUCTION,
+  MAX_M,
+  MIN_EF_CONSTRUCTION,
+  MIN_M,
+  parseQuantization,
+  type Quantization,
+} from '../index/index.ts';
 import type * as A from './ast.ts';
 import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './catalog-view.ts';
 import * as schema from './catalog-schema.ts';
@@ -122,6 +132,7 @@ export class Catalog implements CatalogView {
         metric: v.metric as Metric,
         m: v.m,
         efConstruction: v.efConstruction,
+        quantization: v.quantization as Quantization,
         declaredAs: v.declaredAs as VectorIndexInfo['declaredAs'],
       });
     }
@@ -247,6 +258,7 @@ export class Catalog implements CatalogView {
         metric: info.metric,
         m: info.m,
         efConstruction: info.efConstruction,
+        quantization: info.quantization,
         options: JSON.stringify(def.options),
         declaredAs: def.declaredAs,
       })
@@ -305,11 +317,20 @@ function intOption(name: string, value: string, min: number, max: number): numbe
   return n;
 }
 
-/** Vector index options as AliSQL (m, distance) and PolarDB (max_degree, metric, ef_construction) write them. */
-export function vectorIndexOptions(options: { name: string; value: string }[]): { metric: Metric; m: number; efConstruction: number } {
+/**
+ * Vector index options as AliSQL (m, distance) and PolarDB (max_degree, metric, ef_construction)
+ * write them, plus Quiver's quantization (none, int8, int16).
+ */
+export function vectorIndexOptions(options: { name: string; value: string }[]): {
+  metric: Metric;
+  m: number;
+  efConstruction: number;
+  quantization: Quantization;
+} {
   let metric = DEFAULT_METRIC;
   let m = DEFAULT_M;
   let efConstruction = DEFAULT_EF_CONSTRUCTION;
+  let quantization = DEFAULT_QUANTIZATION;
   for (const o of options) {
     switch (o.name) {
       case 'm':
@@ -323,11 +344,14 @@ export function vectorIndexOptions(options: { name: string; value: string }[]): 
       case 'metric':
         metric = parseMetric(o.value, `vector index option ${o.name}`);
         break;
+      case 'quantization':
+        quantization = parseQuantization(o.value, `vector index option ${o.name}`);
+        break;
       default:
-        throw new QuiverError('SQL_ERROR', `unknown vector index option ${o.name}; known options are m, max_degree, ef_construction, distance, metric`);
+        throw new QuiverError('SQL_ERROR', `unknown vector index option ${o.name}; known options are m, max_degree, ef_construction, distance, metric, quantization`);
     }
   }
-  return { metric, m, efConstruction };
+  return { metric, m, efConstruction, quantization };
 }
 
 /**

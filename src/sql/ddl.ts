@@ -70,6 +70,20 @@ function sqliteObjectExists(db: Database.Database, type: string, name: string): 
   return db.prepare('SELECT 1 FROM sqlite_schema WHERE type = ? AND lower(name) = lower(?)').get(type, name) !== undefined;
 }
 
+function tempObjectExists(db: Database.Database, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_temp_schema WHERE type IN ('table', 'view') AND lower(name) = lower(?)").get(name) !== undefined;
+}
+
+/**
+ * A TEMP table or view and a table of the database may not share a name: SQLite resolves an
+ * unqualified name to the TEMP one first, so it would hide the table from Quiver's own SQL (a
+ * vector index read the TEMP table's columns, and every later commit failed), and DROP TABLE
+ * would drop the TEMP table but forget the real one's catalog entry.
+ */
+export function sharedNameError(name: string): QuiverError {
+  return new QuiverError('ALREADY_EXISTS', `${name} already names a table or a TEMP table or view; a TEMP object and a table may not share a name`);
+}
+
 export class DdlRunner {
   /** Tables rebuilt since the last call of takeRebuiltTables: their vector indexes start over. */
   private readonly rebuilt = new Set<string>();
@@ -89,7 +103,25 @@ export class DdlRunner {
 
   /** Records a vector index and the triggers that feed it its table's changes. */
   private addVectorIndex(table: string, def: A.VectorIndexDef): void {
+    this.requireRowIds(table, `vector index ${def.name ?? ''}`.trimEnd());
     installCaptureTriggers(this.db, this.catalog.addVectorIndex(table, def));
+  }
+
+  /**
+   * Vector and full-text indexes key their entries by `rowid`: a WITHOUT ROWID table has none
+   * (opening the index then failed every later commit), and a column named rowid hides it (the
+   * index then keyed rows by that column's values and lost rows that shared one). Refused here,
+   * inside the DDL's transaction.
+   */
+  private requireRowIds(table: string, what: string): void {
+    const t = this.catalog.table(table);
+    if (t?.withoutRowid) {
+      throw new QuiverError('UNSUPPORTED_STATEMENT', `${what} needs row ids, and table ${t.name} is WITHOUT ROWID; index a table with row ids`);
+    }
+    const hiding = t?.columnRows.find((c) => lower(c.name) === 'rowid');
+    if (hiding) {
+      throw new QuiverError('UNSUPPORTED_STATEMENT', `${what} needs row ids, and column ${t!.name}.${hiding.name} hides them; rename the column`);
+    }
   }
 
   /**
@@ -117,6 +149,7 @@ export class DdlRunner {
 
   createTable(s: A.CreateTableStatement, source: string): void {
     if (s.ifNotExists && sqliteObjectExists(this.db, 'table', s.name.name)) return;
+    if (s.temp ? this.catalog.table(s.name.name) : tempObjectExists(this.db, s.name.name)) throw sharedNameError(s.name.name);
     this.checkEmbeddingCalls(s.columns);
     const emitted = emitStatement(s, 'sqlite', this.catalog, source);
     this.db.exec(emitted.sql);
@@ -148,7 +181,10 @@ export class DdlRunner {
       columns,
     });
     for (const def of declaredVectorIndexes(s)) this.addVectorIndex(s.name.name, def);
-    for (const def of s.fulltextIndexes) installFulltext(this.db, this.catalog.addFulltextIndex(s.name.name, def));
+    for (const def of s.fulltextIndexes) {
+      this.requireRowIds(s.name.name, `full-text index ${def.name ?? ''}`.trimEnd());
+      installFulltext(this.db, this.catalog.addFulltextIndex(s.name.name, def));
+    }
   }
 
   createVectorIndex(s: A.CreateVectorIndexStatement): void {
@@ -168,6 +204,7 @@ export class DdlRunner {
       if (s.ifNotExists) return;
       throw new QuiverError('ALREADY_EXISTS', `index ${s.name} already exists`);
     }
+    this.requireRowIds(s.table, `full-text index ${s.name}`);
     installFulltext(this.db, this.catalog.addFulltextIndex(s.table, { ...s.index, name: s.name }));
   }
 
@@ -203,6 +240,11 @@ export class DdlRunner {
   alterTable(s: A.AlterTableStatement, sqliteSql: string, source: string): void {
     const a = s.action;
     const table = this.catalog.table(s.table.name);
+    if (a.kind === 'renameTable' && (table ? tempObjectExists(this.db, a.to) : this.catalog.table(a.to))) throw sharedNameError(a.to);
+    const newName = a.kind === 'addColumn' ? a.column.name : a.kind === 'renameColumn' ? a.to : undefined;
+    if (table && newName !== undefined && lower(newName) === 'rowid' && (table.vectorIndexes.length || table.fulltextIndexes.length)) {
+      throw new QuiverError('UNSUPPORTED_STATEMENT', `table ${table.name} has vector or full-text indexes, which need its row ids; a column named ${newName} would hide them`);
+    }
     if (a.kind === 'modifyColumn') {
       if (!table) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${s.table.name}`);
       this.modifyColumn(table, a.column, source);

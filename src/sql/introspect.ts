@@ -25,13 +25,19 @@ function quoteString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
+/** A vector index's options as DDL writes them; quantization only when it is not the default. */
+function vectorIndexOptionsText(v: TableDetail['vectorIndexes'][number]): string {
+  const quantization = v.quantization === 'none' ? '' : ` quantization=${v.quantization}`;
+  return `m=${v.m} ef_construction=${v.efConstruction} distance=${v.metric}${quantization}`;
+}
+
 /** The CREATE TABLE statement that would recreate `t`, in Quiver's dialect. */
 export function createTableText(t: TableDetail): string {
   const lines = t.columnRows.map((c) => `  ${c.definition}`);
   for (const c of t.constraints) lines.push(`  ${c}`);
   for (const v of t.vectorIndexes) {
     if (v.declaredAs === 'comment') continue; // the column's COMMENT declares it
-    lines.push(`  VECTOR INDEX ${printIdent(v.name)}(${printIdent(v.column)}) m=${v.m} ef_construction=${v.efConstruction} distance=${v.metric}`);
+    lines.push(`  VECTOR INDEX ${printIdent(v.name)}(${printIdent(v.column)}) ${vectorIndexOptionsText(v)}`);
   }
   for (const f of t.fulltextIndexes) lines.push(`  FULLTEXT INDEX ${printIdent(f.name)} (${f.columns.map(printIdent).join(', ')})`);
   let text = `CREATE TABLE ${printIdent(t.name)} (\n${lines.join(',\n')}\n)`;
@@ -113,7 +119,7 @@ export class Introspector {
       for (const c of cols) rows.push([t.name, index.u ? 0 : 1, index.name, c.seqno + 1, c.name, 'BTREE', '']);
     }
     for (const v of t.vectorIndexes) {
-      rows.push([t.name, 1, v.name, 1, v.column, 'HNSW', `m=${v.m} ef_construction=${v.efConstruction} distance=${v.metric}`]);
+      rows.push([t.name, 1, v.name, 1, v.column, 'HNSW', vectorIndexOptionsText(v)]);
     }
     for (const f of t.fulltextIndexes) f.columns.forEach((c, i) => rows.push([t.name, 1, f.name, i + 1, c, 'FULLTEXT', 'FTS5 BM25']));
     return result(['Table', 'Non_unique', 'Key_name', 'Seq_in_index', 'Column_name', 'Index_type', 'Comment'], rows);

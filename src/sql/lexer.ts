@@ -27,7 +27,23 @@ export interface Token {
 }
 
 const OPERATORS = ['||', '<<', '>>', '<=', '>=', '==', '!=', '<>', '->>', '->', ':='];
+const OPERATOR_STARTS = new Set(OPERATORS.map((o) => o[0]));
 const SINGLE = '(),;.*/%+-<>=&|~';
+
+// Runs of characters are matched with sticky patterns, not character by character: a request
+// may hold megabytes of SQL, and the lexer must stay linear and allocate per token, not per
+// character.
+const IDENT_PARTS = /[A-Za-z0-9_$\u0080-\uffff]*/y;
+const DIGITS = /[0-9]*/y;
+const DIGITS_OR_UNDERSCORES = /[0-9_]*/y;
+const HEX_DIGITS = /[0-9A-Fa-f]*/y;
+
+/** The end of the run of `pattern` (a sticky `[...]*`) that starts at `from`. */
+function skip(pattern: RegExp, sql: string, from: number): number {
+  pattern.lastIndex = from;
+  pattern.test(sql);
+  return pattern.lastIndex;
+}
 
 function isIdentStart(ch: string): boolean {
   return /[A-Za-z_\u0080-\uffff]/.test(ch);
@@ -35,6 +51,10 @@ function isIdentStart(ch: string): boolean {
 
 function isIdentPart(ch: string): boolean {
   return /[A-Za-z0-9_$\u0080-\uffff]/.test(ch);
+}
+
+function isDigit(ch: string | undefined): boolean {
+  return ch !== undefined && ch >= '0' && ch <= '9';
 }
 
 /** 1-based line and column of an offset, for error messages. */
@@ -89,50 +109,45 @@ export function tokenize(sql: string): Token[] {
       continue;
     }
     if (isIdentStart(ch)) {
-      while (i < n && isIdentPart(sql[i])) i++;
+      i = skip(IDENT_PARTS, sql, i);
       const text = sql.slice(start, i);
       tokens.push({ kind: 'word', value: text.toUpperCase(), text, start, end: i });
       continue;
     }
     if (ch === "'" || ch === '"' || ch === '`' || ch === '[') {
       const close = ch === '[' ? ']' : ch;
-      let value = '';
-      i++;
+      // Whole runs up to the next closing character, so a multi-megabyte literal costs a few
+      // slices; a doubled closing character (not for `]`) stands for one.
+      const parts: string[] = [];
+      let from = i + 1;
       for (;;) {
-        if (i >= n) {
+        const at = sql.indexOf(close, from);
+        if (at < 0) {
           const what = ch === "'" || ch === '"' ? 'string' : 'quoted identifier';
           throw syntaxError(sql, start, `unterminated ${what}`);
         }
-        const c = sql[i];
-        if (c === close) {
-          if (close !== ']' && sql[i + 1] === close) {
-            value += c;
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
+        if (close !== ']' && sql[at + 1] === close) {
+          parts.push(sql.slice(from, at + 1));
+          from = at + 2;
+          continue;
         }
-        value += c;
-        i++;
+        parts.push(sql.slice(from, at));
+        i = at + 1;
+        break;
       }
+      const value = parts.length === 1 ? parts[0] : parts.join('');
       const kind = ch === "'" || ch === '"' ? 'string' : 'ident';
       tokens.push({ kind, value, text: sql.slice(start, i), start, end: i });
       continue;
     }
-    if (/[0-9]/.test(ch) || (ch === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
+    if (isDigit(ch) || (ch === '.' && isDigit(sql[i + 1]))) {
       if (ch === '0' && (sql[i + 1] === 'x' || sql[i + 1] === 'X') && /[0-9A-Fa-f]/.test(sql[i + 2] ?? '')) {
-        i += 2;
-        while (i < n && /[0-9A-Fa-f]/.test(sql[i])) i++;
+        i = skip(HEX_DIGITS, sql, i + 2);
       } else {
-        while (i < n && /[0-9_]/.test(sql[i])) i++;
-        if (sql[i] === '.') {
-          i++;
-          while (i < n && /[0-9]/.test(sql[i])) i++;
-        }
-        if ((sql[i] === 'e' || sql[i] === 'E') && /[0-9]/.test(sql[i + 1] === '+' || sql[i + 1] === '-' ? sql[i + 2] ?? '' : sql[i + 1] ?? '')) {
-          i += sql[i + 1] === '+' || sql[i + 1] === '-' ? 2 : 1;
-          while (i < n && /[0-9]/.test(sql[i])) i++;
+        i = skip(DIGITS_OR_UNDERSCORES, sql, i);
+        if (sql[i] === '.') i = skip(DIGITS, sql, i + 1);
+        if ((sql[i] === 'e' || sql[i] === 'E') && isDigit(sql[i + 1] === '+' || sql[i + 1] === '-' ? sql[i + 2] : sql[i + 1])) {
+          i = skip(DIGITS, sql, i + (sql[i + 1] === '+' || sql[i + 1] === '-' ? 2 : 1));
         }
       }
       if (i < n && isIdentPart(sql[i])) throw syntaxError(sql, start, `malformed number '${sql.slice(start, i + 1)}'`);
@@ -141,20 +156,18 @@ export function tokenize(sql: string): Token[] {
       continue;
     }
     if (ch === '?') {
-      i++;
-      while (i < n && /[0-9]/.test(sql[i])) i++;
+      i = skip(DIGITS, sql, i + 1);
       const text = sql.slice(start, i);
       tokens.push({ kind: 'param', value: text, text, start, end: i });
       continue;
     }
     if ((ch === ':' || ch === '@' || ch === '$') && isIdentStart(sql[i + 1] ?? '')) {
-      i++;
-      while (i < n && isIdentPart(sql[i])) i++;
+      i = skip(IDENT_PARTS, sql, i + 1);
       const text = sql.slice(start, i);
       tokens.push({ kind: 'param', value: text, text, start, end: i });
       continue;
     }
-    const op = OPERATORS.find((o) => sql.startsWith(o, i));
+    const op = OPERATOR_STARTS.has(ch) ? OPERATORS.find((o) => sql.startsWith(o, i)) : undefined;
     if (op) {
       i += op.length;
       tokens.push({ kind: 'op', value: op, text: op, start, end: i });

@@ -64,7 +64,7 @@ export class ParamCursor {
 
   /**
    * The arguments for one statement, in better-sqlite3's calling shape: one object, since
-   * positional parameters are emitted numbered (`?3`), which better-sqlite3 binds by name ("3").
+   * positional parameters are emitted as numbered names (`:3`), which better-sqlite3 binds by name ("3").
    */
   take(statement: EmittedStatement): unknown[] {
     if (statement.positionalParams === 0 && statement.namedParams.size === 0) return [];

@@ -9,8 +9,20 @@ import type * as A from './ast.ts';
 import { QuiverError } from './errors.ts';
 import { positionOf, tokenize, type Token } from './lexer.ts';
 
-/** Deeper expressions than this are refused, so hostile input cannot blow the JS stack. */
-export const MAX_EXPR_DEPTH = 400;
+/**
+ * Deeper nesting than this is refused, so hostile input cannot blow the JS stack: each level of
+ * parentheses, subquery, CTE or nested statement counts (a scalar subquery counts twice). One
+ * level costs the recursive descent about 25 frames; measured on a cold parser on Node's
+ * default main-thread stack, 340 parentheses or 260 scalar subqueries overflowed it, so 200 keeps
+ * a margin for the caller's own frames.
+ */
+export const MAX_EXPR_DEPTH = 200;
+
+/**
+ * Deepest syntax tree accepted, in nodes from the statement down. SQLite refuses expressions
+ * deeper than 1000 (SQLITE_MAX_EXPR_DEPTH) anyway, so nothing that could run is lost.
+ */
+export const MAX_TREE_DEPTH = 1000;
 
 /** Words that never stand alone as a name or an alias without quoting. */
 const RESERVED = new Set(
@@ -36,9 +48,14 @@ const ADDITIVE_OPS = new Set(['+', '-']);
 const MULTIPLICATIVE_OPS = new Set(['*', '/', '%']);
 const CONCAT_OPS = new Set(['||', '->', '->>']);
 
+/** Whether a word of a type name can be printed bare: one the parser reads as part of the type. */
+export function isBareTypeWord(word: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_$]*$/.test(word) && !RESERVED.has(word.toUpperCase()) && !COLUMN_CONSTRAINT_WORDS.has(word.toUpperCase());
+}
+
 /** Parses a whole request: statements separated by `;`. Empty statements are skipped. */
 export function parseScript(sql: string): A.Statement[] {
-  return new Parser(sql).script();
+  return refuseStackOverflow(() => new Parser(sql).script());
 }
 
 /** Parses exactly one statement (a trailing `;` is allowed). */
@@ -52,10 +69,54 @@ export function parseStatement(sql: string): A.Statement {
 
 /** Parses a standalone expression, such as a /v1/chat filter. */
 export function parseExpression(sql: string): A.Expr {
-  const parser = new Parser(sql);
-  const expr = parser.expr();
-  parser.expectEnd();
-  return expr;
+  return refuseStackOverflow(() => {
+    const parser = new Parser(sql);
+    const expr = parser.expr();
+    parser.expectEnd();
+    checkTreeDepth(expr, sql);
+    return expr;
+  });
+}
+
+/**
+ * The net under MAX_EXPR_DEPTH: should a nesting the counter does not see still exhaust the
+ * stack, the answer is the same clear syntax error, not a RangeError that becomes a 500.
+ */
+function refuseStackOverflow<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      throw new QuiverError('SYNTAX_ERROR', 'the SQL is nested too deeply to parse; simplify it');
+    }
+    throw e;
+  }
+}
+
+/**
+ * Refuses a tree deeper than MAX_TREE_DEPTH nodes, walking it with an explicit stack. Chains
+ * such as `a + b + c ...`, `x COLLATE c COLLATE c ...` or `SELECT ... UNION SELECT ...` build
+ * deep trees without the parser recursing, and everything downstream (emit, the planner,
+ * SQLite) walks trees recursively.
+ */
+function checkTreeDepth(root: object, sql: string): void {
+  const pending: [unknown, number][] = [[root, 0]];
+  while (pending.length > 0) {
+    const [node, above] = pending.pop()!;
+    const isNode = !Array.isArray(node) && typeof (node as { kind?: unknown }).kind === 'string';
+    const depth = isNode ? above + 1 : above;
+    if (depth > MAX_TREE_DEPTH) {
+      const start = (node as { start?: unknown }).start;
+      throw new QuiverError(
+        'SYNTAX_ERROR',
+        `expression nested deeper than ${MAX_TREE_DEPTH} levels (each operator of a chain such as a + b + c is a level); simplify it`,
+        typeof start === 'number' ? { position: positionOf(sql, start) } : {},
+      );
+    }
+    for (const child of Array.isArray(node) ? node : Object.values(node as object)) {
+      if (child !== null && typeof child === 'object') pending.push([child, depth]);
+    }
+  }
 }
 
 class Parser {
@@ -197,13 +258,20 @@ class Parser {
       while (this.acceptOp(';'));
       if (this.atEnd()) break;
       this.positionalCount = 0;
-      statements.push(this.statement());
+      const statement = this.statement();
+      checkTreeDepth(statement, this.sql);
+      statements.push(statement);
       if (!this.atEnd() && !this.isOp(';')) throw this.error("expected ';' or end of input");
     }
     return statements;
   }
 
+  /** A statement; nested ones (EXPLAIN's, a trigger's body) count towards MAX_EXPR_DEPTH. */
   private statement(): A.Statement {
+    return this.nested(() => this.statementAt());
+  }
+
+  private statementAt(): A.Statement {
     const t = this.tok;
     if (t.kind === 'op' && t.value === '(') return this.select();
     if (t.kind !== 'word') throw this.error('expected a statement');
@@ -305,7 +373,12 @@ class Parser {
   // -------------------------------------------------------------------------------------------
   // SELECT
 
+  /** A SELECT; subqueries, CTEs and parenthesised operands count towards MAX_EXPR_DEPTH. */
   select(): A.SelectStatement {
+    return this.nested(() => this.selectAt());
+  }
+
+  private selectAt(): A.SelectStatement {
     const start = this.tok.start;
     const withClause = this.isWord('WITH') ? this.withClause() : undefined;
     let body = this.selectOperand();
@@ -481,7 +554,7 @@ class Parser {
         const alias = this.alias();
         return { kind: 'subquery', select, alias, start, end: this.lastEnd };
       }
-      const inner = this.fromClause();
+      const inner = this.nested(() => this.fromClause());
       this.expectOp(')');
       return inner;
     }
@@ -587,6 +660,16 @@ class Parser {
       }
     }
     return this.equalityExpr();
+  }
+
+  /** Runs `parse` one nesting level deeper. */
+  private nested<T>(parse: () => T): T {
+    this.enter();
+    try {
+      return parse();
+    } finally {
+      this.depth--;
+    }
   }
 
   private enter(): void {
@@ -920,8 +1003,8 @@ class Parser {
   private typeName(): A.TypeName | undefined {
     const start = this.tok.start;
     const words: string[] = [];
-    while ((this.tok.kind === 'word' || this.tok.kind === 'ident') && !COLUMN_CONSTRAINT_WORDS.has(this.tok.value)) {
-      if (this.tok.kind === 'word' && RESERVED.has(this.tok.value)) break;
+    // A quoted word is always part of the type, never a keyword that ends it.
+    while (this.tok.kind === 'ident' || (this.tok.kind === 'word' && !COLUMN_CONSTRAINT_WORDS.has(this.tok.value) && !RESERVED.has(this.tok.value))) {
       words.push(this.tok.kind === 'word' ? this.tok.value : this.tok.value.toUpperCase());
       this.pos++;
     }
@@ -1392,17 +1475,35 @@ class Parser {
     return { name, column, options: this.indexOptions(), declaredAs, start, end: this.lastEnd };
   }
 
-  /** `m=6 distance=cosine`, as AliSQL writes them after a vector index. */
+  /**
+   * `m=6 distance=cosine`, as AliSQL writes them after a vector index, and pgvector's
+   * `WITH (m = 16, quantization = 'int8')`; either form, or both, in any order.
+   */
   private indexOptions(): { name: string; value: string }[] {
     const options: { name: string; value: string }[] = [];
-    while (this.tok.kind === 'word' && this.isOp('=', this.peek())) {
+    const option = () => {
       const name = this.next().value.toLowerCase();
       this.pos++;
       const t = this.next();
       if (t.kind !== 'word' && t.kind !== 'number' && t.kind !== 'string') throw this.error('expected an option value', t);
       options.push({ name, value: t.kind === 'word' ? t.text : t.value });
+    };
+    for (;;) {
+      if (this.tok.kind === 'word' && this.isOp('=', this.peek())) {
+        option();
+      } else if (this.isWord('WITH') && this.isOp('(', this.peek())) {
+        this.pos += 2;
+        for (;;) {
+          if (this.tok.kind !== 'word' || !this.isOp('=', this.peek())) throw this.error('expected an index option: name = value');
+          option();
+          if (!this.isOp(',')) break;
+          this.pos++;
+        }
+        this.expectOp(')');
+      } else {
+        return options;
+      }
     }
-    return options;
   }
 
   private createVectorIndex(start: number): A.CreateVectorIndexStatement {

@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { VectorIndex, type VectorIndexStats } from '../index/index.ts';
+import { MANIFEST_FILE, VectorIndex, type VectorIndexOptions, type VectorIndexStats } from '../index/index.ts';
 import type { Catalog } from './catalog.ts';
 import type { VectorIndexInfo } from './catalog-view.ts';
 import { viewVector } from './vector-codec.ts';
@@ -215,16 +215,28 @@ export class VectorIndexes {
     return row ? row.dims : null;
   }
 
-  private newIndex(info: VectorIndexInfo, dims: number): VectorIndex {
-    return new VectorIndex({
+  /**
+   * The options an index of `open` is made or loaded with. A quantized index keeps codes in
+   * memory and re-ranks its final candidates from the float32 vectors in the table, read by
+   * rowid here (src/index/rerank.ts); the planner answers exactly while this transaction has
+   * changes the index has not seen, so those reads see what the index saw.
+   */
+  private indexOptions(open: OpenIndex, dims: number): VectorIndexOptions {
+    const info = open.info;
+    return {
       dims,
       metric: info.metric,
       m: info.m,
       efConstruction: info.efConstruction,
+      quantization: info.quantization,
+      originals: (rowId) => {
+        const row = open.readRow.get(rowId) as { v: unknown } | undefined;
+        return row?.v instanceof Uint8Array && row.v.byteLength === dims * 4 ? viewVector(row.v) : null;
+      },
       flushRows: this.options.flushRows,
       flushAgeMs: this.options.flushAgeMs,
       builder: this.options.builder,
-    });
+    };
   }
 
   /** Opens `info`: from its saved files when they are sound, else from the table's rows. */
@@ -238,11 +250,13 @@ export class VectorIndexes {
       return;
     }
     const dir = this.dirOf(info.name);
-    if (!tryFiles || !fs.existsSync(path.join(dir))) {
+    // No manifest: never saved whole (a crash during the first save leaves files without one,
+    // which the next save removes), so nothing was lost and there is nothing to warn about.
+    if (!tryFiles || !fs.existsSync(path.join(dir, MANIFEST_FILE))) {
       this.buildFromTable(open, dims);
       return;
     }
-    VectorIndex.load(dir, { dims, metric: info.metric, m: info.m, efConstruction: info.efConstruction, flushRows: this.options.flushRows, flushAgeMs: this.options.flushAgeMs, builder: this.options.builder }).then(
+    VectorIndex.load(dir, this.indexOptions(open, dims)).then(
       ({ index, problems, meta }) => {
         const savedSeq = (meta as { appliedSeq?: unknown } | null)?.appliedSeq;
         if (this.closed || this.indexes.get(key(info.name)) !== open) return void index.close();
@@ -274,7 +288,7 @@ export class VectorIndexes {
    * exactly at once; past the flush threshold the index builds HNSW segments in the background.
    */
   private buildFromTable(open: OpenIndex, dims: number): void {
-    const index = this.newIndex(open.info, dims);
+    const index = new VectorIndex(this.indexOptions(open, dims));
     const rows = this.db
       .prepare(`SELECT rowid AS id, ${quote(open.info.column)} AS v FROM ${quote(open.info.table)} WHERE ${quote(open.info.column)} IS NOT NULL`)
       .raw(true)

@@ -83,6 +83,19 @@ describe('parseChatRequest', () => {
     expect(refused({ question: 'q', table: 't', top_k: 3 })).toMatch(/unknown field "top_k"/);
   });
 
+  it('takes null as absent for every field but table, as the contract says', () => {
+    const nulls = {
+      textColumn: null, vectorColumn: null, k: null, candidates: null, where: null, params: null, retrieval: null, fusion: null,
+      generate: null, model: null, stream: null, promptTemplate: null, temperature: null, maxTokens: null,
+    };
+    expect(parseChatRequest({ question: 'q?', table: 'docs', ...nulls })).toEqual(parseChatRequest({ question: 'q?', table: 'docs' }));
+    expect(parseChatRequest({ question: 'q', table: 't', fusion: { rrfK: null, vectorWeight: null, textWeight: 2 } }).fusion).toEqual({ rrfK: 60, vectorWeight: 1, textWeight: 2 });
+    expect(parseChatRequest({ question: null, messages: [{ role: 'user', content: 'q?' }], table: 't' }).question).toBe('q?');
+    expect(parseChatRequest({ question: 'q?', messages: null, table: 't' }).question).toBe('q?');
+    expect(refused({ question: null, table: 't' })).toMatch(/missing field "question"/);
+    expect(refused({ question: 'q', table: null })).toMatch(/"table" must be a string/);
+  });
+
   it('never quotes a long or structured value back', () => {
     expect(refused({ question: 'q', table: 't', retrieval: 'x'.repeat(100) })).not.toMatch(/xxxx/);
   });

@@ -1,7 +1,8 @@
 /**
  * VectorIndex, the LSM-shaped index: a fast-check model test (insert / update / delete /
  * search / flush / merge / save+load, in any order, with background jobs interleaving) against
- * a Map plus brute force; searches while a flush or merge is held mid-build by a fail point,
+ * a Map plus brute force, for float32 and for int8 / int16 segments (re-ranked from the model's
+ * vectors); searches while a flush or merge is held mid-build by a fail point,
  * on the inline builder and on the real worker thread; failed jobs lose nothing; age-triggered
  * flushes; stats; and save/load, including missing, corrupt and mismatched files.
  */
@@ -10,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VectorIndex, exactSearch, type Metric, type VectorIndexOptions } from '../../src/index/index.ts';
+import { VectorIndex, exactSearch, type Metric, type Quantization, type VectorIndexOptions } from '../../src/index/index.ts';
 import { clusteredVectors, mulberry32, uniformVectors } from './helpers.ts';
 
 const DIMS = 8;
@@ -46,8 +47,13 @@ function expectSameRows(index: VectorIndex, model: Map<number, number[]>): void 
 }
 
 describe('model test: any interleaving of operations answers like a Map plus brute force', () => {
-  for (const metric of ['cosine', 'euclidean', 'dot'] as Metric[]) {
-    it(`${metric}`, async () => {
+  // Quantized indexes too: their answers are re-ranked from the model's float32 vectors, so
+  // they must be exact here as well (small data, large ef: the graph walk sees every row).
+  const cases = (['cosine', 'euclidean', 'dot'] as Metric[]).flatMap((metric) =>
+    (['none', 'int8', 'int16'] as Quantization[]).map((quantization) => ({ metric, quantization })),
+  );
+  for (const { metric, quantization } of cases) {
+    it(`${metric}${quantization === 'none' ? '' : `, ${quantization}`}`, async () => {
       type Model = { rows: Map<number, number[]> };
       type Real = { index: VectorIndex; options: VectorIndexOptions };
       const rowId = fc.integer({ min: 0, max: 80 });
@@ -119,9 +125,12 @@ describe('model test: any interleaving of operations answers like a Map plus bru
 
       await fc.assert(
         fc.asyncProperty(fc.commands([insert, insert, insert, remove, search, search, flush, merge, restart], { maxCommands: 60, size: 'max' }), async (cmds) => {
+          const rows = new Map<number, number[]>();
           const options: VectorIndexOptions = {
             dims: DIMS,
             metric,
+            quantization,
+            originals: (rowId) => rows.get(rowId),
             builder: 'inline',
             flushRows: 7,
             mergePolicy: { minSegments: 3, minLevelRows: 4, maxDeletedFraction: 0.3 },
@@ -130,7 +139,7 @@ describe('model test: any interleaving of operations answers like a Map plus bru
           };
           const real: Real = { index: new VectorIndex(options), options };
           try {
-            await fc.asyncModelRun(() => ({ model: { rows: new Map() }, real }), cmds);
+            await fc.asyncModelRun(() => ({ model: { rows }, real }), cmds);
             // Let queued background work finish: nothing may be left behind in the tail.
             await real.index.flushNow();
             await real.index.mergeNow();
@@ -139,7 +148,7 @@ describe('model test: any interleaving of operations answers like a Map plus bru
             await real.index.close();
           }
         }),
-        { numRuns: 60 },
+        { numRuns: quantization === 'none' ? 60 : 30 },
       );
     });
   }

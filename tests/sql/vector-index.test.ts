@@ -1,11 +1,15 @@
 /**
  * The vector index seen through SQL: visibility after DELETE, UPDATE and ROLLBACK, freshness
  * before any flush, every planner path against exact search, EXPLAIN, OPTIMIZE TABLE and
- * SHOW INDEX STATUS, a model-based property test, and persistence across a restart.
+ * SHOW INDEX STATUS, a model-based property test, and persistence across a restart; and
+ * quantized indexes: every DDL form of the option, bad values, answers and memory against
+ * float32, restart, and a database from before the option existed.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { Engine } from '../../src/sql/index.ts';
@@ -154,6 +158,19 @@ describe('planner paths agree with exact search', () => {
     await load(500);
     const got = await ids('SELECT id FROM items FORCE INDEX (vi) WHERE id IN (3, 30, 300) ORDER BY VEC_DISTANCE(v, ?) LIMIT 10', [[1, 0, 0, 0, 0, 0, 0, 0]]);
     expect(got.sort((a, b) => a - b)).toEqual([3, 30, 300]);
+  });
+
+  test('regression: ? parameters before the query vector (select list, WHERE) bind on every index path', async () => {
+    // The planner runs parts of the statement on their own; a part holding only the second ?
+    // once failed with "Too few parameter values" (found by tests/api/crash.test.ts).
+    await load(500);
+    const q = [0.3, -0.1, 0.2, 0, 0.5, -0.4, 0.1, 0.2];
+    for (const where of ['', 'WHERE cat = ?', 'WHERE cat <> ?']) {
+      const sql = `SELECT id, VEC_DISTANCE(v, ?) AS d FROM items FORCE INDEX (vi) ${where} ORDER BY VEC_DISTANCE(v, ?) LIMIT 5`;
+      const params = where ? [q, 3, q] : [q, q];
+      expect(await explain(sql, params)).toMatch(/: (ann|filtered-ann|postfilter) /);
+      expect(await ids(sql, params)).toEqual(await ids(sql.replace('FORCE INDEX', 'IGNORE INDEX'), params));
+    }
   });
 
   test('the vector query can sit in a subquery (seed 001 shape) and join other tables', async () => {
@@ -321,6 +338,163 @@ describe('property: random inserts, updates, deletes, optimizes and restarts aga
       }),
       { numRuns: 6 },
     );
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('quantization (int8 / int16 segments, exact re-rank from the table)', () => {
+  async function status(table: string): Promise<Record<string, unknown>> {
+    const { results } = await engine.execute(`SHOW INDEX STATUS FROM ${table}`);
+    return Object.fromEntries(results[0].columns.map((c, i) => [c, results[0].rows[0][i]]));
+  }
+
+  async function fill(table: string, rows: number, dims: number, seed: number): Promise<void> {
+    const rand = random(seed);
+    for (let start = 0; start < rows; start += 200) {
+      const batch = Array.from({ length: Math.min(200, rows - start) }, (_, i) => start + i + 1);
+      await engine.execute(`INSERT INTO ${table} VALUES ${batch.map(() => '(?, ?)').join(', ')}`, batch.flatMap((id) => [id, vector(rand, dims)]));
+    }
+  }
+
+  test('every DDL form records the option; SHOW INDEX and SHOW CREATE TABLE show it', async () => {
+    await engine.execute(`
+      CREATE TABLE a (id INT, v VECTOR(8) COMMENT 'imci_vector_index=HNSW(metric=cosine,max_degree=16,quantization=int8)');
+      CREATE TABLE b (id INT, v VECTOR(8));
+      CREATE VECTOR INDEX bv ON b(v) M=16 DISTANCE=COSINE QUANTIZATION=INT8;
+      CREATE TABLE c (id INT, v VECTOR(8));
+      CREATE VECTOR INDEX cv ON c(v) WITH (quantization = 'int16');
+      CREATE TABLE d (id INT, v VECTOR(8), VECTOR INDEX dv(v) m=8 distance=euclidean quantization=int16);
+      CREATE TABLE e (id INT, v VECTOR(8));
+      CREATE VECTOR INDEX ev ON e(v) distance=dot WITH (m = 8, quantization = 'none')`);
+    const comment = async (table: string) => {
+      const { results } = await engine.execute(`SHOW INDEX FROM ${table}`);
+      return String(results[0].rows[0][6]);
+    };
+    expect(await comment('a')).toBe('m=16 ef_construction=200 distance=cosine quantization=int8');
+    expect(await comment('b')).toBe('m=16 ef_construction=200 distance=cosine quantization=int8');
+    expect(await comment('c')).toBe('m=16 ef_construction=200 distance=euclidean quantization=int16');
+    expect(await comment('d')).toBe('m=8 ef_construction=200 distance=euclidean quantization=int16');
+    expect(await comment('e')).toBe('m=8 ef_construction=200 distance=dot');
+    const { results } = await engine.execute('SHOW CREATE TABLE d');
+    const text = String(results[0].rows[0][1]);
+    expect(text).toContain('VECTOR INDEX dv(v) m=8 ef_construction=200 distance=euclidean quantization=int16');
+    // What SHOW CREATE TABLE prints creates the same index again.
+    await engine.execute(`DROP TABLE d; ${text}`);
+    expect(await comment('d')).toBe('m=8 ef_construction=200 distance=euclidean quantization=int16');
+  });
+
+  test('an unknown value is a 400 that lists what is accepted, in every form, and creates nothing', async () => {
+    await engine.execute('CREATE TABLE t (id INT, v VECTOR(4))');
+    for (const sql of [
+      'CREATE VECTOR INDEX tv ON t(v) QUANTIZATION=INT4',
+      "CREATE VECTOR INDEX tv ON t(v) WITH (quantization = 'fp16')",
+      "CREATE TABLE u (v VECTOR(4) COMMENT 'imci_vector_index=HNSW(metric=cosine,quantization=binary)')",
+      'CREATE TABLE w (v VECTOR(4), VECTOR INDEX wv(v) quantization=yes)',
+    ]) {
+      const error = await engine.execute(sql).catch((e) => e);
+      expect(error.code).toBe('SQL_ERROR');
+      expect(error.message).toBe('vector index option quantization must be one of none, int8, int16');
+    }
+    const syntax = await engine.execute('CREATE VECTOR INDEX tv ON t(v) WITH (quantization)').catch((e) => e);
+    expect(syntax.code).toBe('SYNTAX_ERROR');
+    const { results } = await engine.execute('SHOW INDEX STATUS');
+    expect(results[0].rows).toEqual([]);
+    expect(await ids("SELECT count(*) FROM sqlite_schema WHERE name IN ('u', 'w')")).toEqual([0]);
+  });
+
+  test('answers match exact search on every planner path, in less memory than float32', async () => {
+    const dims = 32;
+    await engine.execute(`
+      CREATE TABLE plain (id INT PRIMARY KEY, v VECTOR(${dims}), VECTOR INDEX pv(v) distance=cosine);
+      CREATE TABLE small (id INT PRIMARY KEY, v VECTOR(${dims}), VECTOR INDEX sv(v) distance=cosine quantization=int8);
+      CREATE TABLE mid (id INT PRIMARY KEY, v VECTOR(${dims}), VECTOR INDEX mv(v) distance=cosine quantization=int16)`);
+    for (const t of ['plain', 'small', 'mid']) {
+      await fill(t, 1500, dims, 5);
+      await engine.execute(`OPTIMIZE TABLE ${t}`);
+    }
+    const bytes = { plain: Number((await status('plain')).memory_bytes), small: Number((await status('small')).memory_bytes), mid: Number((await status('mid')).memory_bytes) };
+    // 1,500 × 32 floats = 192,000 bytes of float32 vectors; int8 records are 40 bytes, int16 72.
+    expect(bytes.plain - bytes.small).toBe(1500 * (128 - 40));
+    expect(bytes.plain - bytes.mid).toBe(1500 * (128 - 72));
+    const rand = random(17);
+    for (const t of ['small', 'mid']) {
+      let overlap = 0;
+      for (let q = 0; q < 20; q++) {
+        const query = vector(rand, dims);
+        for (const where of ['', 'WHERE id <= 20', 'WHERE id % 10 = 3', 'WHERE id % 10 <> 3']) {
+          const sql = `SELECT id, VEC_DISTANCE(v, ?) FROM ${t} ${where} ORDER BY VEC_DISTANCE(v, ?) LIMIT 10`;
+          const { results: exact } = await engine.execute(sql.replace(`FROM ${t}`, `FROM ${t} IGNORE INDEX (${t[0]}v)`), [query, query]);
+          const { results: got } = await engine.execute(sql, [query, query]);
+          expect(got[0].rows.length).toBe(exact[0].rows.length);
+          const exactIds = exact[0].rows.map((r) => r[0]);
+          overlap += got[0].rows.filter((r) => exactIds.includes(r[0])).length / exactIds.length / 4;
+        }
+      }
+      expect(overlap / 20).toBeGreaterThanOrEqual(0.9);
+    }
+  });
+
+  test('with a generous ef the ANN path gives exactly the exact answer: the pool is re-ranked from the table', async () => {
+    await engine.execute('CREATE TABLE q8 (id INT PRIMARY KEY, v VECTOR(16), VECTOR INDEX qv(v) distance=euclidean quantization=int8)');
+    await fill('q8', 800, 16, 9);
+    await engine.execute('OPTIMIZE TABLE q8');
+    expect(await status('q8')).toMatchObject({ tail_rows: 0, segments: 1 });
+    const rand = random(3);
+    for (let i = 0; i < 10; i++) {
+      const query = vector(rand, 16);
+      const sql = 'SELECT id, VEC_DISTANCE_EUCLIDEAN(v, ?) FROM q8 ORDER BY VEC_DISTANCE_EUCLIDEAN(v, ?) LIMIT 10';
+      const { results: got } = await engine.execute(`SET vidx_hnsw_ef_search = 400; ${sql}; EXPLAIN ${sql}`, [query, query, query, query]);
+      expect(String(got[2].rows[0][2])).toMatch(/: ann /);
+      const { results: exact } = await engine.execute(sql.replace('FROM q8', 'FROM q8 IGNORE INDEX (qv)'), [query, query]);
+      expect(got[1].rows).toEqual(exact[0].rows);
+    }
+  });
+
+  test('a database made before quantization existed (migrations up to 0002, version 1 segment files) opens as it was', async () => {
+    await load(300);
+    await engine.execute('OPTIMIZE TABLE items');
+    const query = [0.3, -0.2, 0.1, 0, 0.5, -0.4, 0.2, 0.1];
+    const before = await ids(NEAREST, [query]);
+    await engine.shutdown();
+    // Undo migration 0003 and write the segment files as version 1, as an older build left them.
+    const db = new Database(path.join(dir, 'quiver.db'));
+    db.exec('ALTER TABLE __quiver_vector_indexes DROP COLUMN quantization');
+    db.exec('DELETE FROM __quiver_migrations WHERE created_at = (SELECT max(created_at) FROM __quiver_migrations)');
+    expect(db.prepare('SELECT count(*) FROM __quiver_migrations').pluck().get()).toBe(3);
+    db.close();
+    for (const file of fs.readdirSync(path.join(dir, 'indexes', 'vi')).filter((f) => f.endsWith('.qvs'))) {
+      const bytes = fs.readFileSync(path.join(dir, 'indexes', 'vi', file));
+      bytes.writeUInt32LE(1, 8);
+      bytes.writeUInt32LE(zlib.crc32(bytes.subarray(0, bytes.length - 4)), bytes.length - 4);
+      fs.writeFileSync(path.join(dir, 'indexes', 'vi', file), bytes);
+    }
+    engine = open();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the files load asynchronously
+    const { results } = await engine.execute('SHOW INDEX FROM items');
+    expect(results[0].rows[0][6]).toBe('m=8 ef_construction=200 distance=cosine');
+    expect(await status('items')).toMatchObject({ state: 'ready', rows: 300, indexed_rows: 300 });
+    expect(await ids(NEAREST, [query])).toEqual(before);
+    expect(warnings).toEqual([]);
+  });
+
+  test('a restart loads the quantized segments from their files (version 2), same answers, same memory', async () => {
+    await engine.execute('CREATE TABLE r (id INT PRIMARY KEY, v VECTOR(12), VECTOR INDEX rv(v) distance=dot quantization=int16)');
+    await fill('r', 600, 12, 13);
+    await engine.execute('OPTIMIZE TABLE r');
+    const query = vector(random(4), 12);
+    const sql = 'SELECT id FROM r ORDER BY VEC_DISTANCE(v, ?) LIMIT 10';
+    const before = await ids(sql, [query]);
+    const memory = (await status('r')).memory_bytes;
+    await engine.shutdown();
+    const files = fs.readdirSync(path.join(dir, 'indexes', 'rv')).filter((f) => f.startsWith('segment-'));
+    expect(files.length).toBe(1);
+    const bytes = fs.readFileSync(path.join(dir, 'indexes', 'rv', files[0]));
+    expect([bytes.readUInt32LE(8), bytes.readUInt32LE(60)]).toEqual([2, 2]); // version 2, int16
+    engine = open();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the files load asynchronously
+    expect(await status('r')).toMatchObject({ state: 'ready', rows: 600, indexed_rows: 600, memory_bytes: memory });
+    expect(await ids(sql, [query])).toEqual(before);
+    expect(await ids(sql.replace('FROM r', 'FROM r IGNORE INDEX (rv)'), [query])).toEqual(before);
     expect(warnings).toEqual([]);
   });
 });

@@ -13,7 +13,6 @@
  */
 import type { Metric } from '../distance.ts';
 import type { ArenaKernel, VectorArena } from '../kernels.ts';
-import { usesSquaredL2 } from '../space.ts';
 import { HnswGraph, drawLevels } from './graph.ts';
 import { DEFAULT_LEVEL_SEED, maxLinksLayer0, type HnswParams } from './params.ts';
 import { HnswSearcher } from './search.ts';
@@ -54,9 +53,11 @@ export class HnswBuilder {
   private readonly shrinkOut: Int32Array;
 
   constructor(graph: HnswGraph) {
+    // Links are chosen on float32 vectors; a quantized segment re-encodes them afterwards.
+    if (graph.quantization !== 'none') throw new Error('graphs are built on float32 vectors');
     this.graph = graph;
     this.searcher = new HnswSearcher(graph);
-    this.kernel = usesSquaredL2(graph.metric) ? graph.arena.l2 : graph.arena.negDot;
+    this.kernel = graph.kernels.kernel;
     const width = Math.max(graph.efConstruction, maxLinksLayer0(graph.m)) + 1;
     this.wNodes = new Int32Array(width);
     this.wKeys = new Float64Array(width);

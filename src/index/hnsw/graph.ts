@@ -5,10 +5,13 @@
  * order; the segment maps them to row ids. Layout, chosen so that a search touches few cache
  * lines and the whole graph can be written to or read from a file section by section:
  *
- * - `vectors`: count × dims float32 in stored form (see ../space.ts), node n at n × dims, at
- *   the start of the graph's {@link VectorArena} (WebAssembly memory, for the SIMD kernels);
- *   after them, scratch for the query being searched and for one batch of neighbour ids and
- *   their distances.
+ * - `vectors`: one record per node, node n at n × stride floats, at the start of the graph's
+ *   {@link VectorArena} (WebAssembly memory, for the SIMD kernels): count × dims float32 in
+ *   stored form (see ../space.ts) with stride = dims, or, for a quantized graph, the int8 /
+ *   int16 records of ../quantization.ts (their bytes viewed as floats: copied with `set`,
+ *   never read as numbers). After them, scratch: the query in the same form (one record), then
+ *   one batch of neighbour ids and their distances. Graphs are built on float32 only; a
+ *   quantized graph is a built graph whose vectors were re-encoded ({@link quantizeGraph}).
  * - `levels`: each node's top layer (algorithm 1's l), one byte.
  * - `links0`: layer 0, every node has 2M + 1 int32 slots at n × (2M + 1): the link count, then
  *   up to Mmax0 = 2M neighbour ids.
@@ -21,7 +24,9 @@
  * build the same graph, byte for byte.
  */
 import type { Metric } from '../distance.ts';
-import { VectorArena } from '../kernels.ts';
+import { VectorArena, type KernelPair } from '../kernels.ts';
+import { encodeRecord, recordFloats, type Quantization } from '../quantization.ts';
+import { usesSquaredL2 } from '../space.ts';
 import { MAX_LEVEL, levelMultiplier, maxLinksLayer0 } from './params.ts';
 
 /** Everything a graph is made of; the shape the worker and the file format move around. */
@@ -31,10 +36,15 @@ export interface HnswGraphData {
   m: number;
   efConstruction: number;
   count: number;
+  /** How `vectors` are stored: float32 (`none`) or quantized records. */
+  quantization: Quantization;
+  /** Coordinates a record codes (the rows' dims); the rest of `dims` folds into its norm. */
+  codedDims: number;
   /** Node where every search starts (algorithm 5's ep); −1 for an empty graph. */
   entryPoint: number;
   /** Top layer of the graph (algorithm 1's L); −1 for an empty graph. */
   maxLevel: number;
+  /** count × stride floats: float32 vectors, or records (see the module comment). */
   vectors: Float32Array;
   levels: Uint8Array;
   links0: Int32Array;
@@ -48,8 +58,12 @@ export class HnswGraph implements HnswGraphData {
   readonly m: number;
   readonly efConstruction: number;
   readonly count: number;
+  readonly quantization: Quantization;
+  readonly codedDims: number;
   entryPoint: number;
   maxLevel: number;
+  /** Floats per node in the arena: dims for float32, the record size when quantized. */
+  readonly stride: number;
   readonly vectors: Float32Array;
   readonly levels: Uint8Array;
   readonly links0: Int32Array;
@@ -61,6 +75,8 @@ export class HnswGraph implements HnswGraphData {
   readonly strideUpper: number;
   /** Where `vectors` live, with the kernels bound to them. */
   readonly arena: VectorArena;
+  /** The arena's kernels for this storage and metric, over float indexes with n = stride. */
+  readonly kernels: KernelPair;
   /** Float index of the query slot in the arena (just past the vectors). */
   readonly queryOffset: number;
   /** Int32 index of the batch id list, and float index of the batch results, after the query. */
@@ -77,10 +93,13 @@ export class HnswGraph implements HnswGraphData {
     this.m = data.m;
     this.efConstruction = data.efConstruction;
     this.count = data.count;
+    this.quantization = data.quantization;
+    this.codedDims = data.codedDims;
     this.entryPoint = data.entryPoint;
     this.maxLevel = data.maxLevel;
-    const floats = data.count * data.dims;
-    const scratch = data.dims + 2 * (maxLinksLayer0(data.m) + 1);
+    this.stride = recordFloats(data.quantization, data.codedDims, data.dims);
+    const floats = data.count * this.stride;
+    const scratch = this.stride + 2 * (maxLinksLayer0(data.m) + 1);
     if (arena === undefined) {
       arena = new VectorArena(floats + scratch);
       arena.floats.set(data.vectors.subarray(0, floats));
@@ -88,9 +107,10 @@ export class HnswGraph implements HnswGraphData {
       arena.ensure(floats + scratch);
     }
     this.arena = arena;
+    this.kernels = arena.kernels(data.quantization, usesSquaredL2(data.metric));
     this.vectors = arena.floats.subarray(0, floats);
     this.queryOffset = floats;
-    this.batchIdsOffset = floats + data.dims;
+    this.batchIdsOffset = floats + this.stride;
     this.batchOutOffset = this.batchIdsOffset + maxLinksLayer0(data.m) + 1;
     this.levels = data.levels;
     this.links0 = data.links0;
@@ -130,6 +150,8 @@ export class HnswGraph implements HnswGraphData {
       m,
       efConstruction,
       count,
+      quantization: 'none',
+      codedDims: dims,
       entryPoint: -1,
       maxLevel: -1,
       vectors: arena.floats.subarray(0, count * dims),
@@ -148,6 +170,18 @@ export class HnswGraph implements HnswGraphData {
   /** Index of node `n`'s link count on `layer`; its ids follow. The node must reach `layer`. */
   linkBase(n: number, layer: number): number {
     return layer === 0 ? n * this.stride0 : this.upperOffsets[n] + (layer - 1) * this.strideUpper;
+  }
+
+  /**
+   * Puts a query (graph form: dims floats) in the query slot, encoded like the nodes, and
+   * returns its float index. Not reentrant: one slot per graph.
+   */
+  writeQuery(query: Float32Array): number {
+    const arena = this.arena;
+    arena.refresh();
+    if (this.quantization === 'none') arena.floats.set(query.subarray(0, this.dims), this.queryOffset);
+    else encodeRecord(this.quantization, query, 0, this.codedDims, this.dims, this.stride, arena, this.queryOffset);
+    return this.queryOffset;
   }
 
   /** Bytes held by the graph's arrays (vectors included), for stats and the benchmark. */
@@ -169,6 +203,8 @@ export class HnswGraph implements HnswGraphData {
       m: this.m,
       efConstruction: this.efConstruction,
       count: this.count,
+      quantization: this.quantization,
+      codedDims: this.codedDims,
       entryPoint: this.entryPoint,
       maxLevel: this.maxLevel,
       vectors: this.vectors,
@@ -178,6 +214,30 @@ export class HnswGraph implements HnswGraphData {
       upperLinks: this.upperLinks,
     };
   }
+}
+
+/**
+ * The same graph (links shared, not copied) over `quantization` records of its float32
+ * vectors, in a new arena (`shared` for one made on a worker and posted back). The first
+ * `codedDims` coordinates are coded; any further graph coordinate (dot's MIPS one) goes into
+ * each record's norm. Runs once per built segment, on whichever thread built it.
+ */
+export function quantizeGraph(
+  graph: HnswGraph,
+  quantization: Exclude<Quantization, 'none'>,
+  codedDims: number,
+  shared = false,
+): HnswGraph {
+  if (graph.quantization !== 'none') throw new Error(`graph is already ${graph.quantization}`);
+  const data = { ...graph.toData(), quantization, codedDims };
+  const stride = recordFloats(quantization, codedDims, graph.dims);
+  const arena = new VectorArena(graph.count * stride + stride + 2 * (maxLinksLayer0(graph.m) + 1), shared);
+  const source = graph.vectors;
+  for (let n = 0; n < graph.count; n++) {
+    encodeRecord(quantization, source, n * graph.dims, codedDims, graph.dims, stride, arena, n * stride);
+  }
+  data.vectors = arena.floats.subarray(0, graph.count * stride);
+  return new HnswGraph(data, arena);
 }
 
 /** mulberry32: a small, fast, seedable PRNG with a 2^32 period; uniform in [0, 1). */

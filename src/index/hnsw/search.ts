@@ -11,7 +11,6 @@
  * as the query.
  */
 import type { ArenaBatchKernel, ArenaKernel } from '../kernels.ts';
-import { usesSquaredL2 } from '../space.ts';
 import type { HnswGraph } from './graph.ts';
 import { MinHeap } from './heap.ts';
 import { VisitedSet } from './visited-set.ts';
@@ -30,7 +29,10 @@ export class HnswSearcher {
   distanceCount = 0;
   /** Key of the node greedyClosest last returned. */
   closestKey = 0;
-  /** The arena's kernel for this metric: squared L2 or −dot, over float indexes. */
+  /**
+   * The graph's kernel: squared L2 or −dot, over float32 vectors or quantized records, taking
+   * float indexes and n = the graph's stride (which is dims for float32).
+   */
   readonly kernel: ArenaKernel;
   /** The same kernel over a batch of node ids (see ArenaBatchKernel). */
   readonly batchKernel: ArenaBatchKernel;
@@ -38,15 +40,14 @@ export class HnswSearcher {
   constructor(graph: HnswGraph) {
     this.graph = graph;
     this.visited = new VisitedSet(graph.count);
-    const l2 = usesSquaredL2(graph.metric);
-    this.kernel = l2 ? graph.arena.l2 : graph.arena.negDot;
-    this.batchKernel = l2 ? graph.arena.l2Batch : graph.arena.negDotBatch;
+    this.kernel = graph.kernels.kernel;
+    this.batchKernel = graph.kernels.batch;
   }
 
   /** The ranking key between the vector at arena float index qOff and node n. */
   key(qOff: number, n: number): number {
     this.distanceCount++;
-    return this.kernel(n * this.graph.dims, qOff, this.graph.dims);
+    return this.kernel(n * this.graph.stride, qOff, this.graph.stride);
   }
 
   /**
@@ -56,7 +57,7 @@ export class HnswSearcher {
   greedyClosest(qOff: number, entry: number, entryKey: number, layer: number): number {
     const g = this.graph;
     const links = g.linkArray(layer);
-    const dims = g.dims;
+    const stride = g.stride;
     const kernel = this.kernel;
     let current = entry;
     let currentKey = entryKey;
@@ -68,7 +69,7 @@ export class HnswSearcher {
       const size = links[base];
       for (let i = 1; i <= size; i++) {
         const e = links[base + i];
-        const k = kernel(e * dims, qOff, dims);
+        const k = kernel(e * stride, qOff, stride);
         evaluations++;
         if (k < currentKey) {
           currentKey = k;
@@ -99,7 +100,7 @@ export class HnswSearcher {
   ): void {
     const g = this.graph;
     const links = g.linkArray(layer);
-    const dims = g.dims;
+    const stride = g.stride;
     const batch = this.batchKernel;
     const upper = layer > 0;
     const stride0 = g.stride0;
@@ -148,7 +149,7 @@ export class HnswSearcher {
         ints[idsAt + fresh++] = e;
       }
       if (fresh === 0) continue;
-      batch(idsAt, fresh, qOff, dims, outAt);
+      batch(idsAt, fresh, qOff, stride, outAt);
       evaluations += fresh;
       for (let j = 0; j < fresh; j++) {
         const k = floats[outAt + j];
@@ -170,7 +171,7 @@ export class HnswSearcher {
   }
 
   /**
-   * K-NN-SEARCH (algorithm 5) for a query in stored form (copied into the graph's query slot,
+   * K-NN-SEARCH (algorithm 5) for a query in graph form (encoded into the graph's query slot,
    * which is why a searcher is one per thread): descend layers L..1 greedily, then
    * SEARCH-LAYER on layer 0 with max(ef, k). Writes up to k nodes nearest first into `outNodes`
    * and their keys into `outKeys`; returns how many. Fewer than k means the traversal ran out
@@ -188,8 +189,7 @@ export class HnswSearcher {
   ): number {
     const g = this.graph;
     if (g.count === 0 || k <= 0) return 0;
-    const qOff = g.queryOffset;
-    g.arena.floats.set(query, qOff);
+    const qOff = g.writeQuery(query);
     let ep = g.entryPoint;
     let epKey = this.key(qOff, ep);
     for (let layer = g.maxLevel; layer > 0; layer--) {

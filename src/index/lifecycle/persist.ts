@@ -8,11 +8,14 @@
  * directory is not written again (its dead count is its version: bits only ever clear).
  * Loading never throws for damaged data: each missing, corrupt or mismatched file becomes a
  * {@link LoadProblem}, because the index is derived data that the caller can rebuild from
- * SQLite (DESIGN.md, decision 1).
+ * SQLite (DESIGN.md, decision 1). A float32 segment loaded into a quantized index is returned
+ * as it is (the index encodes it); a quantized one loaded into an index of another
+ * quantization is a mismatch, since its float32 vectors are gone.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Metric } from '../distance.ts';
+import type { Quantization } from '../quantization.ts';
 import { isSegmentCorruptError } from '../errors.ts';
 import type { HnswGraphData } from '../hnsw/graph.ts';
 import { AliveBitSet } from '../segment/alive-bitset.ts';
@@ -32,6 +35,8 @@ interface Manifest {
   metric: Metric;
   m: number;
   efConstruction: number;
+  /** Absent in manifests written before quantization existed: `none`. */
+  quantization?: Quantization;
   nextSegmentId: number;
   segments: { id: number; file: string; rows: number; aliveRows: number }[];
   tail: { file: string; rows: number } | null;
@@ -58,6 +63,7 @@ export interface SaveInput {
   metric: Metric;
   m: number;
   efConstruction: number;
+  quantization: Quantization;
   nextSegmentId: number;
   segments: { segment: Segment; alive: AliveBitSet }[];
   tail: { rowIds: Float64Array; vectors: Float32Array };
@@ -78,6 +84,7 @@ export async function saveIndexFiles(dir: string, input: SaveInput, state: Persi
     metric: input.metric,
     m: input.m,
     efConstruction: input.efConstruction,
+    quantization: input.quantization,
     nextSegmentId: input.nextSegmentId,
     segments: [],
     tail: null,
@@ -104,6 +111,7 @@ export async function saveIndexFiles(dir: string, input: SaveInput, state: Persi
       metric: input.metric,
       m: input.m,
       efConstruction: input.efConstruction,
+      quantization: 'none',
       vectors: input.tail.vectors,
       rowIds: input.tail.rowIds,
       alive: AliveBitSet.allAlive(rows),
@@ -133,7 +141,10 @@ export interface LoadedFiles {
 }
 
 /** Reads what `dir` holds for an index of `expected` shape; never throws for bad files. */
-export async function loadIndexFiles(dir: string, expected: { dims: number; metric: Metric }): Promise<LoadedFiles> {
+export async function loadIndexFiles(
+  dir: string,
+  expected: { dims: number; metric: Metric; quantization: Quantization },
+): Promise<LoadedFiles> {
   const out: LoadedFiles = { segments: [], tail: null, nextSegmentId: 1, meta: null, problems: [] };
   const manifestPath = path.join(dir, MANIFEST_FILE);
   let manifest: Manifest;
@@ -159,6 +170,14 @@ export async function loadIndexFiles(dir: string, expected: { dims: number; metr
       const graph = contents.graph;
       if (graph === null || contents.id !== entry.id || contents.dims !== expected.dims || contents.metric !== expected.metric) {
         out.problems.push({ file: entry.file, kind: 'mismatch', detail: 'segment file does not match the manifest' });
+        continue;
+      }
+      if (contents.quantization !== 'none' && contents.quantization !== expected.quantization) {
+        out.problems.push({
+          file: entry.file,
+          kind: 'mismatch',
+          detail: `segment is ${contents.quantization}-quantized; the index is ${expected.quantization}`,
+        });
         continue;
       }
       out.segments.push({ ...contents, graph });

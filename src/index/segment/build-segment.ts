@@ -3,12 +3,15 @@
  * Building a segment on the calling thread from rows given as (row id, raw vector): vectors
  * are checked and put in stored form, rows sorted by row id, the graph built, every row alive.
  * The index builds its segments through ../lifecycle/ on a worker instead; this synchronous
- * door serves the benchmark (which measures the graph itself, in-process) and tests.
+ * door serves the benchmark (which measures the graph itself, in-process) and tests. With a
+ * `quantization`, the graph is linked on float32 and its vectors then re-encoded, as a flush does.
  */
 import type { Metric } from '../distance.ts';
 import { buildGraph } from '../hnsw/build.ts';
+import { quantizeGraph } from '../hnsw/graph.ts';
 import { DEFAULT_LEVEL_SEED, resolveHnswParams } from '../hnsw/params.ts';
 import { VectorArena } from '../kernels.ts';
+import type { Quantization } from '../quantization.ts';
 import { graphDims, graphMetric, writeGraphVectors, writeStored } from '../space.ts';
 import { AliveBitSet } from './alive-bitset.ts';
 import { Segment } from './segment.ts';
@@ -24,6 +27,8 @@ export interface BuildSegmentInput {
   m?: number;
   efConstruction?: number;
   seed?: number;
+  /** How the segment keeps its vectors (default `none`: float32). */
+  quantization?: Quantization;
 }
 
 /** Builds a segment synchronously on this thread. */
@@ -47,6 +52,18 @@ export function buildSegment(input: BuildSegmentInput): Segment {
   const gDims = graphDims(metric, dims);
   const arena = new VectorArena(gDims * (n + 1));
   writeGraphVectors(metric, dims, n, (i) => stored.subarray(i * dims, (i + 1) * dims), arena.floats);
-  const graph = buildGraph(gDims, graphMetric(metric), arena, n, params, input.seed ?? DEFAULT_LEVEL_SEED);
+  let graph = buildGraph(gDims, graphMetric(metric), arena, n, params, input.seed ?? DEFAULT_LEVEL_SEED);
+  const quantization = input.quantization ?? 'none';
+  if (quantization !== 'none') graph = quantizeGraph(graph, quantization, dims);
   return new Segment(input.id ?? 1, graph, rowIds, AliveBitSet.allAlive(n), metric);
+}
+
+/**
+ * The same segment (same links, row ids and alive bits) with its vectors re-encoded as
+ * `quantization` records — what a quantized index's flush produces from the graph it linked.
+ * For the benchmark, which compares storages on one graph.
+ */
+export function quantizeSegment(segment: Segment, quantization: Exclude<Quantization, 'none'>): Segment {
+  const graph = quantizeGraph(segment.graph, quantization, segment.dims);
+  return new Segment(segment.id, graph, segment.rowIds, segment.alive.clone(), segment.metric);
 }

@@ -7,13 +7,15 @@
  * link against the header, so that a file which passes is safe to search. Any failure throws
  * {@link SegmentCorruptError}; the caller rebuilds from SQLite.
  *
- * Layout, format version 1. Little-endian; each section starts on an 8-byte boundary (zero
- * padding between); n = rows, d = dims of the rows, g = dims of the graph's vectors, M = m.
+ * Layout, format version 2. Little-endian; each section starts on an 8-byte boundary (zero
+ * padding between); n = rows, d = dims of the rows, g = dims of the graph's vectors, M = m,
+ * s = floats per vector record (g for float32; 2 + 4⌈d·w/16⌉ for w-byte codes, see
+ * ../quantization.ts).
  *
  * | offset | size | field                                                                  |
  * |-------:|-----:|------------------------------------------------------------------------|
  * |      0 |    8 | magic `51 56 53 45 47 0d 0a 1a` ("QVSEG\r\n\x1a": catches text-mode mangling) |
- * |      8 |    4 | format version, u32 = 1                                                |
+ * |      8 |    4 | format version, u32 = 2 (1 is still read: the same with offset 60 = 0) |
  * |     12 |    4 | header length in bytes, u32 = 64                                       |
  * |     16 |    4 | flags, u32: bit 0 = has a graph (0 = flat rows, e.g. a saved tail);    |
  * |        |      | bit 1 = vectors carry the dot-product (MIPS) coordinate, g = d + 1     |
@@ -27,9 +29,10 @@
  * |     48 |    4 | max level, i32 (−1: none)                                              |
  * |     52 |    4 | upper-layer link slots u, u32                                          |
  * |     56 |    4 | segment id, u32                                                        |
- * |     60 |    4 | reserved, 0                                                            |
+ * |     60 |    4 | quantization, u32: 0 none (float32), 1 int8, 2 int16 (graph only)      |
  * |     64 |      | vectors: n × g f32, graph form (g = d, or d + 1 with flag bit 1; cosine |
- * |        |      | vectors normalised) — see graphDims in ../space.ts                     |
+ * |        |      | vectors normalised) — see graphDims in ../space.ts; when quantized,    |
+ * |        |      | n records of s × 4 bytes instead: scale f32, norm² f32, d codes, padding |
  * |        |      | row ids: n f64, integers; ascending when there is a graph              |
  * |        |      | alive bits: ⌈n/32⌉ u32, bit i of word w = row 32w + i alive             |
  * |        |      | graph only — levels: n u8                                              |
@@ -39,7 +42,9 @@
  * |    end |    4 | CRC-32 (ISO-HDLC, as zlib) of every byte before it                      |
  *
  * A new version bumps the number; a reader refuses versions it does not know (reason
- * `version`) rather than guessing.
+ * `version`) rather than guessing. Version 2 added quantized records; a version 1 file (always
+ * float32) still loads as it is. Quantized records are checked one by one on read (range of
+ * every code, finite scales), since the int16 kernel's overflow bound relies on them.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -49,12 +54,22 @@ import type { Metric } from '../distance.ts';
 import { SegmentCorruptError } from '../errors.ts';
 import { HnswGraph, type HnswGraphData } from '../hnsw/graph.ts';
 import { MAX_LEVEL, MAX_M, MIN_M, maxLinksLayer0 } from '../hnsw/params.ts';
+import {
+  QUANTIZATION_CODES,
+  checkRecord,
+  quantizationFromCode,
+  recordFloats,
+  recordViews,
+  type Quantization,
+} from '../quantization.ts';
 import { METRIC_CODES, graphDims, graphMetric, metricFromCode } from '../space.ts';
 import { AliveBitSet, wordCount } from './alive-bitset.ts';
 import { Segment } from './segment.ts';
 
 export const SEGMENT_MAGIC = Uint8Array.from([0x51, 0x56, 0x53, 0x45, 0x47, 0x0d, 0x0a, 0x1a]);
-export const SEGMENT_FORMAT_VERSION = 1;
+export const SEGMENT_FORMAT_VERSION = 2;
+/** Versions this build reads. */
+const READABLE_VERSIONS = new Set([1, 2]);
 const HEADER_BYTES = 64;
 const FLAG_HAS_GRAPH = 1;
 const FLAG_MIPS = 2;
@@ -69,6 +84,9 @@ export interface SegmentFileContents {
   metric: Metric;
   m: number;
   efConstruction: number;
+  /** How the graph's vectors are kept; always `none` for a flat file. */
+  quantization: Quantization;
+  /** Float32 vectors, or quantized records viewed as floats (see HnswGraphData.vectors). */
   vectors: Float32Array;
   rowIds: Float64Array;
   alive: AliveBitSet;
@@ -84,6 +102,7 @@ export function segmentContents(segment: Segment, alive: AliveBitSet = segment.a
     metric: segment.metric,
     m: g.m,
     efConstruction: g.efConstruction,
+    quantization: g.quantization,
     vectors: g.vectors,
     rowIds: segment.rowIds,
     alive,
@@ -110,9 +129,10 @@ interface Sections {
   end: number;
 }
 
-function sectionOffsets(n: number, d: number, m: number, upper: number, hasGraph: boolean): Sections {
+/** Section offsets; `stride` is the floats per vector (its dims, or its record size). */
+function sectionOffsets(n: number, stride: number, m: number, upper: number, hasGraph: boolean): Sections {
   const vectors = HEADER_BYTES;
-  const rowIds = align8(vectors + n * d * 4);
+  const rowIds = align8(vectors + n * stride * 4);
   const alive = align8(rowIds + n * 8);
   const levels = align8(alive + wordCount(n) * 4);
   if (!hasGraph) return { vectors, rowIds, alive, levels, links0: levels, upperOffsets: levels, upperLinks: levels, end: levels };
@@ -151,7 +171,9 @@ export function encodeSegment(c: SegmentFileContents): Buffer {
   const hasGraph = g !== null;
   const upper = hasGraph ? g.upperLinks.length : 0;
   const mips = hasGraph && g.dims !== c.dims;
-  const at = sectionOffsets(n, hasGraph ? g.dims : c.dims, c.m, upper, hasGraph);
+  const quantization = hasGraph ? c.quantization : 'none';
+  const stride = hasGraph ? recordFloats(quantization, c.dims, g.dims) : c.dims;
+  const at = sectionOffsets(n, stride, c.m, upper, hasGraph);
   const buffer = Buffer.alloc(at.end + 4);
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   buffer.set(SEGMENT_MAGIC, 0);
@@ -168,9 +190,10 @@ export function encodeSegment(c: SegmentFileContents): Buffer {
   view.setInt32(48, hasGraph ? g.maxLevel : -1, true);
   view.setUint32(52, upper, true);
   view.setUint32(56, c.id, true);
+  view.setUint32(60, QUANTIZATION_CODES[quantization], true);
   const put = (offset: number, array: ArrayBufferView) =>
     buffer.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength), offset);
-  put(at.vectors, c.vectors.subarray(0, n * (hasGraph ? g.dims : c.dims)));
+  put(at.vectors, c.vectors.subarray(0, n * stride));
   put(at.rowIds, c.rowIds);
   put(at.alive, c.alive.words);
   if (hasGraph) {
@@ -195,8 +218,8 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentFileConte
   if (bytes.byteOffset % 8 !== 0) bytes = new Uint8Array(bytes);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (version !== SEGMENT_FORMAT_VERSION) {
-    throw corrupt('version', `format version ${version}; this build reads version ${SEGMENT_FORMAT_VERSION}`);
+  if (!READABLE_VERSIONS.has(version)) {
+    throw corrupt('version', `format version ${version}; this build reads versions ${[...READABLE_VERSIONS].join(' and ')}`);
   }
   const stored = view.getUint32(bytes.length - 4, true);
   const actual = crc32(bytes.subarray(0, bytes.length - 4));
@@ -215,21 +238,33 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentFileConte
   const maxLevel = view.getInt32(48, true);
   const upper = view.getUint32(52, true);
   const id = view.getUint32(56, true);
+  const quantizationCode = version === 1 ? 0 : view.getUint32(60, true);
+  const quantization = quantizationFromCode(quantizationCode);
   const hasGraph = (flags & FLAG_HAS_GRAPH) !== 0;
   const mips = (flags & FLAG_MIPS) !== 0;
   if (headerBytes !== HEADER_BYTES || (flags & ~(FLAG_HAS_GRAPH | FLAG_MIPS)) !== 0) throw corrupt('structure', 'unknown header layout or flags');
   if (metric === undefined) throw corrupt('structure', `unknown metric code ${view.getUint32(24, true)}`);
+  if (quantization === undefined) throw corrupt('structure', `unknown quantization code ${quantizationCode}`);
+  if (!hasGraph && quantization !== 'none') throw corrupt('structure', 'a flat file cannot be quantized');
   if (hasGraph && mips !== (metric === 'dot')) throw corrupt('structure', 'the MIPS flag disagrees with the metric');
   if (dims === 0) throw corrupt('structure', 'zero dimensions');
   if (hasGraph && (m < MIN_M || m > MAX_M)) throw corrupt('structure', `m ${m} is out of range`);
   const vectorDims = hasGraph ? graphDims(metric, dims) : dims;
-  const at = sectionOffsets(n, vectorDims, m, upper, hasGraph);
+  const stride = hasGraph ? recordFloats(quantization, dims, vectorDims) : dims;
+  const at = sectionOffsets(n, stride, m, upper, hasGraph);
   if (at.end + 4 !== bytes.length) {
     throw corrupt('structure', `header describes ${at.end + 4} bytes; the file has ${bytes.length}`);
   }
   const base = bytes.byteOffset;
   const buf = bytes.buffer;
-  const vectors = new Float32Array(buf, base + at.vectors, n * vectorDims);
+  const vectors = new Float32Array(buf, base + at.vectors, n * stride);
+  if (quantization !== 'none') {
+    const views = recordViews(buf, base + at.vectors, n * stride);
+    for (let i = 0; i < n; i++) {
+      const problem = checkRecord(quantization, views, i * stride, dims, stride);
+      if (problem !== null) throw corrupt('structure', `record of node ${i}: ${problem}`);
+    }
+  }
   // Sections other than the vectors (which a graph copies into its arena) are copied out, so
   // the file's buffer can be collected once the caller is done with the vectors.
   const rowIds = new Float64Array(buf, base + at.rowIds, n).slice();
@@ -254,6 +289,8 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentFileConte
       m,
       efConstruction,
       count: n,
+      quantization,
+      codedDims: dims,
       entryPoint,
       maxLevel,
       vectors,
@@ -263,7 +300,7 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentFileConte
       upperLinks,
     };
   }
-  return { id, dims, metric, m, efConstruction, vectors, rowIds, alive, graph };
+  return { id, dims, metric, m, efConstruction, quantization, vectors, rowIds, alive, graph };
 }
 
 /** Every link in range, every count within capacity, offsets and levels consistent. */

@@ -8,12 +8,15 @@
  * the thread that owns the index; the searcher's scratch makes `search` non-reentrant.
  * For dot, the graph works in the augmented L2 space of ../space.ts (graphDims): the segment
  * extends each query by the zero coordinate and turns the graph's keys back into −q·x.
+ * A quantized segment (../quantization.ts) holds codes, not float32: its keys are approximate
+ * and its vectors are decoded on demand; the index re-ranks its answers from the originals.
  */
 import { bruteForceKeys } from '../brute-force.ts';
 import type { HnswGraph } from '../hnsw/graph.ts';
 import { MinHeap } from '../hnsw/heap.ts';
 import { HnswSearcher, type NodeFilter } from '../hnsw/search.ts';
 import type { Metric } from '../distance.ts';
+import { decodeRecord, type Quantization } from '../quantization.ts';
 import type { RowFilter } from '../row-filter.ts';
 import { graphDims, graphMetric } from '../space.ts';
 import type { AliveBitSet } from './alive-bitset.ts';
@@ -33,6 +36,8 @@ export class Segment {
   /** Dot only: M², the squared norm every augmented vector has, and the query scratch. */
   private readonly maxNorm2: number = 0;
   private readonly augmented: Float32Array | null = null;
+  /** Quantized only: where vectorOf decodes a node. */
+  private readonly decoded: Float32Array | null = null;
 
   constructor(id: number, graph: HnswGraph, rowIds: Float64Array, alive: AliveBitSet, metric: Metric) {
     if (rowIds.length !== graph.count || alive.size !== graph.count) {
@@ -48,24 +53,43 @@ export class Segment {
     this.alive = alive;
     this.metric = metric;
     this.dims = dims;
+    if (graph.quantization !== 'none' && graph.codedDims !== dims) {
+      throw new Error(`segment ${id}: records code ${graph.codedDims} of ${dims} dimensions`);
+    }
     if (metric === 'dot') {
       const v = graph.vectors;
       const d = graph.dims;
       let max = 0;
       for (let n = 0; n < graph.count; n++) {
         let s = 0;
-        for (let j = n * d; j < (n + 1) * d; j++) s += v[j] * v[j];
+        if (graph.quantization !== 'none') s = v[n * graph.stride + 1]; // the record's norm²
+        else for (let j = n * d; j < (n + 1) * d; j++) s += v[j] * v[j];
         if (s > max) max = s;
       }
       this.maxNorm2 = max;
       this.augmented = new Float32Array(d);
     }
+    if (graph.quantization !== 'none') this.decoded = new Float32Array(dims);
   }
 
-  /** The stored-form vector of node n (a view). */
+  /** How the graph keeps its vectors. */
+  get quantization(): Quantization {
+    return this.graph.quantization;
+  }
+
+  /**
+   * The stored-form vector of node n: a view of the graph's vectors, or, when quantized, its
+   * decoded codes in a scratch array that the next call overwrites.
+   */
   vectorOf(n: number): Float32Array {
-    const d = this.graph.dims;
-    return this.graph.vectors.subarray(n * d, n * d + this.dims);
+    const g = this.graph;
+    if (g.quantization !== 'none') {
+      g.arena.refresh();
+      decodeRecord(g.quantization, g.arena, n * g.stride, this.dims, this.decoded!);
+      return this.decoded!;
+    }
+    const d = g.dims;
+    return g.vectors.subarray(n * d, n * d + this.dims);
   }
 
   get rows(): number {
@@ -132,7 +156,7 @@ export class Segment {
     let found = searcher.search(query, k, ef, alive, nodeFilter, nodes, outKeys);
     if (found < k && (alive !== null || nodeFilter !== null) && found < this.alive.aliveCount) {
       const g = this.graph;
-      found = bruteForceKeys(searcher.kernel, 0, g.count, g.dims, g.queryOffset, k, alive, nodeFilter, nodes, outKeys, this.heap);
+      found = bruteForceKeys(searcher.kernel, 0, g.count, g.stride, g.queryOffset, k, alive, nodeFilter, nodes, outKeys, this.heap);
     }
     for (let i = 0; i < found; i++) outRowIds[i] = rowIds[nodes[i]];
     if (this.augmented !== null) {

@@ -1,0 +1,1 @@
+ALTER TABLE `__quiver_vector_indexes` ADD `quantization` text DEFAULT 'none' NOT NULL;
