@@ -226,7 +226,12 @@ export class DdlRunner {
       return;
     }
     this.db.exec(sqliteSql);
-    if (s.object === 'TABLE') this.catalog.dropTable(s.name.name);
+    if (s.object === 'TABLE') {
+      // A table of the same name created later in the request must not inherit the old rows' index.
+      const dropped = this.catalog.table(s.name.name);
+      if (dropped) this.rebuilt.add(dropped.name);
+      this.catalog.dropTable(s.name.name);
+    }
   }
 
   truncate(s: A.TruncateStatement, sqliteSql: string): void {

@@ -128,7 +128,7 @@ export class VectorIndexes {
     for (const t of this.catalog.tables()) for (const v of t.vectorIndexes) wanted.set(key(v.name), v);
     for (const [name, open] of [...this.indexes]) {
       const info = wanted.get(name);
-      if (!info || info.table !== open.info.table || info.column !== open.info.column) {
+      if (!info || !sameDefinition(info, open.info)) {
         void open.index?.close();
         this.indexes.delete(name);
         if (!info) fs.rmSync(this.dirOf(open.info.name), { recursive: true, force: true });
@@ -357,4 +357,11 @@ function segmentIds(index: VectorIndex): string {
     .stats()
     .segments.map((s) => `${s.id}:${s.aliveRows}`)
     .join(',');
+}
+
+/** Whether two catalog entries describe the same index (a drop and re-create in one request may not). */
+function sameDefinition(a: VectorIndexInfo, b: VectorIndexInfo): boolean {
+  return (
+    a.table === b.table && a.column === b.column && a.metric === b.metric && a.m === b.m && a.efConstruction === b.efConstruction && a.quantization === b.quantization
+  );
 }
