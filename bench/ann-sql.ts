@@ -30,6 +30,7 @@ import { readPublishedAnn, type CurvePoint, type PublishedAnn } from './ann/benc
 import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 import { SqlClient, type SqlResponse } from './ann/sql-client.ts';
 import { killAllServers, startServer, type ServerProcess } from './lib/server-process.ts';
+import { envInt } from './lib/env.ts';
 
 const SECTION = 'ann-sql';
 const K = 10;
@@ -43,14 +44,6 @@ const WARMUP_QUERIES = 200;
 const TARGET_RECALL = 0.95;
 /** The issue's aim: at 1% selectivity, at least this many times hnswlib-node's QPS at equal recall. */
 const AIM_RATIO = 2;
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name}=${JSON.stringify(raw)}: expected a whole number of at least ${min}`);
-  return value;
-}
 
 const SIZE = envInt('BENCH_ANN_SQL_SIZE', 100_000, 1_000);
 const QUERIES = Math.min(QUERY_COUNT, envInt('BENCH_ANN_SQL_QUERIES', QUERY_COUNT, 10));

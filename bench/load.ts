@@ -59,6 +59,7 @@ import {
   seedBody,
   type OpKind,
 } from './load/workload.ts';
+import { envInt } from './lib/env.ts';
 
 const SECTION = 'bench:load';
 const READ_WORKERS = 2;
@@ -73,14 +74,6 @@ const CALIBRATION_TRIES = 3;
 const ALONE_MS = 5_000;
 /** Point queries start this long after the analytic query is sent, so it is running by then. */
 const ANALYTIC_HEAD_START_MS = 200;
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name}=${JSON.stringify(raw)}: expected a whole number of at least ${min}`);
-  return value;
-}
 
 const QUICK = process.env.BENCH_LOAD_QUICK === '1';
 const ROWS = envInt('BENCH_LOAD_ROWS', QUICK ? 5_000 : 30_000, 1_000);

@@ -49,6 +49,7 @@ import { LoadProvider } from '../bench/load/provider.ts';
 import { median, summarize } from '../bench/load/stats.ts';
 import { textVector } from '../bench/load/vectors.ts';
 import { Bodies, DEFAULT_MIX, INDEX, K, LiveIds, MODEL, OP_KINDS, QUERY_SHAPES, SEED_BATCH_ROWS, TABLE, schemaStatements, seedBody } from '../bench/load/workload.ts';
+import { envInt } from '../bench/lib/env.ts';
 
 const DIMS = 64;
 const PROVIDER_MS = 5;
@@ -62,14 +63,6 @@ const CHECK_QUERIES = 25;
 const SELF_LOOKUPS = 200;
 const MIN_RECALL = 0.99;
 const MIN_QUERY_RECALL = 0.8;
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name}=${JSON.stringify(raw)}: expected a whole number of at least ${min}`);
-  return value;
-}
 
 const SECONDS = envInt('SOAK_SECONDS', 120, 10);
 const CLIENTS = envInt('SOAK_CLIENTS', 8, 1);

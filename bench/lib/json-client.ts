@@ -28,48 +28,20 @@ export class JsonClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
   }
 
-  /** POSTs `body` to `path`; resolves with the parsed answer and the round trip in ms. */
-  post<T>(path: string, body: string): Promise<{ roundTripMs: number; body: T }> {
-    return new Promise((resolve, reject) => {
-      const t0 = performance.now();
-      const req = http.request(
-        {
-          host: this.host,
-          port: this.port,
-          path,
-          method: 'POST',
-          agent: this.agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const roundTripMs = performance.now() - t0;
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode !== 200) {
-              let why = text.slice(0, 500);
-              try {
-                const problem = JSON.parse(text) as { code?: string; detail?: string };
-                why = `${problem.code}: ${problem.detail}`;
-              } catch {
-                // Not problem+json: show the start of the body as it came.
-              }
-              reject(new Error(`POST ${path} answered ${res.statusCode} (${why})`));
-              return;
-            }
-            try {
-              resolve({ roundTripMs, body: JSON.parse(text) as T });
-            } catch (e) {
-              reject(e);
-            }
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  /** POSTs `body` to `path`; resolves with the parsed answer and the round trip in ms, rejects any status but 200. */
+  async post<T>(path: string, body: string): Promise<{ roundTripMs: number; body: T }> {
+    const { status, roundTripMs, text } = await this.send(path, body);
+    if (status !== 200) {
+      let why = text.slice(0, 500);
+      try {
+        const problem = JSON.parse(text) as { code?: string; detail?: string };
+        why = `${problem.code}: ${problem.detail}`;
+      } catch {
+        // Not problem+json: show the start of the body as it came.
+      }
+      throw new Error(`POST ${path} answered ${status} (${why})`);
+    }
+    return { roundTripMs, body: JSON.parse(text) as T };
   }
 
   /**

@@ -30,7 +30,7 @@ import type * as A from '../../src/sql/ast.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { DATABASE_FILE } from '../../src/sql/engine.ts';
 import { MAX_EXPR_DEPTH, parseScript } from '../../src/sql/parser.ts';
-import { parseScript as parseSlt } from '../slt/format.ts';
+import { loadCorpus, mutate, structuralMutation, tokens, type Mutation } from '../sql/fuzz-corpus.ts';
 import { checkedApp, type RequestTarget } from './contract/checked.ts';
 
 const RUNS = Number(process.env.QUIVER_FUZZ_RUNS) || 0;
@@ -333,24 +333,8 @@ const HOSTILE = [
   "SELECT printf('%.*c', 2147483647, 'x')", 'SELECT zeroblob(2147483647)', "SELECT EMBEDDING('x', 'quiver-local-100d', 50)",
 ];
 
-function loadCorpus(): string[] {
-  const statements = new Set<string>();
-  const sltDir = new URL('../slt/', import.meta.url);
-  for (const file of fs.readdirSync(sltDir).filter((f) => f.endsWith('.slt')).sort()) {
-    for (const record of parseSlt(fs.readFileSync(new URL(file, sltDir), 'utf8'))) {
-      if ('sql' in record && record.sql.trim() !== '') statements.add(record.sql);
-    }
-  }
-  const seedDir = new URL('../fixtures/seeds/', import.meta.url);
-  for (const file of fs.readdirSync(seedDir).filter((f) => f.endsWith('.sql')).sort()) {
-    const text = fs.readFileSync(new URL(file, seedDir), 'utf8');
-    try {
-      for (const s of parseScript(text)) statements.add(text.slice(s.start, s.end));
-    } catch {
-      for (const s of text.split(';')) if (s.trim() !== '') statements.add(s);
-    }
-  }
-  for (const s of [
+/** Statements beyond the SLT scripts and the seeds: the fixture's shapes and the hostile list. */
+const EXTRA_STATEMENTS = [
     "SELECT a, VEC_DISTANCE(v, '[1, 1, 0]') AS d FROM t WHERE a > 0 ORDER BY d LIMIT 2",
     "SELECT animal FROM t1 ORDER BY DISTANCE(vec, VEC_FROMTEXT('[0.1, 0.1]'), 'COSINE') LIMIT 1",
     "SELECT id, doc FROM docs WHERE tenant = 7 ORDER BY DISTANCE(vec, EMBEDDING('What is HashMatch?', 'quiver-local-100d'), 'COSINE') LIMIT 1",
@@ -373,18 +357,9 @@ function loadCorpus(): string[] {
     'OPTIMIZE TABLE t',
     'TRUNCATE TABLE emp',
     ...HOSTILE,
-  ]) {
-    statements.add(s);
-  }
-  return [...statements];
-}
+];
 
-const CORPUS = loadCorpus();
-
-/** Splits SQL into tokens for mutation: words, numbers, quoted runs, single characters. */
-function tokens(sql: string): string[] {
-  return sql.match(/[A-Za-z_][A-Za-z0-9_$]*|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\S/g) ?? [];
-}
+const CORPUS = loadCorpus(EXTRA_STATEMENTS);
 
 const CORPUS_TOKENS = [...new Set(CORPUS.flatMap(tokens))];
 
@@ -419,61 +394,14 @@ const FIXTURE_NAMES = [
   'dept_id', 'embedding_vector', 'doc_content', 'department_id', 'creation_date', 'rowid', 'vi', 't_vi', 'kb_vi', 'docs_ft', 'nope',
 ];
 
-type Mutation =
-  | { op: 'delete' | 'duplicate' | 'truncate'; at: number }
-  | { op: 'swap'; at: number; with: number }
-  | { op: 'insert' | 'replace' | 'literal' | 'name'; at: number; token: string };
-
 const token = fc.oneof(fc.constantFrom(...JUNK), fc.constantFrom(...CORPUS_TOKENS), fc.string({ maxLength: 4 }));
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constantFrom('delete' as const, 'duplicate' as const, 'truncate' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('swap' as const), at: fc.nat(), with: fc.nat() }),
-  fc.record({ op: fc.constantFrom('insert' as const, 'replace' as const), at: fc.nat(), token }),
-);
+const mutation = structuralMutation(token);
 /** Mutations that keep the statement's shape: a literal or a name swapped for another. */
 const valueMutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('literal' as const), at: fc.nat(), token: fc.constantFrom(...EDGE_LITERALS) }),
   fc.record({ op: fc.constant('name' as const), at: fc.nat(), token: fc.constantFrom(...FIXTURE_NAMES) }),
 );
 
-const isLiteral = (t: string): boolean => /^([0-9'"]|\.[0-9]|[xX]')/.test(t);
-const isName = (t: string): boolean => /^[A-Za-z_`]/.test(t) && !/^[xX]'/.test(t);
-
-function mutate(sql: string, mutations: readonly Mutation[]): string {
-  const ts = tokens(sql);
-  for (const m of mutations) {
-    const at = ts.length === 0 ? 0 : m.at % ts.length;
-    switch (m.op) {
-      case 'literal':
-      case 'name': {
-        const places = ts.flatMap((t, i) => ((m.op === 'literal' ? isLiteral(t) : isName(t)) ? [i] : []));
-        if (places.length) ts[places[m.at % places.length]] = m.token;
-        break;
-      }
-      case 'delete':
-        ts.splice(at, 1);
-        break;
-      case 'duplicate':
-        if (ts.length) ts.splice(at, 0, ts[at]);
-        break;
-      case 'truncate':
-        ts.length = at;
-        break;
-      case 'swap': {
-        const other = ts.length === 0 ? 0 : m.with % ts.length;
-        [ts[at], ts[other]] = [ts[other], ts[at]];
-        break;
-      }
-      case 'insert':
-        ts.splice(at, 0, m.token);
-        break;
-      case 'replace':
-        ts[at] = m.token;
-        break;
-    }
-  }
-  return ts.filter((t) => t !== undefined).join(' ');
-}
 
 const corpusStatement = fc.constantFrom(...CORPUS);
 const mutatedStatement = fc

@@ -6,14 +6,13 @@
  * back to the same tree. Thousands of inputs a second, so it runs many more than the HTTP
  * suite (tests/api/fuzz.test.ts); QUIVER_FUZZ_RUNS and QUIVER_FUZZ_SEED work as there.
  */
-import fs from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type * as A from '../../src/sql/ast.ts';
 import { emitStatement } from '../../src/sql/emit.ts';
 import { QuiverError } from '../../src/sql/index.ts';
 import { MAX_EXPR_DEPTH, MAX_TREE_DEPTH, parseExpression, parseScript } from '../../src/sql/parser.ts';
-import { parseScript as parseSlt } from '../slt/format.ts';
+import { loadCorpus, mutate, structuralMutation, tokens } from './fuzz-corpus.ts';
 
 const RUNS = Number(process.env.QUIVER_FUZZ_RUNS) || 0;
 const SEED = process.env.QUIVER_FUZZ_SEED === undefined ? undefined : Number(process.env.QUIVER_FUZZ_SEED);
@@ -24,27 +23,7 @@ function settings(runs: number): { numRuns: number; seed?: number } {
 
 const NO_CATALOG = { table: () => undefined };
 
-function loadCorpus(): string[] {
-  const statements = new Set<string>();
-  const sltDir = new URL('../slt/', import.meta.url);
-  for (const file of fs.readdirSync(sltDir).filter((f) => f.endsWith('.slt')).sort()) {
-    for (const record of parseSlt(fs.readFileSync(new URL(file, sltDir), 'utf8'))) {
-      if ('sql' in record && record.sql.trim() !== '') statements.add(record.sql);
-    }
-  }
-  const seedDir = new URL('../fixtures/seeds/', import.meta.url);
-  for (const file of fs.readdirSync(seedDir).filter((f) => f.endsWith('.sql')).sort()) {
-    const text = fs.readFileSync(new URL(file, seedDir), 'utf8');
-    for (const s of text.split(';')) if (s.trim() !== '') statements.add(s);
-  }
-  return [...statements];
-}
-
 const CORPUS = loadCorpus();
-
-function tokens(sql: string): string[] {
-  return sql.match(/[A-Za-z_][A-Za-z0-9_$]*|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\S/g) ?? [];
-}
 
 const JUNK = [
   '(', ')', "'", '"', '`', '[', ']', ';', ',', '.', '*', '?', '?0', '?99', ':p', '@p', '$p', 'NULL', 'NOT', 'SELECT', 'FROM',
@@ -57,44 +36,9 @@ const JUNK = [
   '-0', "'x'", '"y"', '`z`', '[w]', '#', '--', '/*', '\u00e9', '\ud800', '\0',
 ];
 
-type Mutation = { op: 'delete' | 'duplicate' | 'truncate'; at: number } | { op: 'swap'; at: number; with: number } | { op: 'insert' | 'replace'; at: number; token: string };
-
 const CORPUS_TOKENS = [...new Set(CORPUS.flatMap(tokens))];
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constantFrom('delete' as const, 'duplicate' as const, 'truncate' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('swap' as const), at: fc.nat(), with: fc.nat() }),
-  fc.record({ op: fc.constantFrom('insert' as const, 'replace' as const), at: fc.nat(), token: fc.oneof(fc.constantFrom(...JUNK), fc.constantFrom(...CORPUS_TOKENS)) }),
-);
+const mutation = structuralMutation(fc.oneof(fc.constantFrom(...JUNK), fc.constantFrom(...CORPUS_TOKENS)));
 
-function mutate(sql: string, mutations: readonly Mutation[]): string {
-  const ts = tokens(sql);
-  for (const m of mutations) {
-    const at = ts.length === 0 ? 0 : m.at % ts.length;
-    switch (m.op) {
-      case 'delete':
-        ts.splice(at, 1);
-        break;
-      case 'duplicate':
-        ts.splice(at, 0, ts[at] ?? '');
-        break;
-      case 'truncate':
-        ts.length = at;
-        break;
-      case 'swap': {
-        const other = ts.length === 0 ? 0 : m.with % ts.length;
-        [ts[at], ts[other]] = [ts[other], ts[at]];
-        break;
-      }
-      case 'insert':
-        ts.splice(at, 0, m.token);
-        break;
-      case 'replace':
-        ts[at] = m.token;
-        break;
-    }
-  }
-  return ts.filter((t) => t !== undefined).join(' ');
-}
 
 const mutated = fc.tuple(fc.constantFrom(...CORPUS), fc.array(mutation, { minLength: 1, maxLength: 5 })).map(([sql, ms]) => mutate(sql, ms));
 
