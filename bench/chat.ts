@@ -43,6 +43,7 @@ import { SqlClient, type SqlResponse } from './ann/sql-client.ts';
 import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 import { Random } from './lib/random.ts';
 import { killAllServers, startServer, type ServerProcess } from './lib/server-process.ts';
+import { envInt } from './lib/env.ts';
 
 const SECTION = 'bench:chat';
 const MODEL = 'quiver-local-100d';
@@ -58,14 +59,6 @@ const DEPT_SEED = 9;
 /** The issue's aim for hybrid retrieval's p50, and the size it is set for. */
 const AIM_P50_MS = 10;
 const AIM_ROWS = 100_000;
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name}=${JSON.stringify(raw)}: expected a whole number of at least ${min}`);
-  return value;
-}
 
 const ROWS = envInt('BENCH_CHAT_ROWS', 100_000, 1_000);
 const QUESTIONS = envInt('BENCH_CHAT_QUESTIONS', 500, 10);
