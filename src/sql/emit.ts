@@ -29,6 +29,12 @@ export interface EmittedStatement {
   positionalParams: number;
   /** Named parameters the statement uses, without their prefix. */
   namedParams: Set<string>;
+  /**
+   * The parameter (a name, without its prefix) that carries each restricted SELECT core's
+   * candidate row ids as a JSON array: the SQL stays the same from query to query, so it is
+   * prepared once. Bind with `bindRowIds` (params.ts).
+   */
+  rowIdParams: Map<A.SelectCore, string>;
 }
 
 /** Tables whose names start with this belong to Quiver's catalog and are not the user's. */
@@ -134,6 +140,7 @@ export function emitStatement(
     sql,
     after: emitter.after,
     vectorResultNames: emitter.vectorResultNames,
+    rowIdParams: emitter.rowIdParams,
     positionalParams: emitter.positionalParams,
     namedParams: emitter.namedParams,
   };
@@ -166,6 +173,7 @@ class Emitter {
   vectorResultNames = new Set<string>();
   positionalParams = 0;
   namedParams = new Set<string>();
+  rowIdParams = new Map<A.SelectCore, string>();
   private scopes: ScopeEntry[][] = [];
   private selectDepth = 0;
   /** Full-text joins of the SELECTs being printed, innermost last (see fulltextJoins). */
@@ -623,7 +631,9 @@ class Emitter {
       const where = c.where ? this.where(c.where, new Set(joins.map((j) => j.conjunct))) : '';
       const candidates = this.restrictions?.get(c);
       if (candidates && c.from?.kind === 'table') {
-        const rowId = `${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (${candidates.join(', ')})`;
+        const param = `${INTERNAL_PREFIX}rowids_${this.rowIdParams.size}`;
+        this.rowIdParams.set(c, param);
+        const rowId = `${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (SELECT value FROM json_each(:${param}))`;
         text += where ? ` WHERE (${where}) AND ${rowId}` : ` WHERE ${rowId}`;
       } else if (where) text += ` WHERE ${where}`;
       if (c.groupBy.length) text += ` GROUP BY ${c.groupBy.map((x) => this.expr(x)).join(', ')}`;

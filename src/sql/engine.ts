@@ -25,7 +25,7 @@ import { Introspector } from './introspect.ts';
 import { positionOf } from './lexer.ts';
 import { EmbeddingCalls, type EmbeddingRound, type EmbeddingSource } from './embedding-calls.ts';
 import { Mutex } from './mutex.ts';
-import { ParamCursor } from './params.ts';
+import { bindRowIds, ParamCursor } from './params.ts';
 import { checkRole } from './roles.ts';
 import { parseScript } from './parser.ts';
 import { Planner, type PlannerOptions, type VectorPlan } from './planner.ts';
@@ -327,20 +327,18 @@ export class Engine {
           const s = script.statements[i];
           let emitted = this.emitted(script, i, sql);
           if (CALLS_EMBEDDING.test(emitted.sql)) return undefined;
-          const args = cursor.take(emitted);
-          let cache = true;
+          let args = cursor.take(emitted);
           if (script.vectorQueries?.[i]) {
             // The read must see the rows the index sees now, however long it waits for a worker.
             await lease.snapshot();
             const planned = this.planner.plan(s, sql, args, efSearch);
             if (planned.restrictions.size > 0) {
               emitted = emitStatement(s, 'sqlite', this.catalog, sql, planned.restrictions);
-              cache = false;
+              args = bindRowIds(args, emitted, planned.restrictions);
             }
           }
-          const stmt = cache ? this.prepare(emitted.sql) : db.prepare(emitted.sql);
-          shapes.push(this.resultShape(stmt, emitted));
-          statements.push({ sql: emitted.sql, args, cache });
+          shapes.push(this.resultShape(this.prepare(emitted.sql), emitted));
+          statements.push({ sql: emitted.sql, args });
         }
         cursor.finish();
       } catch (e) {
@@ -568,8 +566,8 @@ export class Engine {
         if (!script.vectorQueries?.[i]) return this.run(emitted, args, false);
         const planned = this.planner.plan(s, source, args, this.settings.efSearch);
         if (planned.restrictions.size === 0) return this.run(emitted, args, false);
-        // Candidate row ids make the SQL one-off: it is neither cached nor kept prepared.
-        return this.run(emitStatement(s, 'sqlite', this.catalog, source, planned.restrictions), args, false, false);
+        const restricted = emitStatement(s, 'sqlite', this.catalog, source, planned.restrictions);
+        return this.run(restricted, bindRowIds(args, restricted, planned.restrictions), false);
       }
       default: {
         const emitted = this.emitted(script, i, source);
@@ -660,8 +658,8 @@ export class Engine {
     };
   }
 
-  private run(emitted: EmittedStatement, args: unknown[], isInsert: boolean, cache = true): StatementResult {
-    const stmt = cache ? this.prepare(emitted.sql) : this.db!.prepare(emitted.sql);
+  private run(emitted: EmittedStatement, args: unknown[], isInsert: boolean): StatementResult {
+    const stmt = this.prepare(emitted.sql);
     if (!stmt.reader) {
       const info = stmt.run(...args);
       return {
@@ -732,7 +730,7 @@ export class Engine {
     const emitted = planned.restrictions.size ? emitStatement(inner, 'sqlite', this.catalog, source, planned.restrictions) : plain;
     const stmt = this.db!.prepare(`EXPLAIN QUERY PLAN ${emitted.sql}`);
     stmt.raw(true);
-    const rows = stmt.all(...args) as [number, number, number, string][];
+    const rows = stmt.all(...bindRowIds(args, emitted, planned.restrictions)) as [number, number, number, string][];
     const vectorRows = planned.plans.map((p): SqlValue[] => [0, 0, describePlan(p)]);
     return { columns: ['id', 'parent', 'detail'], rows: [...vectorRows, ...rows.map((r) => [r[0], r[1], r[3]])], changes: 0, lastInsertId: null };
   }

@@ -5,6 +5,7 @@
  * come from one object shared by all. A JSON array of numbers is a vector, bound as its
  * float32 BLOB; `{"$base64": "..."}` is a blob. Errors name the parameter, never its value.
  */
+import type * as A from './ast.ts';
 import type { EmittedStatement } from './emit.ts';
 import { QuiverError } from './errors.ts';
 import type { Params } from './types.ts';
@@ -107,4 +108,12 @@ export class ParamCursor {
       throw new QuiverError('PARAMETER_ERROR', `params has ${this.positional.length} values but the SQL uses ${this.next} ? parameters`);
     }
   }
+}
+
+/** `args` (as ParamCursor.take gave them) with each restricted core's candidate row ids bound as JSON. */
+export function bindRowIds(args: unknown[], statement: EmittedStatement, restrictions: ReadonlyMap<A.SelectCore, readonly number[]>): unknown[] {
+  if (statement.rowIdParams.size === 0) return args;
+  const bound: Record<string, unknown> = { ...(args[0] as Record<string, unknown> | undefined) };
+  for (const [core, name] of statement.rowIdParams) bound[name] = JSON.stringify(restrictions.get(core) ?? []);
+  return [bound];
 }

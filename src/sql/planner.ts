@@ -40,6 +40,15 @@ export const PREFILTER_MAX_ROWS = 2_000;
 export const POSTFILTER_MIN_SELECTIVITY = 0.3;
 /** Rows sampled to estimate a WHERE's selectivity. */
 const SELECTIVITY_SAMPLE = 200;
+/** Statements the planner keeps prepared. */
+const MAX_PREPARED = 500;
+/** Row ids bound as one JSON array, so the SQL is the same for every set of them. */
+const IDS_PARAM = `(SELECT value FROM json_each(:__quiver_ids))`;
+
+/** `args` (as ParamCursor.take gave them) with `ids` bound to IDS_PARAM. */
+function withIds(args: unknown[], ids: readonly number[]): unknown[] {
+  return [{ ...(args[0] as Record<string, unknown> | undefined), __quiver_ids: JSON.stringify(ids) }];
+}
 
 /** The plan of one vector query, as EXPLAIN shows it. */
 export interface VectorPlan {
@@ -116,6 +125,9 @@ export interface PlannerOptions {
 export class Planner {
   private readonly exactMaxRows: number;
   private readonly prefilterMaxRows: number;
+  private readonly statements = new Map<string, Database.Statement>();
+  /** The catalog version `statements` were prepared against. */
+  private statementsVersion = -1;
 
   constructor(
     private readonly db: Database.Database,
@@ -275,14 +287,14 @@ export class Planner {
 
   private countPassing(c: Candidate, where: A.Expr, source: string, args: unknown[], ids: number[]): number {
     if (ids.length === 0) return 0;
-    const sql = `SELECT count(*) FROM ${this.fromSql(c)} WHERE ${this.rowIdSql(c)} IN (${ids.join(',')}) AND (${this.whereSql(c, where, source)})`;
-    return Number(this.db.prepare(sql).pluck().get(...args));
+    const sql = `SELECT count(*) FROM ${this.fromSql(c)} WHERE ${this.rowIdSql(c)} IN ${IDS_PARAM} AND (${this.whereSql(c, where, source)})`;
+    return Number(this.prepared(sql).pluck().get(...withIds(args, ids)));
   }
 
   /** The rows passing the WHERE, as a bitset for the filtered graph search. */
   private allowedRows(c: Candidate, where: A.Expr, source: string, args: unknown[]): AllowedRowBitSet {
     const sql = `SELECT ${this.rowIdSql(c)} FROM ${this.fromSql(c)} WHERE ${this.whereSql(c, where, source)}`;
-    const ids = this.db.prepare(sql).pluck().all(...args) as number[];
+    const ids = this.prepared(sql).pluck().all(...args) as number[];
     let max = 0;
     for (const id of ids) if (id > max) max = id;
     const allowed = new AllowedRowBitSet(max);
@@ -294,7 +306,7 @@ export class Planner {
   private sampleSelectivity(c: Candidate, where: A.Expr, source: string, args: unknown[], rows: number): number | undefined {
     // Two scalar subqueries: each is one b-tree seek, where min() and max() in one SELECT scan the table.
     const table = this.fromSql(c);
-    const range = this.db.prepare(`SELECT (SELECT min(rowid) FROM ${table}) AS lo, (SELECT max(rowid) FROM ${table}) AS hi`).get() as {
+    const range = this.prepared(`SELECT (SELECT min(rowid) FROM ${table}) AS lo, (SELECT max(rowid) FROM ${table}) AS hi`).get() as {
       lo: number | null;
       hi: number | null;
     };
@@ -312,13 +324,31 @@ export class Planner {
     }
     const sql =
       `SELECT count(*) AS n, coalesce(sum(CASE WHEN (${this.whereSql(c, where, source)}) THEN 1 ELSE 0 END), 0) AS m ` +
-      `FROM ${this.fromSql(c)} WHERE ${this.rowIdSql(c)} IN (${[...ids].join(',')})`;
-    const { n, m } = this.db.prepare(sql).get(...args) as { n: number; m: number };
+      `FROM ${this.fromSql(c)} WHERE ${this.rowIdSql(c)} IN ${IDS_PARAM}`;
+    const { n, m } = this.prepared(sql).get(...withIds(args, [...ids])) as { n: number; m: number };
     return n < SELECTIVITY_SAMPLE / 4 ? undefined : m / n;
   }
 
   private evaluate(e: A.Expr, source: string, args: unknown[]): unknown {
-    return this.db.prepare(`SELECT ${emitExpression(e, 'sqlite', this.catalog, source)}`).pluck().get(...args);
+    return this.prepared(`SELECT ${emitExpression(e, 'sqlite', this.catalog, source)}`).pluck().get(...args);
+  }
+
+  /**
+   * The planner's own statements, kept prepared: their SQL depends on the query's shape, not on
+   * its values (row ids go in as one JSON parameter), so a repeated query prepares nothing.
+   */
+  private prepared(sql: string): Database.Statement {
+    if (this.statementsVersion !== this.catalog.version) {
+      this.statements.clear();
+      this.statementsVersion = this.catalog.version;
+    }
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      if (this.statements.size >= MAX_PREPARED) this.statements.delete(this.statements.keys().next().value!);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   private queryVector(e: A.Expr, source: string, args: unknown[]): Float32Array | undefined {

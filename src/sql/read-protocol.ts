@@ -8,11 +8,10 @@ import Database from 'better-sqlite3';
 import { QuiverError, isQuiverError, type ErrorCode } from './errors.ts';
 import type { SqlValue } from './types.ts';
 
-/** One statement for a worker: SQLite SQL as emitted, its bound arguments, and whether to keep it prepared. */
+/** One statement for a worker: SQLite SQL as emitted, and its bound arguments. */
 export interface ReadStatement {
   sql: string;
   args: unknown[];
-  cache: boolean;
 }
 
 /**

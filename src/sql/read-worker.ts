@@ -30,16 +30,14 @@ db.function('embedding', { deterministic: true }, (_a: unknown, _b: unknown, _c:
 
 const prepared = new Map<string, Database.Statement>();
 
-function prepare(sql: string, cache: boolean): Database.Statement {
+function prepare(sql: string): Database.Statement {
   let stmt = prepared.get(sql);
   if (!stmt) {
     stmt = db.prepare(sql);
     stmt.raw(true);
     stmt.safeIntegers(true);
-    if (cache) {
-      if (prepared.size >= MAX_CACHED_STATEMENTS) prepared.delete(prepared.keys().next().value!);
-      prepared.set(sql, stmt);
-    }
+    if (prepared.size >= MAX_CACHED_STATEMENTS) prepared.delete(prepared.keys().next().value!);
+    prepared.set(sql, stmt);
   }
   return stmt;
 }
@@ -52,9 +50,9 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
     // One snapshot for all statements: the one `begin` opened, or one opened now.
     if (!db.inTransaction && request.statements.length > 1) db.exec('BEGIN');
     for (; index < request.statements.length; index++) {
-      const { sql, args, cache } = request.statements[index];
+      const { sql, args } = request.statements[index];
       const out: SqlValue[][] = [];
-      for (const row of prepare(sql, cache).iterate(...args) as Iterable<SqlValue[]>) {
+      for (const row of prepare(sql).iterate(...args) as Iterable<SqlValue[]>) {
         out.push(row);
         budget.add(row, out.length, index);
       }
@@ -72,7 +70,7 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
 function begin(id: number): ReadReply {
   try {
     if (!db.inTransaction) db.exec('BEGIN');
-    prepare('SELECT 1 FROM sqlite_schema LIMIT 1', true).all();
+    prepare('SELECT 1 FROM sqlite_schema LIMIT 1').all();
     return { id, ok: true };
   } catch (e) {
     if (db.inTransaction) db.exec('ROLLBACK');
