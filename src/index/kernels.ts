@@ -171,7 +171,10 @@ function kernelBody(l2: boolean): number[] {
  * to two i16x8 halves and multiplied pairwise into i32 lanes with i32x4.dot_i16x8_s (exact:
  * no lane can overflow, see quantization.ts); int16: one dot per chunk, converted to f32 at
  * once, since 2 × 32767² leaves no room to add a second chunk in i32. Then the scales (and, for
- * L2, the norms) of both records turn Σ ca·cb into the key.
+ * L2, the norms) of both records turn Σ ca·cb into the key. Measured one call at a time from
+ * JavaScript on 100-d records: int8 33-36 ns, int16 36-42 ns (float32: 40-44 ns); the
+ * JavaScript fallback's loops take 415-660 ns. The gain in a graph walk is mostly memory: a
+ * node's record is 120 or 216 bytes instead of 400.
  */
 function quantizedKernelBody(int16: boolean, l2: boolean): number[] {
   const get = (i: number) => [LOCAL_GET, i];

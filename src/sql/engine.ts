@@ -647,11 +647,12 @@ export class Engine {
           inSegments ? deleted / inSegments : 0, st?.lagRows ?? 0, st?.lagSeconds ?? 0,
           st?.build ? `${st.build.kind} of ${st.build.rows} rows, ${st.build.seconds.toFixed(1)} s` : null,
           st?.memoryBytes ?? 0,
+          v.quantization,
         ]);
       }
     }
     return {
-      columns: ['index', 'table', 'column', 'metric', 'state', 'rows', 'indexed_rows', 'tail_rows', 'segments', 'deleted_fraction', 'lag_rows', 'lag_seconds', 'build', 'memory_bytes'],
+      columns: ['index', 'table', 'column', 'metric', 'state', 'rows', 'indexed_rows', 'tail_rows', 'segments', 'deleted_fraction', 'lag_rows', 'lag_seconds', 'build', 'memory_bytes', 'quantization'],
       rows,
       changes: 0,
       lastInsertId: null,

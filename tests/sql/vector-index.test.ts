@@ -416,6 +416,7 @@ describe('quantization (int8 / int16 segments, exact re-rank from the table)', (
     // 1,500 × 32 floats = 192,000 bytes of float32 vectors; int8 records are 40 bytes, int16 72.
     expect(bytes.plain - bytes.small).toBe(1500 * (128 - 40));
     expect(bytes.plain - bytes.mid).toBe(1500 * (128 - 72));
+    expect([(await status('plain')).quantization, (await status('small')).quantization, (await status('mid')).quantization]).toEqual(['none', 'int8', 'int16']);
     const rand = random(17);
     for (const t of ['small', 'mid']) {
       let overlap = 0;
