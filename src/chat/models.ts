@@ -10,7 +10,7 @@
  * whole answer, streamed or not.
  */
 import OpenAI from 'openai';
-import { createOpenAIClient, readChatConfig, scrubProviderMessage } from '../embed/index.ts';
+import { causeMessage, createOpenAIClient, readChatConfig, scrubProviderMessage } from '../embed/index.ts';
 import type { ChatModelConfig } from '../embed/index.ts';
 import { QuiverError } from '../sql/index.ts';
 import type { ChatMessage } from './request.ts';
@@ -228,15 +228,4 @@ interface Deadline {
 function usageOf(usage: OpenAI.CompletionUsage | null | undefined): Usage | undefined {
   if (!usage || typeof usage.prompt_tokens !== 'number') return undefined;
   return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens ?? 0, totalTokens: usage.total_tokens ?? usage.prompt_tokens + (usage.completion_tokens ?? 0) };
-}
-
-function causeMessage(error: Error): string {
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    const inner = (cause as { cause?: unknown }).cause;
-    const innerCode = inner instanceof Error ? (inner as { code?: unknown }).code : undefined;
-    return String(innerCode ?? code ?? cause.message);
-  }
-  return error.message;
 }

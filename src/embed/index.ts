@@ -30,7 +30,7 @@ export type { ChatModelConfig, ModelSummary } from './registry.ts';
 export type { CacheStats } from './cache.ts';
 export type { EmbeddingProvider, ModelInfo, ProviderKind } from './provider.ts';
 export { LOCAL_MODEL_NAME, LOCAL_MODEL_DIMS } from './providers/local.ts';
-export { createOpenAIClient, scrubProviderMessage } from './providers/openai.ts';
+export { causeMessage, createOpenAIClient, scrubProviderMessage } from './providers/openai.ts';
 
 export interface EmbeddingsOptions {
   /** The data dir: holds `embedding-cache.db` and may hold `embedding.json`. Without it the cache lives in memory. */

@@ -181,7 +181,8 @@ function retryAfterOf(headers: Headers): number | undefined {
   return parseRetryAfter(headers.get('retry-after'));
 }
 
-function causeMessage(error: Error): string {
+/** What failed underneath a network error (ECONNREFUSED, ETIMEDOUT, ...), for messages: the innermost code, else the cause's message. */
+export function causeMessage(error: Error): string {
   const cause = (error as { cause?: unknown }).cause;
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code;
