@@ -29,7 +29,7 @@ import { groundTruth, qpsAtRecall, recall } from './ann/truth.ts';
 import { readPublishedAnn, type CurvePoint, type PublishedAnn } from './ann/benchmarks-file.ts';
 import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 import { SqlClient, type SqlResponse } from './ann/sql-client.ts';
-import { killAllServers, startServer, type ServerProcess } from './lib/server-process.ts';
+import { runBenchmark, startServer, type ServerProcess } from './lib/server-process.ts';
 import { envInt } from './lib/env.ts';
 
 const SECTION = 'ann-sql';
@@ -414,18 +414,4 @@ async function main(): Promise<void> {
   }
 }
 
-process.on('exit', killAllServers);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAllServers();
-    process.exit(130);
-  });
-}
-
-try {
-  await main();
-} catch (e) {
-  console.error(e);
-  killAllServers();
-  process.exitCode = 1;
-}
+await runBenchmark(main);

@@ -38,11 +38,11 @@ import path from 'node:path';
 import { queryWords } from '../src/chat/words.ts';
 import { simdAvailable } from '../src/index/index.ts';
 import { ChatClient, type ChatResponse } from './chat/chat-client.ts';
-import { MAX_DOC_WORDS, MAX_QUESTION_WORDS, MIN_DOC_WORDS, MIN_QUESTION_WORDS, VOCABULARY_SIZE, loadVocabulary, makeCorpus, type Corpus } from './chat/corpus.ts';
+import { MAX_DOC_WORDS, MAX_QUESTION_WORDS, MIN_DOC_WORDS, MIN_QUESTION_WORDS, loadVocabulary, makeCorpus, type Corpus } from './chat/corpus.ts';
 import { SqlClient, type SqlResponse } from './ann/sql-client.ts';
 import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 import { Random } from './lib/random.ts';
-import { killAllServers, startServer, type ServerProcess } from './lib/server-process.ts';
+import { runBenchmark, startServer, type ServerProcess } from './lib/server-process.ts';
 import { envInt } from './lib/env.ts';
 
 const SECTION = 'bench:chat';
@@ -539,18 +539,4 @@ async function main(): Promise<void> {
   }
 }
 
-process.on('exit', killAllServers);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAllServers();
-    process.exit(130);
-  });
-}
-
-try {
-  await main();
-} catch (e) {
-  console.error(e);
-  killAllServers();
-  process.exitCode = 1;
-}
+await runBenchmark(main);

@@ -46,7 +46,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { Embeddings, LOCAL_MODEL_DIMS, LOCAL_MODEL_NAME } from '../src/embed/index.ts';
 import { profileLines, summarizeProfile } from './lib/cpu-profile.ts';
 import { FakeEmbeddingsServer, unionMs } from './lib/fake-embeddings-server.ts';
@@ -54,6 +53,7 @@ import { Random } from './lib/random.ts';
 import { killAllServers, startServer } from './lib/server-process.ts';
 import type { ServerProcess } from './lib/server-process.ts';
 import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
+import { machineFacts, type MachineFacts } from './lib/machine.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -114,15 +114,6 @@ interface Settings {
   /** Where to write the server's CPU profile, when one is asked for. */
   cpuProfile: string | undefined;
   localScale: number;
-}
-
-interface MachineFacts {
-  date: string;
-  cpu: string;
-  cores: number;
-  node: string;
-  sqlite: string;
-  loadAverage: number;
 }
 
 /** One INSERT as the client saw it, on this process's performance.now() clock. */
@@ -216,22 +207,6 @@ function encodingOf(raw: string | undefined): Settings['encoding'] {
   if (raw === undefined || raw === '' || raw === 'base64') return 'base64';
   if (raw === 'float') return 'float';
   throw new Error(`BENCH_ENCODING=${JSON.stringify(raw)}: expected float or base64`);
-}
-
-function machineFacts(): MachineFacts {
-  const cpus = os.cpus();
-  const memory = new Database(':memory:');
-  const sqlite = memory.prepare('SELECT sqlite_version()').pluck().get() as string;
-  memory.close();
-  return {
-    date: new Date().toISOString().slice(0, 10),
-    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
-    cores: cpus.length,
-    node: process.version,
-    sqlite,
-    // Other work on the machine moves the figures; the load says how much there was.
-    loadAverage: os.loadavg()[0],
-  };
 }
 
 // ---------------------------------------------------------------------------------------------

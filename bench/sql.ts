@@ -26,7 +26,7 @@ import type { ServerProcess } from './lib/server-process.ts';
 import { WORKLOADS } from './lib/workloads.ts';
 import type { Workload } from './lib/workloads.ts';
 import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
-
+import { machineFacts, type MachineFacts } from './lib/machine.ts';
 
 const DEFAULT_DURATION_S = 10;
 const DEFAULT_CONNECTIONS = 10;
@@ -91,15 +91,6 @@ interface Run {
   errors: number;
 }
 
-interface MachineFacts {
-  date: string;
-  cpu: string;
-  cores: number;
-  node: string;
-  sqlite: string;
-  loadAverage: number;
-}
-
 function readSettings(env: NodeJS.ProcessEnv): Settings {
   const positive = (name: string, fallback: number): number => {
     const raw = env[name];
@@ -111,22 +102,6 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     durationS: positive('BENCH_DURATION', DEFAULT_DURATION_S),
     connections: positive('BENCH_CONNECTIONS', DEFAULT_CONNECTIONS),
     rounds: positive('BENCH_ROUNDS', DEFAULT_ROUNDS),
-  };
-}
-
-function machineFacts(): MachineFacts {
-  const cpus = os.cpus();
-  const memory = new Database(':memory:');
-  const sqlite = memory.prepare('SELECT sqlite_version()').pluck().get() as string;
-  memory.close();
-  return {
-    date: new Date().toISOString().slice(0, 10),
-    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
-    cores: cpus.length,
-    node: process.version,
-    sqlite,
-    // Other work on the machine moves the absolute figures; the load says how much there was.
-    loadAverage: os.loadavg()[0],
   };
 }
 

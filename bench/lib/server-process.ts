@@ -102,3 +102,24 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
 export function killAllServers(): void {
   for (const child of running) child.kill('SIGKILL');
 }
+
+/**
+ * Runs a benchmark's `main` so that no server outlives it: on exit, on SIGINT/SIGTERM (exit
+ * code 130) and on failure (printed, exit code 1), every server still running is killed.
+ */
+export async function runBenchmark(main: () => Promise<void>): Promise<void> {
+  process.on('exit', killAllServers);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      killAllServers();
+      process.exit(130);
+    });
+  }
+  try {
+    await main();
+  } catch (e) {
+    console.error(e);
+    killAllServers();
+    process.exitCode = 1;
+  }
+}
