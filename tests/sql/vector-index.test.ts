@@ -74,6 +74,13 @@ async function load(rows: number, dims = 8, seed = 1): Promise<void> {
 }
 
 const NEAREST = 'SELECT id FROM items ORDER BY VEC_DISTANCE(v, ?) LIMIT 10';
+const NEAREST_WITH_DISTANCE = 'SELECT id, VEC_DISTANCE(v, ?) FROM items ORDER BY VEC_DISTANCE(v, ?) LIMIT 10';
+
+/** [id, distance] rows of the last result. */
+async function hits(sql: string, params: unknown[]): Promise<[number, number][]> {
+  const { results } = await engine.execute(sql, params);
+  return results[results.length - 1].rows as [number, number][];
+}
 
 describe('visibility', () => {
   test('a committed insert is returned by the very next query, before any flush', async () => {
@@ -323,11 +330,14 @@ describe('property: random inserts, updates, deletes, optimizes and restarts aga
           let found = 0;
           for (let i = 0; i < 5; i++) {
             const query = vector(rand, 8);
-            const exact = await ids(NEAREST.replace('FROM items', 'FROM items IGNORE INDEX (vi)'), [query]);
+            const exact = await hits(NEAREST_WITH_DISTANCE.replace('FROM items', 'FROM items IGNORE INDEX (vi)'), [query, query]);
             // ef 100 as a user tuning for recall would set it; the default 40 is tuned for speed.
-            const got = await ids(`SET vidx_hnsw_ef_search = 100; ${NEAREST}`, [query]);
-            expect(got.every((id) => live.has(id))).toBe(true);
-            found += got.filter((id) => exact.includes(id)).length;
+            const got = await hits(`SET vidx_hnsw_ef_search = 100; ${NEAREST_WITH_DISTANCE}`, [query, query]);
+            expect(got.every(([id]) => live.has(id))).toBe(true);
+            // The UPDATEs give many rows one vector: a row tied with exact search's k-th is as
+            // right as the tied rows exact search happened to list (seen: 12 rows at one distance).
+            const kth = exact[exact.length - 1][1];
+            found += got.filter(([, d]) => d <= kth + 1e-12).length;
           }
           expect(found / 50).toBeGreaterThanOrEqual(0.9);
           const q = vector(rand, 8);
