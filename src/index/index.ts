@@ -4,15 +4,17 @@
  * may use. Everything else under src/index/ is private to it. The main type is
  * {@link VectorIndex}, the LSM-shaped index of one vector column: insert, delete, search (with
  * an in-graph row filter), background flush and merge on a worker thread, stats, and
- * save/load with typed reports of damaged files. Below it, for the benchmark and tests: a
- * synchronous segment builder, the segment file format, the merge policy and the exact search
- * used as ground truth; the quantization choices and the exact re-ranker of quantized indexes. The HNSW parameter bounds are the ones the catalog validates with.
+ * save/load with typed reports of damaged files; with {@link IndexViewReader}, searches of its
+ * views from other threads. Below it, for the benchmark and tests: a synchronous segment
+ * builder, the segment file format, the merge policy and the exact search used as ground truth;
+ * the quantization choices and the exact re-ranker of quantized indexes. The HNSW parameter bounds are the ones the catalog validates with.
  */
 export {
   VectorIndex,
   DEFAULT_FLUSH_AGE_MS,
   DEFAULT_FLUSH_ROWS,
   MAX_SEARCH_K,
+  MAX_SEARCH_LANES,
   MIN_FLUSH_ROWS,
   type FailPoint,
   type LoadResult,
@@ -22,6 +24,8 @@ export {
   type VectorIndexOptions,
   type VectorIndexStats,
 } from './vector-index.ts';
+export { IndexViewReader } from './view-reader.ts';
+export type { IndexViewData, SegmentViewData, TailViewData } from './view-data.ts';
 export { AllowedRowBitSet, type RowFilter } from './row-filter.ts';
 export {
   DEFAULT_QUANTIZATION,

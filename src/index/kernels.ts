@@ -445,7 +445,11 @@ export class VectorArena {
     }
   }
 
-  /** Grows the memory to hold at least `floats` floats (and refreshes `floats`). */
+  /**
+   * Grows the memory to hold at least `floats` floats, by whole pages and no more (and
+   * refreshes `floats`): a graph adds its lanes' scratch once, and the tail doubles its slots
+   * itself.
+   */
   ensure(floats: number): void {
     this.refresh();
     if (floats <= this.floats.length) return;
@@ -454,8 +458,7 @@ export class VectorArena {
     }
     const have = this.memory.buffer.byteLength / PAGE_BYTES;
     const want = Math.ceil((floats * 4) / PAGE_BYTES);
-    // Grow geometrically so a tail that grows row by row is not re-grown on every insert.
-    this.memory.grow(Math.max(want - have, Math.min(have, 65536 - have)));
+    this.memory.grow(want - have);
     this.refresh();
   }
 }

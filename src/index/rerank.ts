@@ -10,13 +10,14 @@
  * less than keeping every float32 vector resident, and the tail (rows not yet in a graph) stays
  * float32 anyway, so its keys are exact already.
  */
-import { dotAt, squaredEuclideanAt, type Metric } from './distance.ts';
+import type { Metric } from './distance.ts';
 import type { Quantization } from './quantization.ts';
-import { usesSquaredL2, writeStored } from './space.ts';
+import { exactKey, writeStored } from './space.ts';
 
 /**
  * The float32 original of a live row (raw, as inserted: the index puts it in stored form), or
- * null / undefined if the owner has none. Called on the index's thread, during a search.
+ * null / undefined if the owner has none. Called during a search, on the searching thread (the
+ * index's own, or a worker's that searches a view through ./view-reader.ts).
  */
 export type OriginalVectors = (rowId: number) => ArrayLike<number> | null | undefined;
 
@@ -48,7 +49,6 @@ export class ExactReranker {
   private readonly metric: Metric;
   private readonly dims: number;
   private readonly originals: OriginalVectors;
-  private readonly l2: boolean;
   private readonly stored: Float32Array;
   /** Originals read since construction (for tests and the benchmark). */
   reads = 0;
@@ -57,7 +57,6 @@ export class ExactReranker {
     this.metric = metric;
     this.dims = dims;
     this.originals = originals;
-    this.l2 = usesSquaredL2(metric);
     this.stored = new Float32Array(dims);
   }
 
@@ -75,8 +74,6 @@ export class ExactReranker {
     } catch {
       return undefined;
     }
-    return this.l2
-      ? squaredEuclideanAt(this.stored, 0, query, 0, this.dims)
-      : -dotAt(this.stored, 0, query, 0, this.dims);
+    return exactKey(this.metric, this.stored, 0, query, this.dims);
   }
 }

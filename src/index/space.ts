@@ -11,7 +11,7 @@
  * rounding of the stored vector.
  */
 import { QuiverError } from '../sql/errors.ts';
-import type { Metric } from './distance.ts';
+import { dotAt, squaredEuclideanAt, type Metric } from './distance.ts';
 
 /**
  * Whether a metric ranks by squared L2 (euclidean) rather than by negative inner product
@@ -62,6 +62,15 @@ export function writeStored(
     const scale = 1 / Math.sqrt(norm);
     for (let i = 0; i < dims; i++) out[outOffset + i] *= scale;
   }
+}
+
+/**
+ * The key between the `dims` stored-form floats of `vectors` at `offset` and a stored-form
+ * query, in float64: what re-ranking compares, where the hot loops' float32 keys are not exact
+ * enough to order near ties.
+ */
+export function exactKey(metric: Metric, vectors: Float32Array, offset: number, query: Float32Array, dims: number): number {
+  return usesSquaredL2(metric) ? squaredEuclideanAt(vectors, offset, query, 0, dims) : -dotAt(vectors, offset, query, 0, dims);
 }
 
 /** `input` in stored form, in a fresh Float32Array. */

@@ -24,6 +24,15 @@
  * (./quantization.ts), and each search re-ranks its best candidates exactly from the float32
  * originals its owner provides (`originals`, ./rerank.ts); the tail stays float32.
  *
+ * A `shareable` index can also be searched from other threads while its owner goes on
+ * changing it: {@link VectorIndex.exportView} takes a cheap snapshot (./view-data.ts) that a
+ * worker searches with an IndexViewReader (./view-reader.ts) and gets what `search` returned
+ * when the view was taken. For that, every array a search reads lives on shared memory, each
+ * graph and tail keeps query scratch for `searchLanes` threads, and nothing a view references
+ * is written again: segments are immutable but for their alive bits (which a view copies), and
+ * the tail only appends (./lifecycle/tail.ts). Both kinds of index search through the same
+ * code (./merged-search.ts).
+ *
  * @example
  * const index = new VectorIndex({ dims: 3, metric: 'cosine' });
  * index.insert(1, [1, 0, 0]);
@@ -31,30 +40,36 @@
  * index.search([1, 0.1, 0], { k: 1 }); // [{ rowId: 1, distance: 0.00497... }]
  * await index.close();
  */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { QuiverError } from '../sql/errors.ts';
-import { dotAt, squaredEuclideanAt, type Metric } from './distance.ts';
-import { HnswGraph, quantizeGraph } from './hnsw/graph.ts';
-import { DEFAULT_LEVEL_SEED, resolveEfSearch, resolveHnswParams } from './hnsw/params.ts';
+import type { Metric } from './distance.ts';
+import { HnswGraph, quantizeGraph, shareGraph } from './hnsw/graph.ts';
+import { DEFAULT_LEVEL_SEED, resolveHnswParams } from './hnsw/params.ts';
 import { VectorArena } from './kernels.ts';
 import type { BuildRequest } from './lifecycle/build-job.ts';
 import { InlineBuilder, WorkerBuilder, type GraphBuilder } from './lifecycle/builder.ts';
 import { DEFAULT_MERGE_POLICY, chooseMerges, type MergePolicy } from './lifecycle/merge-policy.ts';
 import { loadIndexFiles, saveIndexFiles, type LoadProblem, type PersistState } from './lifecycle/persist.ts';
 import { Tail } from './lifecycle/tail.ts';
+import { MergedSearch, type SearchOptions, type VectorHit } from './merged-search.ts';
 import { QUANTIZATIONS, recordFloats, type Quantization } from './quantization.ts';
-import { ExactReranker, rerankPoolSize, type OriginalVectors } from './rerank.ts';
-import { AllowedRowBitSet, type RowFilter } from './row-filter.ts';
+import { ExactReranker, type OriginalVectors } from './rerank.ts';
 import { AliveBitSet } from './segment/alive-bitset.ts';
 import { Segment } from './segment/segment.ts';
-import { graphDims, graphMetric, reportedDistance, usesSquaredL2, writeGraphVectors, writeStored } from './space.ts';
+import { sharedCopy } from './shared-arrays.ts';
+import { graphDims, graphMetric, writeGraphVectors, writeStored } from './space.ts';
+import type { IndexViewData } from './view-data.ts';
+
+export { MAX_SEARCH_K, type SearchOptions, type VectorHit } from './merged-search.ts';
 
 /** A flush starts once the tail holds this many rows… */
 export const DEFAULT_FLUSH_ROWS = 10_000;
 export const MIN_FLUSH_ROWS = 1;
 /** …or once its oldest row is this old (ms), so index lag stays bounded on a quiet table. */
 export const DEFAULT_FLUSH_AGE_MS = 30_000;
-/** The largest k one search may ask for. */
-export const MAX_SEARCH_K = 10_000;
+/** The most search lanes a shareable index keeps scratch for. */
+export const MAX_SEARCH_LANES = 256;
 
 /** Named points where tests can hold or fail a job (Tantivy's fail points). */
 export type FailPoint = 'flush:before-build' | 'flush:before-install' | 'merge:before-build' | 'merge:before-install';
@@ -84,20 +99,16 @@ export interface VectorIndexOptions {
   seed?: number;
   /** Test hooks run at named points of a job; a throw fails the job as a crash there would. */
   failPoints?: Partial<Record<FailPoint, () => void | Promise<void>>>;
-}
-
-export interface SearchOptions {
-  k: number;
-  /** ef of algorithm 5 for every segment (DEFAULT_EF_SEARCH); raised to k when smaller. */
-  efSearch?: number;
-  /** Only rows it accepts are returned; checked inside graph traversal. */
-  filter?: RowFilter | AllowedRowBitSet;
-}
-
-/** One row of an answer; `distance` is what the SQL distance function reports for the metric. */
-export interface VectorHit {
-  rowId: number;
-  distance: number;
+  /**
+   * Whether other threads may search views of the index (`exportView`): every array a search
+   * reads then lives on shared memory. Default false.
+   */
+  shareable?: boolean;
+  /**
+   * Threads that may search at once, lane 0 being the owner's: each graph and tail keeps query
+   * scratch for this many. Default 1 + availableParallelism() when shareable; must be 1 when not.
+   */
+  searchLanes?: number;
 }
 
 export interface SegmentStats {
@@ -146,8 +157,10 @@ export class VectorIndex {
   readonly m: number;
   readonly efConstruction: number;
   readonly quantization: Quantization;
-  /** Exact keys from the originals; null for a float32 index, whose segments hold them. */
-  private readonly reranker: ExactReranker | null;
+  readonly shareable: boolean;
+  readonly searchLanes: number;
+  /** Names the index in its views (see IndexViewData.indexId). */
+  private readonly indexId = randomUUID();
   private readonly flushRows: number;
   private readonly flushAgeMs: number;
   private readonly mergePolicy: MergePolicy;
@@ -170,10 +183,9 @@ export class VectorIndex {
   private closed = false;
   private readonly persistState: PersistState = { dir: null, written: new Map() };
 
-  // Search scratch: the stored-form query, one source's answer, and all sources' candidates.
-  private readonly query: Float32Array;
-  private sourceRowIds = new Float64Array(64);
-  private sourceKeys = new Float64Array(64);
+  /** The owner's search (lane 0), and the stored form of the vector being inserted. */
+  private readonly searcher: MergedSearch;
+  private readonly stored: Float32Array;
 
   constructor(options: VectorIndexOptions) {
     if (!Number.isInteger(options.dims) || options.dims < 1) {
@@ -192,7 +204,16 @@ export class VectorIndex {
       throw new QuiverError('PARAMETER_ERROR', `quantization ${quantization} needs the float32 originals to re-rank from; none were given`);
     }
     this.quantization = quantization;
-    this.reranker = quantization === 'none' ? null : new ExactReranker(this.metric, this.dims, options.originals!);
+    this.shareable = options.shareable ?? false;
+    this.searchLanes = options.searchLanes ?? (this.shareable ? 1 + os.availableParallelism() : 1);
+    if (!Number.isInteger(this.searchLanes) || this.searchLanes < 1 || this.searchLanes > MAX_SEARCH_LANES) {
+      throw new QuiverError('PARAMETER_ERROR', `searchLanes must be an integer from 1 to ${MAX_SEARCH_LANES}; got ${this.searchLanes}`);
+    }
+    if (!this.shareable && this.searchLanes !== 1) {
+      throw new QuiverError('PARAMETER_ERROR', 'searchLanes above 1 needs shareable: only views are searched from other threads');
+    }
+    const reranker = quantization === 'none' ? null : new ExactReranker(this.metric, this.dims, options.originals!);
+    this.searcher = new MergedSearch(this.metric, this.dims, quantization, reranker);
     this.flushRows = Math.max(MIN_FLUSH_ROWS, Math.floor(options.flushRows ?? DEFAULT_FLUSH_ROWS));
     this.flushAgeMs = Math.max(1, options.flushAgeMs ?? DEFAULT_FLUSH_AGE_MS);
     this.mergePolicy = { ...DEFAULT_MERGE_POLICY, ...options.mergePolicy };
@@ -202,8 +223,8 @@ export class VectorIndex {
     this.autoMaintain = options.autoMaintain ?? true;
     this.seed = options.seed ?? DEFAULT_LEVEL_SEED;
     this.failPoints = options.failPoints ?? {};
-    this.tail = new Tail(this.dims, this.metric);
-    this.query = new Float32Array(this.dims);
+    this.tail = this.newTail();
+    this.stored = new Float32Array(this.dims);
     if (this.autoMaintain) {
       this.timer = setInterval(() => this.checkAge(), Math.min(this.flushAgeMs, 1000));
       this.timer.unref();
@@ -233,9 +254,9 @@ export class VectorIndex {
     if (!Number.isSafeInteger(rowId)) {
       throw new QuiverError('PARAMETER_ERROR', `a row id must be a safe integer; got ${rowId}`);
     }
-    writeStored(this.metric, this.dims, vector, this.query, 0);
+    writeStored(this.metric, this.dims, vector, this.stored, 0);
     this.delete(rowId);
-    this.tail.insertStored(rowId, this.query, Date.now());
+    this.tail.insertStored(rowId, this.stored, Date.now());
     this.location.set(rowId, this.tail);
     if (this.autoMaintain && this.tail.count >= this.flushRows) this.scheduleMaintenance();
   }
@@ -259,61 +280,29 @@ export class VectorIndex {
    * many overall from the originals, so the distances returned are exact float32 ones either way.
    */
   search(query: ArrayLike<number>, options: SearchOptions): VectorHit[] {
-    const k = options.k;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_SEARCH_K) {
-      throw new QuiverError('PARAMETER_ERROR', `k must be an integer from 1 to ${MAX_SEARCH_K}; got ${k}`);
-    }
-    const ef = resolveEfSearch(options.efSearch);
-    const filter = options.filter instanceof AllowedRowBitSet ? options.filter.toFilter() : (options.filter ?? null);
-    const q = this.query;
-    writeStored(this.metric, this.dims, query, q, 0);
-    const pool = this.quantization === 'none' ? k : rerankPoolSize(k, this.quantization);
-    if (this.sourceRowIds.length < pool) {
-      this.sourceRowIds = new Float64Array(pool);
-      this.sourceKeys = new Float64Array(pool);
-    }
-    const ids = this.sourceRowIds;
-    const keys = this.sourceKeys;
-    const candidates: { rowId: number; key: number }[] = [];
-    const collect = (found: number) => {
-      for (let i = 0; i < found; i++) candidates.push({ rowId: ids[i], key: keys[i] });
-    };
-    for (const segment of this.segments) collect(segment.search(q, pool, ef, filter, ids, keys));
-    if (this.frozen !== null) collect(this.frozen.search(q, k, filter, ids, keys));
-    collect(this.tail.search(q, k, filter, ids, keys));
-    candidates.sort((a, b) => a.key - b.key || a.rowId - b.rowId);
-    // The kernels accumulate in float32 (or compare codes); re-rank what survives in float64
-    // from float32 vectors, so the distances match the SQL functions and ties within float32
-    // noise order correctly.
-    const top = candidates.slice(0, Math.min(candidates.length, this.reranker === null ? k + 8 : pool));
-    for (const c of top) c.key = this.exactKey(c.rowId, q, c.key);
-    top.sort((a, b) => a.key - b.key || a.rowId - b.rowId);
-    return top.slice(0, k).map((c) => ({ rowId: c.rowId, distance: reportedDistance(this.metric, c.key) }));
+    return this.searcher.search(this.segments, this.frozen === null ? [this.tail] : [this.frozen, this.tail], query, options);
   }
 
   /**
-   * The float64 key between the float32 vector of a live row and a stored-form query: from its
-   * segment or tail, or, for a quantized segment, from the originals (`approximate` if they
-   * have no usable vector for the row).
+   * A snapshot of what `search` sees now, for other threads to search with an IndexViewReader
+   * (./view-reader.ts) after posting it to them: references to the shared memory of every
+   * segment and tail, copies of their alive bits. O(segments + live rows / 32); copies no
+   * vectors. Needs `shareable`.
    */
-  private exactKey(rowId: number, q: Float32Array, approximate: number): number {
-    const where = this.location.get(rowId);
-    let floats: Float32Array;
-    let offset: number;
-    if (where instanceof Segment && where.quantization !== 'none') {
-      return this.reranker?.key(rowId, q) ?? approximate;
-    } else if (where instanceof Segment) {
-      floats = where.graph.vectors;
-      offset = where.nodeOf(rowId) * where.graph.dims;
-    } else if (where !== undefined) {
-      floats = where.arena.floats;
-      offset = this.dims * (where.slotOfRow(rowId) + 1);
-    } else {
-      throw new Error(`row ${rowId} was found but has no location`);
-    }
-    return usesSquaredL2(this.metric)
-      ? squaredEuclideanAt(floats, offset, q, 0, this.dims)
-      : -dotAt(floats, offset, q, 0, this.dims);
+  exportView(): IndexViewData {
+    this.checkOpen();
+    if (!this.shareable) throw new Error('exportView needs a VectorIndex created with shareable: true');
+    return {
+      indexId: this.indexId,
+      dims: this.dims,
+      metric: this.metric,
+      quantization: this.quantization,
+      m: this.m,
+      lanes: this.searchLanes,
+      segments: this.segments.map((s) => s.viewData()),
+      frozen: this.frozen?.viewData() ?? null,
+      tail: this.tail.viewData(),
+    };
   }
 
   /** Flushes the whole tail into a segment; resolves when it is installed (OPTIMIZE TABLE). */
@@ -351,7 +340,7 @@ export class VectorIndex {
       deletedFraction: s.deletedFraction,
       bytes: s.graph.byteLength() + s.rowIds.byteLength + s.alive.words.byteLength,
     }));
-    const tailBytes = (t: Tail | null) => (t === null ? 0 : t.arena.memory.buffer.byteLength + t.rowIds.byteLength);
+    const tailBytes = (t: Tail | null) => t?.byteLength() ?? 0;
     return {
       dims: this.dims,
       metric: this.metric,
@@ -406,11 +395,11 @@ export class VectorIndex {
     const loaded = await loadIndexFiles(dir, { dims: index.dims, metric: index.metric, quantization: index.quantization });
     const now = Date.now();
     for (const contents of loaded.segments) {
-      let graph = new HnswGraph(contents.graph);
+      let graph = new HnswGraph(contents.graph, undefined, index.searchLanes);
       if (graph.quantization !== index.quantization && index.quantization !== 'none') {
-        graph = quantizeGraph(graph, index.quantization, index.dims);
+        graph = quantizeGraph(graph, index.quantization, index.dims, index.shareable);
       }
-      index.installLoaded(new Segment(contents.id, graph, contents.rowIds, contents.alive, contents.metric));
+      index.installLoaded(index.newSegment(contents.id, graph, contents.rowIds, contents.alive));
     }
     if (loaded.tail !== null) {
       const { rowIds, vectors } = loaded.tail;
@@ -438,7 +427,23 @@ export class VectorIndex {
     this.nextSegmentId = Math.max(this.nextSegmentId, segment.id + 1);
   }
 
-  /** Waits for running jobs, stops the timer and the worker. The index is unusable after. */
+  private newTail(): Tail {
+    return new Tail(this.dims, this.metric, this.searchLanes, this.shareable);
+  }
+
+  /** A segment to install; a shareable index first moves whatever is not on shared memory there. */
+  private newSegment(id: number, graph: HnswGraph, rowIds: Float64Array, alive: AliveBitSet): Segment {
+    if (this.shareable) {
+      graph = shareGraph(graph);
+      rowIds = sharedCopy(rowIds);
+    }
+    return new Segment(id, graph, rowIds, alive, this.metric);
+  }
+
+  /**
+   * Waits for running jobs, stops the timer and the worker. The index is unusable after; views
+   * taken before stay searchable.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -534,6 +539,7 @@ export class VectorIndex {
         upperLinks: result.upperLinks,
       },
       arena,
+      this.searchLanes,
     );
   }
 
@@ -541,7 +547,7 @@ export class VectorIndex {
   private async flushJob(): Promise<void> {
     if (this.tail.count === 0 || this.closed) return;
     const frozen = this.tail;
-    this.tail = new Tail(this.dims, this.metric);
+    this.tail = this.newTail();
     this.frozen = frozen;
     const { rowIds, arena } = frozen.snapshot();
     const id = this.nextSegmentId++;
@@ -553,7 +559,7 @@ export class VectorIndex {
       if (this.closed) throw new Error('the vector index closed during a flush');
       const alive = AliveBitSet.allAlive(rowIds.length);
       for (let n = 0; n < rowIds.length; n++) if (this.location.get(rowIds[n]) !== frozen) alive.kill(n);
-      const segment = new Segment(id, this.graphFrom(arena, rowIds.length, result), rowIds, alive, this.metric);
+      const segment = this.newSegment(id, this.graphFrom(arena, rowIds.length, result), rowIds, alive);
       // Install: one synchronous step, so no search sees the rows twice or not at all.
       for (let n = 0; n < rowIds.length; n++) if (alive.isAlive(n)) this.location.set(rowIds[n], segment);
       this.segments.push(segment);
@@ -561,9 +567,7 @@ export class VectorIndex {
     } catch (e) {
       // The frozen rows go back to the tail; they were searchable all along.
       const now = Date.now();
-      for (let slot = 0; slot < frozen.count; slot++) {
-        const rowId = frozen.rowIds[slot];
-        if (this.location.get(rowId) !== frozen) continue;
+      for (const [rowId, slot] of frozen.liveSlots()) {
         this.tail.insertStored(rowId, frozen.vectorAt(slot), Math.min(now, frozen.oldestAt));
         this.location.set(rowId, this.tail);
       }
@@ -615,7 +619,7 @@ export class VectorIndex {
       if (this.closed) throw new Error('the vector index closed during a merge');
       const alive = AliveBitSet.allAlive(count);
       for (let i = 0; i < count; i++) if (this.location.get(rowIds[i]) !== entries[i].source) alive.kill(i);
-      const merged = new Segment(id, this.graphFrom(arena, count, result), rowIds, alive, this.metric);
+      const merged = this.newSegment(id, this.graphFrom(arena, count, result), rowIds, alive);
       for (let i = 0; i < count; i++) if (alive.isAlive(i)) this.location.set(rowIds[i], merged);
       retire(merged);
     } catch (e) {

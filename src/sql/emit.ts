@@ -125,14 +125,15 @@ function lower(s: string): string {
 
 /**
  * Prints `statement` for `target`. `source` is the request text, for naming result columns.
- * `restrictions` (from the planner) limits a SELECT core to candidate row ids.
+ * `restrictions` (from the planner): the SELECT cores limited to candidate row ids, which are
+ * bound later as JSON (params.ts, bindRowIds).
  */
 export function emitStatement(
   statement: A.Statement,
   target: EmitTarget,
   catalog: CatalogView,
   source: string,
-  restrictions?: ReadonlyMap<A.SelectCore, readonly number[]>,
+  restrictions?: ReadonlyMap<A.SelectCore, unknown>,
 ): EmittedStatement {
   const emitter = new Emitter(target, catalog, source, restrictions);
   const sql = emitter.statement(statement);
@@ -184,7 +185,7 @@ class Emitter {
     private readonly target: EmitTarget,
     private readonly catalog: CatalogView,
     private readonly source: string,
-    private readonly restrictions?: ReadonlyMap<A.SelectCore, readonly number[]>,
+    private readonly restrictions?: ReadonlyMap<A.SelectCore, unknown>,
   ) {}
 
   /** An expression on its own; `scope` is the table its column references name, if any. */
@@ -629,8 +630,7 @@ class Emitter {
       text += c.columns.map((col) => this.resultColumn(col)).join(', ');
       text += from;
       const where = c.where ? this.where(c.where, new Set(joins.map((j) => j.conjunct))) : '';
-      const candidates = this.restrictions?.get(c);
-      if (candidates && c.from?.kind === 'table') {
+      if (this.restrictions?.has(c) && c.from?.kind === 'table') {
         const param = `${INTERNAL_PREFIX}rowids_${this.rowIdParams.size}`;
         this.rowIdParams.set(c, param);
         const rowId = `${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (SELECT value FROM json_each(:${param}))`;

@@ -37,7 +37,7 @@ import { registerVectorFunctions } from './vector-functions.ts';
 import { VectorIndexes, type VectorIndexesOptions } from './vector-indexes.ts';
 import { DEFAULT_LIMITS, effectiveTimeoutMs, ResultBudget, tooManyStatements, type Limits } from './limits.ts';
 import { NEEDS_WRITER, ReadFailure, ReadPool } from './read-pool.ts';
-import type { ReadStatement } from './read-protocol.ts';
+import type { ReadSearch, ReadStatement } from './read-protocol.ts';
 
 export const DATABASE_FILE = 'quiver.db';
 
@@ -162,7 +162,7 @@ export class Engine {
     this.catalog = new Catalog(db);
     this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
     this.introspector = new Introspector(db, this.catalog);
-    this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, options.index);
+    this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, { ...options.index, searchLanes: workers + 1 });
     this.planner = new Planner(db, this.catalog, this.indexes, options.planner);
   }
 
@@ -304,8 +304,9 @@ export class Engine {
 
   /**
    * A request of SELECTs only, on a read worker: parsed, checked and planned here under the lock
-   * (the catalog and the vector indexes live on this thread), then run off it, in parallel
-   * with other reads and the writer, under the statement timeout. Undefined when the request
+   * (the catalog and the vector indexes live on this thread), then run off it — index searches
+   * included, over views of the indexes taken with the worker's snapshot — in parallel with
+   * other reads and the writer, under the statement timeout. Undefined when the request
    * needs the writer's connection after all: it calls EMBEDDING(), or reads a TEMP table.
    */
   private async read(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult | undefined> {
@@ -328,17 +329,23 @@ export class Engine {
           let emitted = this.emitted(script, i, sql);
           if (CALLS_EMBEDDING.test(emitted.sql)) return undefined;
           let args = cursor.take(emitted);
+          let searches: ReadSearch[] | undefined;
           if (script.vectorQueries?.[i]) {
-            // The read must see the rows the index sees now, however long it waits for a worker.
+            // The read must see the rows the index sees now, however long it waits for a worker:
+            // its snapshot and the index views are both taken here, under the lock.
             await lease.snapshot();
             const planned = this.planner.plan(s, sql, args, efSearch);
-            if (planned.restrictions.size > 0) {
-              emitted = emitStatement(s, 'sqlite', this.catalog, sql, planned.restrictions);
-              args = bindRowIds(args, emitted, planned.restrictions);
+            if (planned.searches.size > 0) {
+              emitted = emitStatement(s, 'sqlite', this.catalog, sql, planned.searches);
+              searches = [...planned.searches].map(([core, plan]) => ({
+                param: emitted.rowIdParams.get(core)!,
+                step: plan.step!,
+                index: this.indexes.exportView(plan.index),
+              }));
             }
           }
           shapes.push(this.resultShape(this.prepare(emitted.sql), emitted));
-          statements.push({ sql: emitted.sql, args });
+          statements.push({ sql: emitted.sql, args, searches });
         }
         cursor.finish();
       } catch (e) {
@@ -565,9 +572,10 @@ export class Engine {
         const args = cursor.take(emitted);
         if (!script.vectorQueries?.[i]) return this.run(emitted, args, false);
         const planned = this.planner.plan(s, source, args, this.settings.efSearch);
-        if (planned.restrictions.size === 0) return this.run(emitted, args, false);
-        const restricted = emitStatement(s, 'sqlite', this.catalog, source, planned.restrictions);
-        return this.run(restricted, bindRowIds(args, restricted, planned.restrictions), false);
+        if (planned.searches.size === 0) return this.run(emitted, args, false);
+        const restrictions = this.planner.search(planned);
+        const restricted = emitStatement(s, 'sqlite', this.catalog, source, restrictions);
+        return this.run(restricted, bindRowIds(args, restricted, restrictions), false);
       }
       default: {
         const emitted = this.emitted(script, i, source);
@@ -728,10 +736,11 @@ export class Engine {
     const plain = emitStatement(inner, 'sqlite', this.catalog, source);
     const args = cursor.take(plain);
     const planned = this.planner.plan(inner, source, args, this.settings.efSearch);
-    const emitted = planned.restrictions.size ? emitStatement(inner, 'sqlite', this.catalog, source, planned.restrictions) : plain;
+    const restrictions = this.planner.search(planned);
+    const emitted = restrictions.size ? emitStatement(inner, 'sqlite', this.catalog, source, restrictions) : plain;
     const stmt = this.db!.prepare(`EXPLAIN QUERY PLAN ${emitted.sql}`);
     stmt.raw(true);
-    const rows = stmt.all(...bindRowIds(args, emitted, planned.restrictions)) as [number, number, number, string][];
+    const rows = stmt.all(...bindRowIds(args, emitted, restrictions)) as [number, number, number, string][];
     const vectorRows = planned.plans.map((p): SqlValue[] => [0, 0, describePlan(p)]);
     return { columns: ['id', 'parent', 'detail'], rows: [...vectorRows, ...rows.map((r) => [r[0], r[1], r[3]])], changes: 0, lastInsertId: null };
   }

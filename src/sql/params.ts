@@ -110,10 +110,15 @@ export class ParamCursor {
   }
 }
 
-/** `args` (as ParamCursor.take gave them) with each restricted core's candidate row ids bound as JSON. */
+/** `args` (as ParamCursor.take gave them: one object of named values, or none) with `values` added. */
+export function withNamed(args: unknown[], values: Record<string, unknown>): unknown[] {
+  return [{ ...(args[0] as Record<string, unknown> | undefined), ...values }];
+}
+
+/** `args` with each restricted core's candidate row ids bound as JSON. */
 export function bindRowIds(args: unknown[], statement: EmittedStatement, restrictions: ReadonlyMap<A.SelectCore, readonly number[]>): unknown[] {
   if (statement.rowIdParams.size === 0) return args;
-  const bound: Record<string, unknown> = { ...(args[0] as Record<string, unknown> | undefined) };
-  for (const [core, name] of statement.rowIdParams) bound[name] = JSON.stringify(restrictions.get(core) ?? []);
-  return [bound];
+  const values: Record<string, string> = {};
+  for (const [core, name] of statement.rowIdParams) values[name] = JSON.stringify(restrictions.get(core) ?? []);
+  return withNamed(args, values);
 }

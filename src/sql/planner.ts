@@ -15,18 +15,24 @@
  *   them, and the candidate set grows until k rows pass or the index is exhausted (PolarDB's
  *   "fetch more candidates").
  *
+ * The planner picks the path (on the engine's thread, where the catalog, the indexes' figures
+ * and the writer's connection for sampling are); the index search of an index path is a
+ * {@link SearchStep}, run where the SELECT runs (search-step.ts): here for the engine's own
+ * statements and EXPLAIN, on a read worker for a read it answers.
+ *
  * The plan only narrows the rows SQLite looks at (`rowid IN (...)`); SQLite still applies w,
  * computes each distance exactly and orders, and does everything around the vector query
  * (joins, grouping, the subquery it sits in). So every path returns the same columns, and an
  * index answer differs from the exact one only in which near rows it found.
  */
 import type Database from 'better-sqlite3';
-import { AllowedRowBitSet, MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch, type Metric } from '../index/index.ts';
+import { MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch, type Metric } from '../index/index.ts';
 import { parseMetric } from '../index/distance.ts';
 import type * as A from './ast.ts';
 import type { Catalog } from './catalog.ts';
 import type { VectorIndexInfo } from './catalog-view.ts';
 import { emitExpression } from './emit.ts';
+import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
 import { parseVectorText, viewVector } from './vector-codec.ts';
 import type { VectorIndexes } from './vector-indexes.ts';
 
@@ -42,13 +48,6 @@ export const POSTFILTER_MIN_SELECTIVITY = 0.3;
 const SELECTIVITY_SAMPLE = 200;
 /** Statements the planner keeps prepared. */
 const MAX_PREPARED = 500;
-/** Row ids bound as one JSON array, so the SQL is the same for every set of them. */
-const IDS_PARAM = `(SELECT value FROM json_each(:__quiver_ids))`;
-
-/** `args` (as ParamCursor.take gave them) with `ids` bound to IDS_PARAM. */
-function withIds(args: unknown[], ids: readonly number[]): unknown[] {
-  return [{ ...(args[0] as Record<string, unknown> | undefined), __quiver_ids: JSON.stringify(ids) }];
-}
 
 /** The plan of one vector query, as EXPLAIN shows it. */
 export interface VectorPlan {
@@ -62,15 +61,24 @@ export interface VectorPlan {
   selectivity?: number;
   segments: number;
   tailRows: number;
-  /** Candidate rows handed to SQLite (ANN paths). */
+  /** Candidate rows handed to SQLite (index paths, once searched). */
   candidates?: number;
+  /** The index search of an index path. */
+  step?: SearchStep;
 }
 
 export interface PlannedStatement {
   plans: VectorPlan[];
-  /** Candidate row ids per planned SELECT core; empty when every query is exact. */
-  restrictions: Map<A.SelectCore, number[]>;
+  /** The plan of each SELECT core an index search narrows; empty when every query is exact. */
+  searches: Map<A.SelectCore, VectorPlan>;
 }
+
+/** Why each index path is taken, as EXPLAIN says it. */
+const SEARCH_REASONS: Record<SearchPath, string> = {
+  ann: 'no filter',
+  'filtered-ann': 'the filter is checked inside graph traversal',
+  postfilter: 'most rows pass the filter',
+};
 
 interface Candidate {
   select: A.SelectStatement;
@@ -181,19 +189,18 @@ export class Planner {
   }
 
   /**
-   * Plans every vector query of `statement`. `args` are the statement's bound values (so the
-   * query vector, LIMIT and WHERE can be evaluated); `efSearch` is the request's setting.
+   * Plans every vector query of `statement`: picks each one's path and, for the index paths,
+   * the search to run (`searches`; run with {@link Planner.search} or on a read worker). `args`
+   * are the statement's bound values (so the query vector, LIMIT and WHERE can be evaluated);
+   * `efSearch` is the request's setting.
    */
   plan(statement: A.Statement, source: string, args: unknown[], efSearch: number | undefined): PlannedStatement {
-    const planned: PlannedStatement = { plans: [], restrictions: new Map() };
-    for (const c of this.candidates(statement)) {
-      const plan = this.planOne(c, source, args, efSearch, planned.restrictions);
-      planned.plans.push(plan);
-    }
+    const planned: PlannedStatement = { plans: [], searches: new Map() };
+    for (const c of this.candidates(statement)) planned.plans.push(this.planOne(c, source, args, efSearch, planned));
     return planned;
   }
 
-  private planOne(c: Candidate, source: string, args: unknown[], efSetting: number | undefined, restrictions: Map<A.SelectCore, number[]>): VectorPlan {
+  private planOne(c: Candidate, source: string, args: unknown[], efSetting: number | undefined, planned: PlannedStatement): VectorPlan {
     const ef = resolveEfSearch(efSetting);
     const index = this.indexes.ready(c.index.name);
     const stats = index?.stats();
@@ -217,59 +224,47 @@ export class Planner {
     if (this.db.inTransaction && this.indexes.hasUncommittedChanges(c.index.name)) return exact('this transaction changed indexed rows');
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_K) return exact(`LIMIT ${limit} is outside 1..${MAX_SEARCH_K}`);
     if (!forced && index.size < this.exactMaxRows) return exact(`${index.size} rows: a scan is as fast`);
-    const q = this.queryVector(c.query, source, args);
-    if (!q || q.length !== index.dims) return exact('the query vector is NULL or of other dimensions');
+    const query = this.queryVector(c.query, source, args);
+    if (!query || query.length !== index.dims) return exact('the query vector is NULL or of other dimensions');
+    const step: SearchStep = { index: c.index.name, path: 'ann', query, k: limit, efSearch: plan.efSearch, rows: index.size, args };
+    const search = (path: SearchPath): VectorPlan => {
+      const searching = { ...plan, path, reason: SEARCH_REASONS[path], step: { ...step, path } };
+      planned.searches.set(c.core, searching);
+      return searching;
+    };
     const where = c.core.where;
-    if (!where) {
-      const hits = index.search(q, { k: limit, efSearch: plan.efSearch });
-      restrictions.set(c.core, hits.map((h) => h.rowId));
-      return { ...plan, path: 'ann', reason: 'no filter', candidates: hits.length };
-    }
+    if (!where) return search('ann');
     const selectivity = this.sampleSelectivity(c, where, source, args, index.size);
     plan.selectivity = selectivity;
+    step.selectivity = selectivity;
     const survivors = selectivity === undefined ? undefined : selectivity * index.size;
     if (!forced && survivors !== undefined && survivors <= this.prefilterMaxRows) {
       return { ...plan, path: 'prefilter', reason: `about ${Math.round(survivors)} rows pass the filter` };
     }
-    if (selectivity !== undefined && selectivity >= POSTFILTER_MIN_SELECTIVITY) {
-      const post = this.postfilter(c, where, source, args, q, limit, plan.efSearch, selectivity, index);
-      if (post) {
-        restrictions.set(c.core, post);
-        return { ...plan, path: 'postfilter', reason: 'most rows pass the filter', candidates: post.length };
-      }
-    }
-    const allowed = this.allowedRows(c, where, source, args);
-    const hits = index.search(q, { k: limit, efSearch: plan.efSearch, filter: allowed });
-    restrictions.set(c.core, hits.map((h) => h.rowId));
-    return { ...plan, path: 'filtered-ann', reason: 'the filter is checked inside graph traversal', candidates: hits.length };
+    const w = this.whereSql(c, where, source);
+    step.allowedSql = `SELECT ${this.rowIdSql(c)} FROM ${this.fromSql(c)} WHERE ${w}`;
+    if (selectivity === undefined || selectivity < POSTFILTER_MIN_SELECTIVITY) return search('filtered-ann');
+    step.passingSql = `SELECT count(*) FROM ${this.fromSql(c)} WHERE ${this.rowIdSql(c)} IN ${IDS_PARAM} AND (${w})`;
+    return search('postfilter');
   }
 
   /**
-   * Post-filter: ask for more candidates than k (k / selectivity, with room), keep growing
-   * them until k pass the filter or the index has no more; undefined if that needs more than
-   * MAX_SEARCH_K (the caller falls back to the filtered search).
+   * Runs the searches of `planned` against the live indexes, on this thread (a read on a
+   * worker runs them there instead, against a view: read-worker.ts). Fills in each plan's
+   * candidates and final path; returns the candidate row ids per planned SELECT core.
    */
-  private postfilter(
-    c: Candidate,
-    where: A.Expr,
-    source: string,
-    args: unknown[],
-    q: Float32Array,
-    k: number,
-    ef: number,
-    selectivity: number,
-    index: NonNullable<ReturnType<VectorIndexes['ready']>>,
-  ): number[] | undefined {
-    let want = Math.min(MAX_SEARCH_K, Math.max(2 * k, Math.ceil((k / selectivity) * 1.5)));
-    for (;;) {
-      // The index raises ef to k itself; ef above MAX_EF_SEARCH is refused, so it is capped.
-      const hits = index.search(q, { k: want, efSearch: Math.min(MAX_EF_SEARCH, Math.max(ef, want)) });
-      const ids = hits.map((h) => h.rowId);
-      const passing = this.countPassing(c, where, source, args, ids);
-      if (passing >= k || hits.length < want || want >= index.size) return ids;
-      if (want >= MAX_SEARCH_K) return undefined;
-      want = Math.min(MAX_SEARCH_K, want * 4);
+  search(planned: PlannedStatement): Map<A.SelectCore, number[]> {
+    const restrictions = new Map<A.SelectCore, number[]>();
+    for (const [core, plan] of planned.searches) {
+      const index = this.indexes.ready(plan.index);
+      if (!index) throw new Error(`vector index ${plan.index} was planned but is not ready`);
+      const result = runSearchStep(plan.step!, (q, options) => index.search(q, options), (sql) => this.prepared(sql));
+      plan.path = result.path;
+      plan.reason = SEARCH_REASONS[result.path];
+      plan.candidates = result.ids.length;
+      restrictions.set(core, result.ids);
     }
+    return restrictions;
   }
 
   private whereSql(c: Candidate, where: A.Expr, source: string): string {
@@ -283,23 +278,6 @@ export class Planner {
 
   private rowIdSql(c: Candidate): string {
     return `"${c.alias.replace(/"/g, '""')}".rowid`;
-  }
-
-  private countPassing(c: Candidate, where: A.Expr, source: string, args: unknown[], ids: number[]): number {
-    if (ids.length === 0) return 0;
-    const sql = `SELECT count(*) FROM ${this.fromSql(c)} WHERE ${this.rowIdSql(c)} IN ${IDS_PARAM} AND (${this.whereSql(c, where, source)})`;
-    return Number(this.prepared(sql).pluck().get(...withIds(args, ids)));
-  }
-
-  /** The rows passing the WHERE, as a bitset for the filtered graph search. */
-  private allowedRows(c: Candidate, where: A.Expr, source: string, args: unknown[]): AllowedRowBitSet {
-    const sql = `SELECT ${this.rowIdSql(c)} FROM ${this.fromSql(c)} WHERE ${this.whereSql(c, where, source)}`;
-    const ids = this.prepared(sql).pluck().all(...args) as number[];
-    let max = 0;
-    for (const id of ids) if (id > max) max = id;
-    const allowed = new AllowedRowBitSet(max);
-    for (const id of ids) allowed.add(id);
-    return allowed;
   }
 
   /** The share of a random sample of rows that passes the WHERE; undefined if the sample is too thin. */

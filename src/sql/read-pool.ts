@@ -6,10 +6,11 @@
  * catalog and the vector indexes live there), then hands the emitted SQL to a worker it leases
  * from this pool.
  *
- * Snapshots: a vector query's plan names candidate rows from the index as it is at planning
- * time. The engine has the leased worker open its read transaction while it holds the writer's
- * lock (`ReadLease.snapshot`), so the SQL sees exactly the commits the index had seen — a row
- * deleted after planning is still there for that read, and the answer keeps its k rows.
+ * Snapshots: a vector query is searched on the worker, over a view of the index (shared memory,
+ * search-step.ts). The engine has the leased worker open its read transaction and takes the
+ * view while it holds the writer's lock (`ReadLease.snapshot`), so the search and the SQL see
+ * exactly the same commits — a row deleted after planning is still there for that read, and the
+ * answer keeps its k rows.
  *
  * Timeouts: better-sqlite3 exposes neither sqlite3_interrupt nor (in this build) the progress
  * handler, so a read past its deadline is answered with STATEMENT_TIMEOUT at once and its
@@ -176,7 +177,9 @@ export class ReadPool {
   }
 
   private spawn(slot: Slot): Worker {
-    const worker = startTsWorker(new URL('./read-worker.ts', import.meta.url), { file: this.file });
+    // Lane 0 of an index's search scratch is the engine's thread; worker i searches in lane i + 1.
+    const lane = this.slots.indexOf(slot) + 1;
+    const worker = startTsWorker(new URL('./read-worker.ts', import.meta.url), { file: this.file, lane });
     worker.on('message', (reply: ReadReply) => {
       const waiting = slot.waiting;
       if (slot.worker !== worker || !waiting || waiting.id !== reply.id) return;

@@ -6,12 +6,22 @@
  */
 import Database from 'better-sqlite3';
 import { QuiverError, isQuiverError, type ErrorCode } from './errors.ts';
+import type { IndexViewRef, SearchStep } from './search-step.ts';
 import type { SqlValue } from './types.ts';
 
-/** One statement for a worker: SQLite SQL as emitted, and its bound arguments. */
+/** One statement for a worker: SQLite SQL as emitted, its bound arguments, and its index searches. */
 export interface ReadStatement {
   sql: string;
   args: unknown[];
+  /** Run first, in the read's snapshot; each one's candidate row ids are bound to its `param`. */
+  searches?: ReadSearch[];
+}
+
+/** A planned vector query's search (search-step.ts), over a view of its index taken with the snapshot. */
+export interface ReadSearch {
+  param: string;
+  step: SearchStep;
+  index: IndexViewRef;
 }
 
 /**

@@ -5,19 +5,26 @@
  * planned. All statements of one request run in one read transaction, so they see one snapshot,
  * which the engine may open ahead of planning (`begin`, see read-pool.ts).
  * Rows are counted against the request's limits as they are stepped, so an oversized result
- * stops early instead of filling memory.
+ * stops early instead of filling memory. A vector query's index search runs here too, over a
+ * view of the index the engine took with this worker's snapshot (search-step.ts), in the
+ * worker's own search lane of the index's shared memory.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { registerFulltextFunctions } from './fulltext.ts';
 import { ResultBudget } from './limits.ts';
-import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest } from './read-protocol.ts';
+import { IndexViewReader } from '../index/index.ts';
+import { withNamed } from './params.ts';
+import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
+import { runSearchStep, type IndexViewRef } from './search-step.ts';
 import type { SqlValue } from './types.ts';
+import { viewVector } from './vector-codec.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
 
-const db = new Database((workerData as { file: string }).file, { readonly: true, fileMustExist: true });
+const { file, lane } = workerData as { file: string; lane: number };
+const db = new Database(file, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 registerVectorFunctions(db);
 registerFulltextFunctions(db);
@@ -30,16 +37,51 @@ db.function('embedding', { deterministic: true }, (_a: unknown, _b: unknown, _c:
 
 const prepared = new Map<string, Database.Statement>();
 
-function prepare(sql: string): Database.Statement {
-  let stmt = prepared.get(sql);
+/** A cached statement: `rows` ones return raw rows with exact integers, as results need. */
+function prepare(sql: string, rows = true): Database.Statement {
+  const cacheKey = rows ? sql : `search:${sql}`;
+  let stmt = prepared.get(cacheKey);
   if (!stmt) {
     stmt = db.prepare(sql);
-    stmt.raw(true);
-    stmt.safeIntegers(true);
+    if (rows) stmt.raw(true).safeIntegers(true);
     if (prepared.size >= MAX_CACHED_STATEMENTS) prepared.delete(prepared.keys().next().value!);
-    prepared.set(sql, stmt);
+    prepared.set(cacheKey, stmt);
   }
   return stmt;
+}
+
+/**
+ * One view reader per index (by name), for the index instance it was made for: a re-created
+ * index of the same name has a new indexId, and may read its originals from another table.
+ */
+const readers = new Map<string, { indexId: string; reader: IndexViewReader }>();
+
+function readerFor(ref: IndexViewRef, name: string): IndexViewReader {
+  const known = readers.get(name);
+  if (known?.indexId === ref.view.indexId) return known.reader;
+  const { originalsSql, dims } = ref;
+  const originals =
+    originalsSql === null
+      ? undefined
+      : (rowId: number) => {
+          const v = (prepare(originalsSql, false).get(rowId) as { v: unknown } | undefined)?.v;
+          return v instanceof Uint8Array && v.byteLength === dims * 4 ? viewVector(v) : null;
+        };
+  const reader = new IndexViewReader(lane, originals);
+  readers.set(name, { indexId: ref.view.indexId, reader });
+  return reader;
+}
+
+/** The statement's arguments with each search's candidates bound. */
+function searched(statement: ReadStatement): unknown[] {
+  if (!statement.searches) return statement.args;
+  const values: Record<string, string> = {};
+  for (const { param, step, index } of statement.searches) {
+    const reader = readerFor(index, step.index);
+    const { ids } = runSearchStep(step, (q, options) => reader.search(index.view, q, options), (sql) => prepare(sql, false));
+    values[param] = JSON.stringify(ids);
+  }
+  return withNamed(statement.args, values);
 }
 
 function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadReply {
@@ -47,12 +89,12 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
   const rows: SqlValue[][][] = [];
   let index = 0;
   try {
-    // One snapshot for all statements: the one `begin` opened, or one opened now.
-    if (!db.inTransaction && request.statements.length > 1) db.exec('BEGIN');
+    // One snapshot for all statements and their searches: the one `begin` opened, or one opened now.
+    if (!db.inTransaction && (request.statements.length > 1 || request.statements[0]?.searches)) db.exec('BEGIN');
     for (; index < request.statements.length; index++) {
-      const { sql, args } = request.statements[index];
+      const statement = request.statements[index];
       const out: SqlValue[][] = [];
-      for (const row of prepare(sql).iterate(...args) as Iterable<SqlValue[]>) {
+      for (const row of prepare(statement.sql).iterate(...searched(statement)) as Iterable<SqlValue[]>) {
         out.push(row);
         budget.add(row, out.length, index);
       }

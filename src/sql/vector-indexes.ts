@@ -20,6 +20,7 @@ import type Database from 'better-sqlite3';
 import { MANIFEST_FILE, VectorIndex, type VectorIndexOptions, type VectorIndexStats } from '../index/index.ts';
 import type { Catalog } from './catalog.ts';
 import type { VectorIndexInfo } from './catalog-view.ts';
+import type { IndexViewRef } from './search-step.ts';
 import { viewVector } from './vector-codec.ts';
 
 /** How often saved state is brought up to date when segments changed or the log grew. */
@@ -36,6 +37,11 @@ export interface VectorIndexesOptions {
   builder?: 'worker' | 'inline';
   /** Logs warnings (rebuilds, failed saves); default console.warn. */
   warn?: (message: string) => void;
+  /**
+   * Threads that may search an index at once, this one included: above 1, indexes keep their
+   * arrays in shared memory so read workers can search views of them (`exportView`).
+   */
+  searchLanes?: number;
 }
 
 export type IndexState = 'loading' | 'ready' | 'empty';
@@ -62,6 +68,11 @@ function quote(name: string): string {
 
 function literal(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** The read of one row's vector, by rowid: a quantized index's float32 original. */
+function readRowSql(info: VectorIndexInfo): string {
+  return `SELECT ${quote(info.column)} AS v FROM ${quote(info.table)} WHERE rowid = ?`;
 }
 
 /** The names of the three capture triggers of an index. */
@@ -116,6 +127,18 @@ export class VectorIndexes {
   ready(name: string): VectorIndex | undefined {
     const open = this.indexes.get(key(name));
     return open?.state === 'ready' ? open.index! : undefined;
+  }
+
+  /**
+   * A view of ready index `name` for a read worker (read-worker.ts): what it holds now, in
+   * shared memory, with how the worker reads float32 originals for a quantized index's re-rank.
+   * Taken under the engine's lock together with the worker's snapshot, so both see the same commits.
+   */
+  exportView(name: string): IndexViewRef {
+    const open = this.indexes.get(key(name));
+    const index = open?.state === 'ready' ? open.index! : undefined;
+    if (!index) throw new Error(`vector index ${name} is not ready`);
+    return { view: index.exportView(), originalsSql: index.quantization === 'none' ? null : readRowSql(open!.info), dims: index.dims };
   }
 
   state(name: string): IndexState | undefined {
@@ -236,12 +259,14 @@ export class VectorIndexes {
       flushRows: this.options.flushRows,
       flushAgeMs: this.options.flushAgeMs,
       builder: this.options.builder,
+      shareable: (this.options.searchLanes ?? 1) > 1,
+      searchLanes: this.options.searchLanes,
     };
   }
 
   /** Opens `info`: from its saved files when they are sound, else from the table's rows. */
   private openIndex(info: VectorIndexInfo, tryFiles = true): void {
-    const readRow = this.db.prepare(`SELECT ${quote(info.column)} AS v FROM ${quote(info.table)} WHERE rowid = ?`);
+    const readRow = this.db.prepare(readRowSql(info));
     const open: OpenIndex = { info, index: null, state: 'loading', savedSeq: 0, savedSegments: '', readRow };
     this.indexes.set(key(info.name), open);
     const dims = this.dimsOf(info);

@@ -9,9 +9,11 @@
  *   {@link VectorArena} (WebAssembly memory, for the SIMD kernels): count × dims float32 in
  *   stored form (see ../space.ts) with stride = dims, or, for a quantized graph, the int8 /
  *   int16 records of ../quantization.ts (their bytes viewed as floats: copied with `set`,
- *   never read as numbers). After them, scratch: the query in the same form (one record), then
- *   one batch of neighbour ids and their distances. Graphs are built on float32 only; a
- *   quantized graph is a built graph whose vectors were re-encoded ({@link quantizeGraph}).
+ *   never read as numbers). After them, scratch for each search lane (a thread that may search
+ *   the graph at the same time as others: lane 0 is the owner's): the query in the same form
+ *   (one record), then one batch of neighbour ids and their distances. Graphs are built on
+ *   float32 only; a quantized graph is a built graph whose vectors were re-encoded
+ *   ({@link quantizeGraph}).
  * - `levels`: each node's top layer (algorithm 1's l), one byte.
  * - `links0`: layer 0, every node has 2M + 1 int32 slots at n × (2M + 1): the link count, then
  *   up to Mmax0 = 2M neighbour ids.
@@ -21,11 +23,14 @@
  *   node (hnswlib's linkLists_) costs far less memory than one count × (M + 1) array per layer.
  *
  * Levels come from a seeded PRNG ({@link drawLevels}) so the same vectors, parameters and seed
- * build the same graph, byte for byte.
+ * build the same graph, byte for byte. A graph that other threads search ({@link shareGraph})
+ * keeps every one of these arrays on shared memory; nothing but the lanes' scratch is written
+ * once it is built.
  */
 import type { Metric } from '../distance.ts';
 import { VectorArena, type KernelPair } from '../kernels.ts';
 import { encodeRecord, recordFloats, type Quantization } from '../quantization.ts';
+import { sharedCopy } from '../shared-arrays.ts';
 import { usesSquaredL2 } from '../space.ts';
 import { MAX_LEVEL, levelMultiplier, maxLinksLayer0 } from './params.ts';
 
@@ -77,17 +82,15 @@ export class HnswGraph implements HnswGraphData {
   readonly arena: VectorArena;
   /** The arena's kernels for this storage and metric, over float indexes with n = stride. */
   readonly kernels: KernelPair;
-  /** Float index of the query slot in the arena (just past the vectors). */
-  readonly queryOffset: number;
-  /** Int32 index of the batch id list, and float index of the batch results, after the query. */
-  readonly batchIdsOffset: number;
-  readonly batchOutOffset: number;
+  /** Search lanes with scratch after the vectors. */
+  readonly lanes: number;
 
   /**
-   * A graph over `data`. Without `arena`, a private arena is made and data.vectors copied into
-   * it; with one, data.vectors must already be its first count × dims floats.
+   * A graph over `data` with scratch for `lanes` search lanes. Without `arena`, a private arena
+   * is made and data.vectors copied into it; with one, data.vectors must already be its first
+   * count × stride floats.
    */
-  constructor(data: HnswGraphData, arena?: VectorArena) {
+  constructor(data: HnswGraphData, arena?: VectorArena, lanes = 1) {
     this.dims = data.dims;
     this.metric = data.metric;
     this.m = data.m;
@@ -98,8 +101,9 @@ export class HnswGraph implements HnswGraphData {
     this.entryPoint = data.entryPoint;
     this.maxLevel = data.maxLevel;
     this.stride = recordFloats(data.quantization, data.codedDims, data.dims);
+    this.lanes = lanes;
     const floats = data.count * this.stride;
-    const scratch = this.stride + 2 * (maxLinksLayer0(data.m) + 1);
+    const scratch = lanes * laneScratchFloats(this.stride, data.m);
     if (arena === undefined) {
       arena = new VectorArena(floats + scratch);
       arena.floats.set(data.vectors.subarray(0, floats));
@@ -109,9 +113,6 @@ export class HnswGraph implements HnswGraphData {
     this.arena = arena;
     this.kernels = arena.kernels(data.quantization, usesSquaredL2(data.metric));
     this.vectors = arena.floats.subarray(0, floats);
-    this.queryOffset = floats;
-    this.batchIdsOffset = floats + this.stride;
-    this.batchOutOffset = this.batchIdsOffset + maxLinksLayer0(data.m) + 1;
     this.levels = data.levels;
     this.links0 = data.links0;
     this.upperOffsets = data.upperOffsets;
@@ -173,15 +174,27 @@ export class HnswGraph implements HnswGraphData {
   }
 
   /**
-   * Puts a query (graph form: dims floats) in the query slot, encoded like the nodes, and
-   * returns its float index. Not reentrant: one slot per graph.
+   * Where lane `lane`'s scratch is: the float index of its query slot, the int32 index of its
+   * batch id list and the float index of its batch results.
    */
-  writeQuery(query: Float32Array): number {
+  laneScratch(lane: number): { query: number; batchIds: number; batchOut: number } {
+    if (!Number.isInteger(lane) || lane < 0 || lane >= this.lanes) {
+      throw new RangeError(`search lane ${lane} is outside this graph's ${this.lanes} lanes`);
+    }
+    const query = this.count * this.stride + lane * laneScratchFloats(this.stride, this.m);
+    const batchIds = query + this.stride;
+    return { query, batchIds, batchOut: batchIds + maxLinksLayer0(this.m) + 1 };
+  }
+
+  /**
+   * Puts a query (graph form: dims floats) at float index `at` (a lane's query slot), encoded
+   * like the nodes. Not reentrant: one slot per lane.
+   */
+  writeQuery(query: Float32Array, at: number): void {
     const arena = this.arena;
     arena.refresh();
-    if (this.quantization === 'none') arena.floats.set(query.subarray(0, this.dims), this.queryOffset);
-    else encodeRecord(this.quantization, query, 0, this.codedDims, this.dims, this.stride, arena, this.queryOffset);
-    return this.queryOffset;
+    if (this.quantization === 'none') arena.floats.set(query.subarray(0, this.dims), at);
+    else encodeRecord(this.quantization, query, 0, this.codedDims, this.dims, this.stride, arena, at);
   }
 
   /** Bytes held by the graph's arrays (vectors included), for stats and the benchmark. */
@@ -216,11 +229,16 @@ export class HnswGraph implements HnswGraphData {
   }
 }
 
+/** Floats of one lane's scratch: a query record, then a batch of ids and one of keys. */
+function laneScratchFloats(stride: number, m: number): number {
+  return stride + 2 * (maxLinksLayer0(m) + 1);
+}
+
 /**
  * The same graph (links shared, not copied) over `quantization` records of its float32
- * vectors, in a new arena (`shared` for one made on a worker and posted back). The first
- * `codedDims` coordinates are coded; any further graph coordinate (dot's MIPS one) goes into
- * each record's norm. Runs once per built segment, on whichever thread built it.
+ * vectors, in a new arena (`shared` for one made on a worker and posted back) with the same
+ * lanes. The first `codedDims` coordinates are coded; any further graph coordinate (dot's MIPS
+ * one) goes into each record's norm. Runs once per built segment, on whichever thread built it.
  */
 export function quantizeGraph(
   graph: HnswGraph,
@@ -231,13 +249,36 @@ export function quantizeGraph(
   if (graph.quantization !== 'none') throw new Error(`graph is already ${graph.quantization}`);
   const data = { ...graph.toData(), quantization, codedDims };
   const stride = recordFloats(quantization, codedDims, graph.dims);
-  const arena = new VectorArena(graph.count * stride + stride + 2 * (maxLinksLayer0(graph.m) + 1), shared);
+  const arena = new VectorArena(graph.count * stride + graph.lanes * laneScratchFloats(stride, graph.m), shared);
   const source = graph.vectors;
   for (let n = 0; n < graph.count; n++) {
     encodeRecord(quantization, source, n * graph.dims, codedDims, graph.dims, stride, arena, n * stride);
   }
   data.vectors = arena.floats.subarray(0, graph.count * stride);
-  return new HnswGraph(data, arena);
+  return new HnswGraph(data, arena, graph.lanes);
+}
+
+/**
+ * The same graph with its arena and every array on shared memory, so other threads can search
+ * it: `graph` itself when they already are (a flush's arena is), else copies of what is not.
+ */
+export function shareGraph(graph: HnswGraph): HnswGraph {
+  const arrays = [graph.levels, graph.links0, graph.upperOffsets, graph.upperLinks];
+  if (graph.arena.shared && arrays.every((a) => a.buffer instanceof SharedArrayBuffer)) return graph;
+  let arena = graph.arena;
+  if (!arena.shared) {
+    arena = new VectorArena(graph.arena.floats.length, true);
+    arena.floats.set(graph.arena.floats);
+  }
+  const data: HnswGraphData = {
+    ...graph.toData(),
+    vectors: arena.floats.subarray(0, graph.vectors.length),
+    levels: sharedCopy(graph.levels),
+    links0: sharedCopy(graph.links0),
+    upperOffsets: sharedCopy(graph.upperOffsets),
+    upperLinks: sharedCopy(graph.upperLinks),
+  };
+  return new HnswGraph(data, arena, graph.lanes);
 }
 
 /** mulberry32: a small, fast, seedable PRNG with a 2^32 period; uniform in [0, 1). */

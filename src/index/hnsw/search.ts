@@ -6,9 +6,9 @@
  * keep the graph navigable — but never enters the result set W; and while W holds fewer than ef
  * accepted nodes the search does not stop, so a selective filter widens the search instead of
  * returning fewer rows (hnswlib's `isIdAllowed`, Weaviate's and ACORN's in-graph filtering).
- * A searcher owns its scratch (visited marks, both heaps) and is not reentrant: one per graph
- * per thread. The build (./build.ts) uses the same searcher, with the new node's stored vector
- * as the query.
+ * A searcher owns its scratch (visited marks, both heaps, and its lane's query and batch slots
+ * in the graph's arena) and is not reentrant: one per graph per search lane. The build
+ * (./build.ts) uses the same searcher, with the new node's stored vector as the query.
  */
 import type { ArenaBatchKernel, ArenaKernel } from '../kernels.ts';
 import type { HnswGraph } from './graph.ts';
@@ -36,12 +36,22 @@ export class HnswSearcher {
   readonly kernel: ArenaKernel;
   /** The same kernel over a batch of node ids (see ArenaBatchKernel). */
   readonly batchKernel: ArenaBatchKernel;
+  /** This lane's scratch in the arena: float index of the query slot… */
+  readonly queryOffset: number;
+  /** …int32 index of the batch id list, and float index of the batch results. */
+  private readonly batchIdsOffset: number;
+  private readonly batchOutOffset: number;
 
-  constructor(graph: HnswGraph) {
+  /** A searcher of `graph` that writes only lane `lane`'s scratch. */
+  constructor(graph: HnswGraph, lane = 0) {
     this.graph = graph;
     this.visited = new VisitedSet(graph.count);
     this.kernel = graph.kernels.kernel;
     this.batchKernel = graph.kernels.batch;
+    const scratch = graph.laneScratch(lane);
+    this.queryOffset = scratch.query;
+    this.batchIdsOffset = scratch.batchIds;
+    this.batchOutOffset = scratch.batchOut;
   }
 
   /** The ranking key between the vector at arena float index qOff and node n. */
@@ -112,13 +122,13 @@ export class HnswSearcher {
     const visited = this.visited.marks;
     const masking = alive !== null || filter !== null;
     // The unvisited neighbours of each expanded node are scored in one batched kernel call:
-    // their ids go to the arena's batch slot, their keys come back in the slot after it.
+    // their ids go to the lane's batch slot, their keys come back in the slot after it.
     const arena = g.arena;
     arena.refresh();
     const ints = arena.ints;
     const floats = arena.floats;
-    const idsAt = g.batchIdsOffset;
-    const outAt = g.batchOutOffset;
+    const idsAt = this.batchIdsOffset;
+    const outAt = this.batchOutOffset;
     let evaluations = 0;
 
     candidates.clear();
@@ -171,8 +181,8 @@ export class HnswSearcher {
   }
 
   /**
-   * K-NN-SEARCH (algorithm 5) for a query in graph form (encoded into the graph's query slot,
-   * which is why a searcher is one per thread): descend layers L..1 greedily, then
+   * K-NN-SEARCH (algorithm 5) for a query in graph form (encoded into the lane's query slot,
+   * which is why a searcher is one per lane): descend layers L..1 greedily, then
    * SEARCH-LAYER on layer 0 with max(ef, k). Writes up to k nodes nearest first into `outNodes`
    * and their keys into `outKeys`; returns how many. Fewer than k means the traversal ran out
    * of reachable accepted nodes: callers that promise min(k, matching) rows fall back to an
@@ -189,7 +199,8 @@ export class HnswSearcher {
   ): number {
     const g = this.graph;
     if (g.count === 0 || k <= 0) return 0;
-    const qOff = g.writeQuery(query);
+    const qOff = this.queryOffset;
+    g.writeQuery(query, qOff);
     let ep = g.entryPoint;
     let epKey = this.key(qOff, ep);
     for (let layer = g.maxLevel; layer > 0; layer--) {

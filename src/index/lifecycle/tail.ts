@@ -2,142 +2,271 @@
  * @module index/lifecycle/tail
  * The tail: rows committed but not yet in any graph, searched by brute force so that a row is
  * found by the very next query (PolarDB's two-phase recall: index, then not-yet-indexed rows).
- * Vectors are kept in stored form in a growable {@link VectorArena} (the query slot first, then
- * row i at dims + i × dims) so the scan runs the same SIMD kernels as the graphs. A delete
- * moves the last row into the hole, so the tail stays dense. When a flush starts, the tail is
- * frozen — it stops taking inserts but still answers searches and deletes until its segment is
- * installed — and a fresh tail takes the inserts.
+ * Vectors are kept in stored form in a {@link VectorArena}, after one query slot per search
+ * lane (lane 0 is the owner's), so the scan runs the same SIMD kernels as the graphs.
+ *
+ * The tail only appends: a row takes the next slot, and a delete clears the slot's alive bit.
+ * So the slots below any count a view captured never change, and other threads scan them
+ * through views (../view-data.ts) while the owner goes on inserting. When the slots are full
+ * and at least half of them are dead, the live rows move to a new arena rather than this one
+ * growing (a view keeps the old one), so a row updated over and over costs at most twice the
+ * live rows. When a flush starts, the tail is frozen — it stops taking inserts but still
+ * answers searches and deletes until its segment is installed — and a fresh tail takes the
+ * inserts. A shareable tail keeps its arena and row ids on shared memory.
  */
 import type { Metric } from '../distance.ts';
 import { bruteForceKeys } from '../brute-force.ts';
 import { MinHeap } from '../hnsw/heap.ts';
 import type { NodeFilter } from '../hnsw/search.ts';
 import { VectorArena } from '../kernels.ts';
+import type { SearchPart } from '../merged-search.ts';
 import type { RowFilter } from '../row-filter.ts';
-import { graphDims, usesSquaredL2, writeGraphVectors, writeStored } from '../space.ts';
+import { wordCount } from '../segment/alive-bitset.ts';
+import { float64Array } from '../shared-arrays.ts';
+import { exactKey, graphDims, usesSquaredL2, writeGraphVectors } from '../space.ts';
+import type { TailViewData } from '../view-data.ts';
 
 const INITIAL_ROWS = 256;
 
-export class Tail {
+/** Ids of the arenas tails fill on this thread, so that a view reader can cache by arena. */
+let nextArenaId = 1;
+
+/** What a scan reads of a tail: the owner's tail itself, or a view's capture of it. */
+export interface TailRows {
+  readonly rowIds: Float64Array;
+  /** Slots to scan, from 0. */
+  readonly slots: number;
+  /** Bit s set = slot s is alive; null when all are. */
+  readonly alive: Uint32Array | null;
+}
+
+/**
+ * The brute-force search of one tail arena from one lane, over whichever rows it is given:
+ * one per arena per lane, since the query goes to the lane's slot of the arena.
+ */
+export class TailScan implements SearchPart {
+  /** The rows searches read; a view reader swaps in each view's. */
+  rows: TailRows;
+  private readonly arena: VectorArena;
+  private readonly dims: number;
+  private readonly metric: Metric;
+  /** Float index of this lane's query slot, and of slot 0's vector. */
+  private readonly queryOffset: number;
+  private readonly base: number;
+  private readonly heap = new MinHeap();
+
+  constructor(arena: VectorArena, dims: number, metric: Metric, lane: number, lanes: number, rows: TailRows) {
+    if (!Number.isInteger(lane) || lane < 0 || lane >= lanes) {
+      throw new RangeError(`search lane ${lane} is outside this tail's ${lanes} lanes`);
+    }
+    this.arena = arena;
+    this.dims = dims;
+    this.metric = metric;
+    this.queryOffset = lane * dims;
+    this.base = lanes * dims;
+    this.rows = rows;
+  }
+
+  /** Exact k nearest live rows passing `filter`, for a stored-form query; returns how many. */
+  search(
+    query: Float32Array,
+    k: number,
+    _ef: number,
+    filter: RowFilter | null,
+    outRowIds: Float64Array,
+    outKeys: Float64Array,
+    outSlots: Int32Array,
+  ): number {
+    const { rowIds, slots, alive } = this.rows;
+    if (slots === 0 || k <= 0) return 0;
+    const arena = this.arena;
+    arena.refresh();
+    arena.floats.set(query.subarray(0, this.dims), this.queryOffset);
+    const nodeFilter: NodeFilter | null = filter === null ? null : (i) => filter(rowIds[i]);
+    const kernel = usesSquaredL2(this.metric) ? arena.l2 : arena.negDot;
+    const found = bruteForceKeys(kernel, this.base, slots, this.dims, this.queryOffset, k, alive, nodeFilter, outSlots, outKeys, this.heap);
+    for (let i = 0; i < found; i++) outRowIds[i] = rowIds[outSlots[i]];
+    return found;
+  }
+
+  /** The float64 key of a slot's row; after `search`, which refreshed the arena's views. */
+  exactKey(slot: number, query: Float32Array): number {
+    return exactKey(this.metric, this.arena.floats, this.base + slot * this.dims, query, this.dims);
+  }
+}
+
+export class Tail implements SearchPart, TailRows {
   readonly dims: number;
   readonly metric: Metric;
-  readonly arena: VectorArena;
+  /** Query slots at the start of the arena, one per search lane. */
+  readonly lanes: number;
+  readonly shared: boolean;
+  /** The arena's id (see nextArenaId); a compaction moves the rows to a new arena. */
+  arenaId = 0;
+  arena: VectorArena;
+  /** Row id of each slot; replaced by a longer copy when the slots run out. */
   rowIds: Float64Array;
+  /** Slots taken, dead ones included. */
+  slots = 0;
+  /** Live rows. */
   count = 0;
   /** When the oldest row still here arrived (ms since the epoch), or 0 when empty. */
   oldestAt = 0;
+  /** Bit s set = slot s holds a live row. */
+  private aliveWords: Uint32Array;
   private readonly slotOf = new Map<number, number>();
-  private slots = new Int32Array(64);
-  private readonly heap = new MinHeap();
-  private readonly l2: boolean;
+  /** The owner's scan (lane 0) of the current arena. */
+  private scan: TailScan;
 
-  constructor(dims: number, metric: Metric) {
+  constructor(dims: number, metric: Metric, lanes = 1, shared = false) {
     this.dims = dims;
     this.metric = metric;
-    this.arena = new VectorArena(dims * (INITIAL_ROWS + 1));
-    this.rowIds = new Float64Array(INITIAL_ROWS);
-    this.l2 = usesSquaredL2(metric);
+    this.lanes = lanes;
+    this.shared = shared;
+    this.arena = this.newArena(INITIAL_ROWS);
+    this.rowIds = float64Array(INITIAL_ROWS, shared);
+    this.aliveWords = new Uint32Array(wordCount(INITIAL_ROWS));
+    this.scan = new TailScan(this.arena, dims, metric, 0, lanes, this);
+  }
+
+  private newArena(capacity: number): VectorArena {
+    this.arenaId = nextArenaId++;
+    return new VectorArena(this.dims * (this.lanes + capacity), this.shared);
+  }
+
+  get alive(): Uint32Array | null {
+    return this.count < this.slots ? this.aliveWords : null;
   }
 
   has(rowId: number): boolean {
     return this.slotOf.has(rowId);
   }
 
-  /** The slot of `rowId`, or −1. */
-  slotOfRow(rowId: number): number {
-    return this.slotOf.get(rowId) ?? -1;
+  /** Live rows as [row id, slot]. */
+  liveSlots(): IterableIterator<[number, number]> {
+    return this.slotOf.entries();
   }
 
-  /** Adds a row (the caller has removed any older copy); `vector` is raw, checked here. */
-  insert(rowId: number, vector: ArrayLike<number>, now: number): void {
-    const slot = this.count;
-    const dims = this.dims;
-    this.arena.ensure(dims * (slot + 2));
-    // Validate into the query slot first, so a bad vector leaves the tail untouched.
-    writeStored(this.metric, dims, vector, this.arena.floats, 0);
-    this.arena.floats.copyWithin(dims * (slot + 1), 0, dims);
-    this.appendSlot(rowId, slot, now);
+  /** Float index of slot s's vector in the arena. */
+  private offsetOf(slot: number): number {
+    return this.dims * (this.lanes + slot);
   }
 
-  /** Adds a row whose vector is already in stored form (a saved tail being loaded). */
+  /** Adds a row whose vector is already in stored form; the caller has removed any older copy. */
   insertStored(rowId: number, stored: Float32Array, now: number): void {
-    const slot = this.count;
-    this.arena.ensure(this.dims * (slot + 2));
-    this.arena.floats.set(stored.subarray(0, this.dims), this.dims * (slot + 1));
-    this.appendSlot(rowId, slot, now);
-  }
-
-  private appendSlot(rowId: number, slot: number, now: number): void {
-    if (slot === this.rowIds.length) {
-      const grown = new Float64Array(this.rowIds.length * 2);
-      grown.set(this.rowIds);
-      this.rowIds = grown;
-    }
+    if (this.slots === this.rowIds.length) this.makeRoom();
+    const slot = this.slots++;
+    this.arena.floats.set(stored.subarray(0, this.dims), this.offsetOf(slot));
     this.rowIds[slot] = rowId;
+    this.aliveWords[slot >>> 5] |= 1 << (slot & 31);
     this.slotOf.set(rowId, slot);
     if (this.count === 0) this.oldestAt = now;
     this.count++;
   }
 
-  /** Removes a row; true if it was here. */
+  /** Full: compact when at least half the slots are dead, else double the slots. */
+  private makeRoom(): void {
+    const capacity = this.rowIds.length;
+    if (this.slots - this.count >= this.count) {
+      this.compact(capacity);
+      return;
+    }
+    this.arena.ensure(this.offsetOf(2 * capacity));
+    const rowIds = float64Array(2 * capacity, this.shared);
+    rowIds.set(this.rowIds);
+    this.rowIds = rowIds;
+    const words = new Uint32Array(wordCount(2 * capacity));
+    words.set(this.aliveWords);
+    this.aliveWords = words;
+  }
+
+  /** Moves the live rows, in slot order, to the first slots of a new arena. */
+  private compact(capacity: number): void {
+    const arena = this.newArena(capacity);
+    const rowIds = float64Array(capacity, this.shared);
+    const words = new Uint32Array(wordCount(capacity));
+    let next = 0;
+    for (let slot = 0; slot < this.slots; slot++) {
+      if (((this.aliveWords[slot >>> 5] >>> (slot & 31)) & 1) === 0) continue;
+      arena.floats.set(this.vectorAt(slot), this.dims * (this.lanes + next));
+      rowIds[next] = this.rowIds[slot];
+      words[next >>> 5] |= 1 << (next & 31);
+      this.slotOf.set(rowIds[next], next);
+      next++;
+    }
+    this.arena = arena;
+    this.rowIds = rowIds;
+    this.aliveWords = words;
+    this.slots = next;
+    this.scan = new TailScan(arena, this.dims, this.metric, 0, this.lanes, this);
+  }
+
+  /** Removes a row; true if it was here. Its slot stays taken, dead, until a compaction. */
   delete(rowId: number): boolean {
     const slot = this.slotOf.get(rowId);
     if (slot === undefined) return false;
     this.slotOf.delete(rowId);
-    const last = this.count - 1;
-    if (slot !== last) {
-      const dims = this.dims;
-      const moved = this.rowIds[last];
-      this.rowIds[slot] = moved;
-      this.slotOf.set(moved, slot);
-      this.arena.floats.copyWithin(dims * (slot + 1), dims * (last + 1), dims * (last + 2));
-    }
-    this.count = last;
-    if (last === 0) this.oldestAt = 0;
+    this.aliveWords[slot >>> 5] &= ~(1 << (slot & 31));
+    this.count--;
+    if (this.count === 0) this.oldestAt = 0;
     return true;
   }
 
-  /** The stored-form vector of slot i (a view; copy it before the tail changes). */
+  /** The stored-form vector of slot s (a view; copy it before the tail changes). */
   vectorAt(slot: number): Float32Array {
-    return this.arena.floats.subarray(this.dims * (slot + 1), this.dims * (slot + 2));
+    const at = this.offsetOf(slot);
+    return this.arena.floats.subarray(at, at + this.dims);
   }
 
-  /** Exact k nearest rows passing `filter`, for a stored-form query; returns how many. */
-  search(query: Float32Array, k: number, filter: RowFilter | null, outRowIds: Float64Array, outKeys: Float64Array): number {
-    if (this.count === 0 || k <= 0) return 0;
-    if (this.slots.length < k) this.slots = new Int32Array(k);
-    const arena = this.arena;
-    arena.floats.set(query, 0);
-    const rowIds = this.rowIds;
-    const nodeFilter: NodeFilter | null = filter === null ? null : (i) => filter(rowIds[i]);
-    const kernel = this.l2 ? arena.l2 : arena.negDot;
-    const found = bruteForceKeys(kernel, this.dims, this.count, this.dims, 0, k, null, nodeFilter, this.slots, outKeys, this.heap);
-    for (let i = 0; i < found; i++) outRowIds[i] = rowIds[this.slots[i]];
-    return found;
+  search(
+    query: Float32Array,
+    k: number,
+    ef: number,
+    filter: RowFilter | null,
+    outRowIds: Float64Array,
+    outKeys: Float64Array,
+    outSlots: Int32Array,
+  ): number {
+    return this.scan.search(query, k, ef, filter, outRowIds, outKeys, outSlots);
+  }
+
+  exactKey(slot: number, query: Float32Array): number {
+    return this.scan.exactKey(slot, query);
+  }
+
+  /** Bytes held: the arena's memory, row ids and alive bits. */
+  byteLength(): number {
+    return this.arena.memory.buffer.byteLength + this.rowIds.byteLength + this.aliveWords.byteLength;
+  }
+
+  /** This tail in a view: references to its arena and row ids, a copy of its alive bits. */
+  viewData(): TailViewData {
+    const alive = this.alive;
+    return {
+      id: this.arenaId,
+      memory: this.arena.memory,
+      rowIds: this.rowIds,
+      slots: this.slots,
+      alive: alive === null ? null : alive.slice(0, wordCount(this.slots)),
+    };
   }
 
   /**
-   * The rows in ascending row id order with their vectors in a new arena: in graph form
+   * The live rows in ascending row id order with their vectors in a new arena: in graph form
    * (../space.ts, graphDims) on shared memory for a build on another thread, with one spare
    * slot for a query; or, with `forGraph` false, as stored (for a saved tail file).
    */
   snapshot(forGraph = true): { rowIds: Float64Array; arena: VectorArena } {
-    const n = this.count;
+    const order = [...this.slotOf.values()].sort((a, b) => this.rowIds[a] - this.rowIds[b]);
+    const n = order.length;
     const dims = this.dims;
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => this.rowIds[a] - this.rowIds[b]);
-    const rowIds = new Float64Array(n);
+    const rowIds = float64Array(n, this.shared && forGraph);
     for (let i = 0; i < n; i++) rowIds[i] = this.rowIds[order[i]];
     const outDims = forGraph ? graphDims(this.metric, dims) : dims;
     const arena = new VectorArena(outDims * (n + 1), forGraph);
-    const src = this.arena.floats;
-    const at = (i: number) => src.subarray(dims * (order[i] + 1), dims * (order[i] + 2));
+    const at = (i: number) => this.vectorAt(order[i]);
     if (forGraph) writeGraphVectors(this.metric, dims, n, at, arena.floats);
     else for (let i = 0; i < n; i++) arena.floats.set(at(i), i * dims);
     return { rowIds, arena };
-  }
-
-  /** Row ids currently here, in slot order. */
-  rows(): Float64Array {
-    return this.rowIds.slice(0, this.count);
   }
 }

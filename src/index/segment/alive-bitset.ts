@@ -8,7 +8,17 @@
  * word are always clear, so the words can be scanned and counted without masking.
  */
 
-export class AliveBitSet {
+/**
+ * What a search reads of a segment's alive bits: an AliveBitSet, or the copy of one that a
+ * view took (the owner keeps clearing bits in place, so a view cannot share the words).
+ */
+export interface AliveRows {
+  readonly words: Uint32Array;
+  readonly deadCount: number;
+  readonly aliveCount: number;
+}
+
+export class AliveBitSet implements AliveRows {
   readonly size: number;
   readonly words: Uint32Array;
   private dead: number;
@@ -64,7 +74,17 @@ export class AliveBitSet {
   clone(): AliveBitSet {
     return new AliveBitSet(this.size, this.words.slice(), this.dead);
   }
+
+  /**
+   * A plain copy to post to another thread with a view: the words are copied only when some
+   * bit is clear (a search reads them only then).
+   */
+  snapshot(): AliveRows {
+    return { words: this.dead > 0 ? this.words.slice() : NO_WORDS, deadCount: this.dead, aliveCount: this.aliveCount };
+  }
 }
+
+const NO_WORDS = new Uint32Array(0);
 
 export function wordCount(size: number): number {
   return (size + 31) >>> 5;

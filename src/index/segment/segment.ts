@@ -4,38 +4,35 @@
  * The graph and the row ids never change after the segment is built; only alive bits are
  * cleared, by deletes. Nodes are in ascending row id order (the builder sorts its snapshot),
  * so finding a row's node is a binary search and needs no per-segment map. A segment answers
- * k-NN for its rows only; the index merges the answers of all segments and the tail. Runs on
- * the thread that owns the index; the searcher's scratch makes `search` non-reentrant.
- * For dot, the graph works in the augmented L2 space of ../space.ts (graphDims): the segment
- * extends each query by the zero coordinate and turns the graph's keys back into −q·x.
+ * k-NN for its rows only (./segment-searcher.ts, on lane 0); the index merges the answers of
+ * all segments and the tail. Runs on the thread that owns the index; the searcher's scratch
+ * makes `search` non-reentrant. Other threads search it through views (../view-data.ts),
+ * which is why {@link Segment.viewData} exists.
  * A quantized segment (../quantization.ts) holds codes, not float32: its keys are approximate
  * and its vectors are decoded on demand; the index re-ranks its answers from the originals.
  */
-import { bruteForceKeys } from '../brute-force.ts';
 import type { HnswGraph } from '../hnsw/graph.ts';
-import { MinHeap } from '../hnsw/heap.ts';
-import { HnswSearcher, type NodeFilter } from '../hnsw/search.ts';
 import type { Metric } from '../distance.ts';
+import type { SearchPart } from '../merged-search.ts';
 import { decodeRecord, type Quantization } from '../quantization.ts';
 import type { RowFilter } from '../row-filter.ts';
 import { graphDims, graphMetric } from '../space.ts';
+import type { SegmentViewData } from '../view-data.ts';
 import type { AliveBitSet } from './alive-bitset.ts';
+import { SegmentSearcher } from './segment-searcher.ts';
 
-export class Segment {
+export class Segment implements SearchPart {
   readonly id: number;
   readonly graph: HnswGraph;
   /** Row id of node n; strictly ascending. */
   readonly rowIds: Float64Array;
   readonly alive: AliveBitSet;
-  private searcher: HnswSearcher | null = null;
-  private nodes = new Int32Array(64);
-  private readonly heap = new MinHeap();
+  private searcher: SegmentSearcher | null = null;
   /** The rows' metric and dimensions (the graph's may differ: see graphDims). */
   readonly metric: Metric;
   readonly dims: number;
-  /** Dot only: M², the squared norm every augmented vector has, and the query scratch. */
-  private readonly maxNorm2: number = 0;
-  private readonly augmented: Float32Array | null = null;
+  /** Dot only: M², the squared norm every augmented vector has (see ../space.ts); else 0. */
+  readonly maxNorm2: number = 0;
   /** Quantized only: where vectorOf decodes a node. */
   private readonly decoded: Float32Array | null = null;
 
@@ -67,7 +64,6 @@ export class Segment {
         if (s > max) max = s;
       }
       this.maxNorm2 = max;
-      this.augmented = new Float32Array(d);
     }
     if (graph.quantization !== 'none') this.decoded = new Float32Array(dims);
   }
@@ -126,10 +122,9 @@ export class Segment {
   }
 
   /**
-   * The k nearest alive rows that pass `filter`, for a query in stored form: row ids and keys
-   * nearest first into the out arrays; returns how many. Returns min(k, matching) rows: when
-   * the graph walk, which still routes through masked nodes, comes back short of k (a
-   * selective filter, or matching nodes the walk cannot reach), the segment is scanned exactly.
+   * The k nearest alive rows that pass `filter`, for a query in stored form: row ids, keys and
+   * (when `outNodes` is given) nodes nearest first into the out arrays; returns how many, which
+   * is min(k, matching) (see SegmentSearcher.search).
    */
   search(
     query: Float32Array,
@@ -138,32 +133,32 @@ export class Segment {
     filter: RowFilter | null,
     outRowIds: Float64Array,
     outKeys: Float64Array,
+    outNodes?: Int32Array,
   ): number {
-    if (k <= 0 || this.alive.aliveCount === 0) return 0;
-    let qNorm2 = 0;
-    if (this.augmented !== null) {
-      for (let j = 0; j < this.dims; j++) qNorm2 += query[j] * query[j];
-      this.augmented.set(query.subarray(0, this.dims));
-      this.augmented[this.dims] = 0;
-      query = this.augmented;
-    }
-    if (this.nodes.length < k) this.nodes = new Int32Array(k);
-    const nodes = this.nodes;
-    const searcher = (this.searcher ??= new HnswSearcher(this.graph));
-    const alive = this.alive.deadCount > 0 ? this.alive.words : null;
-    const rowIds = this.rowIds;
-    const nodeFilter: NodeFilter | null = filter === null ? null : (n) => filter(rowIds[n]);
-    let found = searcher.search(query, k, ef, alive, nodeFilter, nodes, outKeys);
-    if (found < k && (alive !== null || nodeFilter !== null) && found < this.alive.aliveCount) {
-      const g = this.graph;
-      found = bruteForceKeys(searcher.kernel, 0, g.count, g.stride, g.queryOffset, k, alive, nodeFilter, nodes, outKeys, this.heap);
-    }
-    for (let i = 0; i < found; i++) outRowIds[i] = rowIds[nodes[i]];
-    if (this.augmented !== null) {
-      // ‖q' − x'‖² = ‖q‖² + M² − 2 q·x, so −q·x = (key − ‖q‖² − M²) / 2.
-      const shift = qNorm2 + this.maxNorm2;
-      for (let i = 0; i < found; i++) outKeys[i] = (outKeys[i] - shift) / 2;
-    }
-    return found;
+    return this.laneZero().search(query, k, ef, filter, outRowIds, outKeys, outNodes);
+  }
+
+  exactKey(n: number, query: Float32Array): number | null {
+    return this.laneZero().exactKey(n, query);
+  }
+
+  /** The owner's searcher, made on first use (a segment only merged away never needs one). */
+  private laneZero(): SegmentSearcher {
+    return (this.searcher ??= new SegmentSearcher(this.graph, this.rowIds, this.metric, this.maxNorm2, 0, this.alive));
+  }
+
+  /**
+   * This segment in a view: references to its graph's arrays and arena (which must be on
+   * shared memory to be posted, see ../hnsw/graph.ts shareGraph) and a copy of its alive bits.
+   */
+  viewData(): SegmentViewData {
+    return {
+      id: this.id,
+      graph: this.graph.toData(),
+      memory: this.graph.arena.memory,
+      rowIds: this.rowIds,
+      maxNorm2: this.maxNorm2,
+      alive: this.alive.snapshot(),
+    };
   }
 }
