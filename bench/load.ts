@@ -254,7 +254,9 @@ function report(setup: Setup, steps: Step[], isolations: Isolation[], machine: s
     '## Load: a mixed workload over HTTP, and reads beside a slow query',
     '',
     `\`npm run bench:load\` (\`BENCH_LOAD_ROWS\`, \`BENCH_LOAD_DIMS\`, \`BENCH_LOAD_CLIENTS\`, \`BENCH_LOAD_STEP_SECONDS\`, \`BENCH_LOAD_PROVIDER_MS\`, \`BENCH_LOAD_REPEATS\`, \`BENCH_LOAD_QUICK\`), ${machine}; ` +
-      `1-min load average ${loadStart.toFixed(2)} at start and ${loadEnd.toFixed(2)} at the end. **The machine is shared by several engineers' processes (2 cores), so every figure here is noisy**; the driver, the provider and the server also share those cores. Repeated figures are given as ranges.`,
+      `1-min load average ${loadStart.toFixed(2)} at start and ${loadEnd.toFixed(2)} at the end` +
+      (loadStart > 1 ? ". **Other processes were busy on the machine's 2 cores, so every figure here is noisy**" : '') +
+      '; the driver, the provider and the server share those cores. Repeated figures are given as ranges.',
     '',
     `A real Quiver server (child process, loopback, WAL, synchronous=FULL, QUIVER_READ_WORKERS=${READ_WORKERS}, other settings default) holds ` +
       `\`${TABLE} (id INT AUTO_INCREMENT PRIMARY KEY, tenant INT, category INT, doc TEXT, vec VECTOR(${DIMS}) AS (EMBEDDING(doc, '${MODEL}', ${DIMS})) STORED, VECTOR INDEX vi(vec) distance=cosine)\` ` +
@@ -299,7 +301,7 @@ function report(setup: Setup, steps: Step[], isolations: Isolation[], machine: s
     '',
     '*Index lag* is `SHOW INDEX STATUS`\'s lag_rows (rows in the tail, not yet in a graph; the tail is searched by brute force, so they are found all the same) and lag_seconds (age of the oldest), sampled each second: mean / max over the step. ' +
       '*RSS* is the server process\'s VmRSS (all threads: engine, read workers, index builds) from /proc, before the step → at its end (max during it). ' +
-      '*Server CPU* is the CPU time the server process used over the step\'s wall time, in cores (of 2, shared with everything else on the machine), and *engine thread* the same for its main thread alone, which parses, plans (including vector index searches and selectivity samples), writes, and does all HTTP and JSON work; ' +
+      '*Server CPU* is the CPU time the server process used over the step\'s wall time, in cores (of 2, shared with everything else on the machine), and *engine thread* the same for its main thread alone, which parses, plans (including selectivity samples; the index searches of reads run on the read workers), writes, and does all HTTP and JSON work; ' +
       '*CPU ms per op* divides each by the operations done, a cost that depends far less on how much CPU the machine left the server than throughput does. ' +
       '*503 retried*: OVERLOADED answers the client waited out (`Retry-After`) and sent again.',
     '',
