@@ -229,8 +229,8 @@ async function main(): Promise<void> {
   for (const e of errors.kept) console.log(`  error: ${e.op} ${e.status} ${e.code}: ${e.detail}`);
   if (errors.kept.some((e) => e.code === 'SHORT_ANSWER')) {
     console.log(
-      '  (SHORT_ANSWER, fewer than 10 rows where thousands match: a read planned on the engine thread fixes the index\'s candidate rows, ' +
-        'waits for a read worker, and a DELETE of one candidate commits in between: an engine race, not a soak problem)',
+      '  (SHORT_ANSWER, fewer than 10 rows where thousands match: the index view a read worker searched and its SQL snapshot ' +
+        'saw different commits, e.g. a DELETE of a candidate in between: an engine race, not a soak problem)',
     );
   }
   check(errors.count === 0 && provider.failures === 0, `errors: ${errors.count} (provider failures ${provider.failures}); 503 OVERLOADED retried after Retry-After: ${run.overloaded}`);

@@ -124,6 +124,18 @@ function lower(s: string): string {
 }
 
 /**
+ * The writer's statement timeout (engine.ts): SQLite cannot be interrupted from JavaScript
+ * here, so every SELECT with a FROM inside an INSERT, UPDATE or DELETE (INSERT ... SELECT,
+ * subqueries, CTEs: where a write can run away) also calls this function, which throws once
+ * the statement is past its deadline. SQLite evaluates a term that reads no column once per
+ * row of the outermost loop it can, so a runaway join or recursive CTE is stopped within one
+ * outer row's work. Only statements a request runs get it: never stored SQL (views, triggers).
+ */
+export const DEADLINE_FUNCTION = '__quiver_check_deadline';
+const DEADLINE_CHECK = `${DEADLINE_FUNCTION}()`;
+const DEADLINE_CHECKED = new Set<A.Statement['kind']>(['insert', 'update', 'delete']);
+
+/**
  * Prints `statement` for `target`. `source` is the request text, for naming result columns.
  * `restrictions` (from the planner): the SELECT cores limited to candidate row ids, which are
  * bound later as JSON (params.ts, bindRowIds).
@@ -135,7 +147,8 @@ export function emitStatement(
   source: string,
   restrictions?: ReadonlyMap<A.SelectCore, unknown>,
 ): EmittedStatement {
-  const emitter = new Emitter(target, catalog, source, restrictions);
+  const deadlineChecks = target === 'sqlite' && DEADLINE_CHECKED.has(statement.kind);
+  const emitter = new Emitter(target, catalog, source, restrictions, deadlineChecks);
   const sql = emitter.statement(statement);
   return {
     sql,
@@ -186,6 +199,8 @@ class Emitter {
     private readonly catalog: CatalogView,
     private readonly source: string,
     private readonly restrictions?: ReadonlyMap<A.SelectCore, unknown>,
+    /** Whether SELECTs with a FROM get DEADLINE_CHECK (see there). */
+    private readonly deadlineChecks = false,
   ) {}
 
   /** An expression on its own; `scope` is the table its column references name, if any. */
@@ -630,12 +645,15 @@ class Emitter {
       text += c.columns.map((col) => this.resultColumn(col)).join(', ');
       text += from;
       const where = c.where ? this.where(c.where, new Set(joins.map((j) => j.conjunct))) : '';
+      const added: string[] = [];
       if (this.restrictions?.has(c) && c.from?.kind === 'table') {
         const param = `${INTERNAL_PREFIX}rowids_${this.rowIdParams.size}`;
         this.rowIdParams.set(c, param);
-        const rowId = `${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (SELECT value FROM json_each(:${param}))`;
-        text += where ? ` WHERE (${where}) AND ${rowId}` : ` WHERE ${rowId}`;
-      } else if (where) text += ` WHERE ${where}`;
+        added.push(`${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (SELECT value FROM json_each(:${param}))`);
+      }
+      if (this.deadlineChecks && c.from) added.push(DEADLINE_CHECK);
+      if (added.length > 0) text += ` WHERE ${[...(where ? [`(${where})`] : []), ...added].join(' AND ')}`;
+      else if (where) text += ` WHERE ${where}`;
       if (c.groupBy.length) text += ` GROUP BY ${c.groupBy.map((x) => this.expr(x)).join(', ')}`;
       if (c.having) text += ` HAVING ${this.expr(c.having)}`;
       if (c.windows.length) text += ` WINDOW ${c.windows.map((w) => `${this.ident(w.name)} AS ${this.windowSpec(w.spec)}`).join(', ')}`;

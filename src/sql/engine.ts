@@ -19,7 +19,7 @@ import { backupDatabase, type BackupResult } from './backup.ts';
 import { Catalog, migrateCatalog } from './catalog.ts';
 import { DdlRunner } from './ddl.ts';
 import { resolveEfSearch } from '../index/index.ts';
-import { emitExpression, emitStatement, type EmittedStatement } from './emit.ts';
+import { DEADLINE_FUNCTION, emitExpression, emitStatement, type EmittedStatement } from './emit.ts';
 import { QuiverError, isQuiverError } from './errors.ts';
 import { Introspector } from './introspect.ts';
 import { positionOf } from './lexer.ts';
@@ -151,6 +151,9 @@ export class Engine {
   private queuedWrites = 0;
   /** The statement of the request holding the lock that is running, for limit errors. */
   private statementIndex = 0;
+  /** The statement timeout of the request holding the lock, and when its running write must stop. */
+  private timeoutMs = 0;
+  private deadline = Infinity;
 
   private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls, options: OpenOptions) {
     this.db = db;
@@ -164,6 +167,18 @@ export class Engine {
     this.introspector = new Introspector(db, this.catalog);
     this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, { ...options.index, searchLanes: workers + 1 });
     this.planner = new Planner(db, this.catalog, this.indexes, options.planner);
+    db.function(DEADLINE_FUNCTION, { deterministic: false }, () => this.checkDeadline());
+  }
+
+  /** Called by writes' SELECTs as they step (emit.ts, DEADLINE_FUNCTION): stops one past its timeout. */
+  private checkDeadline(): 1 {
+    if (Date.now() > this.deadline) {
+      throw new QuiverError(
+        'STATEMENT_TIMEOUT',
+        `the statement ran longer than the statement timeout of ${this.timeoutMs} ms and was stopped; its transaction was rolled back`,
+      );
+    }
+    return 1;
   }
 
   /** Opens (creating if needed) the database under `options.dataDir`, and its vector indexes. */
@@ -397,6 +412,7 @@ export class Engine {
     const db = this.db;
     if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
     this.settings = { efSearch: typeof options.efSearch === 'number' ? options.efSearch : undefined };
+    this.timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
     this.budget = new ResultBudget(this.limits);
     try {
       return await this.runScript(db, sql, params, round, options);
@@ -669,22 +685,27 @@ export class Engine {
 
   private run(emitted: EmittedStatement, args: unknown[], isInsert: boolean): StatementResult {
     const stmt = this.prepare(emitted.sql);
-    if (!stmt.reader) {
-      const info = stmt.run(...args);
-      return {
-        columns: [],
-        rows: [],
-        changes: info.changes,
-        lastInsertId: isInsert ? normalizeInteger(info.lastInsertRowid) : null,
-      };
+    this.deadline = Date.now() + this.timeoutMs;
+    try {
+      if (!stmt.reader) {
+        const info = stmt.run(...args);
+        return {
+          columns: [],
+          rows: [],
+          changes: info.changes,
+          lastInsertId: isInsert ? normalizeInteger(info.lastInsertRowid) : null,
+        };
+      }
+      const shape = this.resultShape(stmt, emitted);
+      const rows: SqlValue[][] = [];
+      for (const row of stmt.iterate(...args) as Iterable<SqlValue[]>) {
+        rows.push(row);
+        this.budget.add(row, rows.length, this.statementIndex);
+      }
+      return { columns: shape.names, rows: shapeRows(rows, shape), changes: 0, lastInsertId: null };
+    } finally {
+      this.deadline = Infinity;
     }
-    const shape = this.resultShape(stmt, emitted);
-    const rows: SqlValue[][] = [];
-    for (const row of stmt.iterate(...args) as Iterable<SqlValue[]>) {
-      rows.push(row);
-      this.budget.add(row, rows.length, this.statementIndex);
-    }
-    return { columns: shape.names, rows: shapeRows(rows, shape), changes: 0, lastInsertId: null };
   }
 
   /** A reader's column names and which of them hold vectors, worked out once per catalog version. */

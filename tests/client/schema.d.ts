@@ -203,8 +203,9 @@ export interface components {
       }]>;
       /**
        * @description Statement timeout for this request, in ms. It can lower the server's
-       * (`QUIVER_STATEMENT_TIMEOUT_MS`, default 30000), never raise it. A read past it is
-       * stopped and answered 408 `STATEMENT_TIMEOUT`.
+       * (`QUIVER_STATEMENT_TIMEOUT_MS`, default 30000), never raise it. A read past it, or a
+       * write whose SELECT (INSERT ... SELECT, a subquery, a CTE) runs past it, is stopped
+       * and answered 408 `STATEMENT_TIMEOUT`.
        */
       timeoutMs?: number;
     };
@@ -525,7 +526,8 @@ export interface components {
     };
     /**
      * @description A statement ran longer than the statement timeout and was stopped (`STATEMENT_TIMEOUT`).
-     * Nothing of the request was written. Narrow the query, or raise the timeout.
+     * A read wrote nothing; a write's transaction (the whole request, without BEGIN) was
+     * rolled back. Narrow the query, or raise the timeout.
      */
     StatementTimeout: {
       content: {
