@@ -18,6 +18,7 @@
  * | QUIVER_READ_WORKERS   | 2           | threads running SELECT-only requests on their own read connections; 0 runs them on the writer |
  * | QUIVER_STATEMENT_TIMEOUT_MS | 30000 | a read running longer is stopped (408); a request's `timeoutMs` may lower it |
  * | QUIVER_MAX_STATEMENTS | 10000       | statements in one request                           |
+ * | QUIVER_MAX_SQL_TOKENS | 1000000     | SQL tokens in one request (about a second of parsing on the engine's thread) |
  * | QUIVER_MAX_ROWS       | 100000      | rows one statement may return                       |
  * | QUIVER_MAX_RESULT_BYTES | 67108864  | bytes the results of one request may hold (64 MiB)  |
  * | QUIVER_MAX_CONCURRENT_REQUESTS | 512 | requests in progress at once; more get 503 + Retry-After |
@@ -123,6 +124,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   const limits: Limits = Object.freeze({
     statementTimeoutMs: integer('QUIVER_STATEMENT_TIMEOUT_MS', DEFAULT_LIMITS.statementTimeoutMs, 10, 86_400_000),
     maxStatements: integer('QUIVER_MAX_STATEMENTS', DEFAULT_LIMITS.maxStatements, 1, 10_000_000),
+    maxSqlTokens: integer('QUIVER_MAX_SQL_TOKENS', DEFAULT_LIMITS.maxSqlTokens, 100, 1_000_000_000),
     maxRows: integer('QUIVER_MAX_ROWS', DEFAULT_LIMITS.maxRows, 1, 1_000_000_000),
     maxResultBytes: integer('QUIVER_MAX_RESULT_BYTES', DEFAULT_LIMITS.maxResultBytes, 1024, 1024 ** 3),
     maxQueuedWrites: integer('QUIVER_MAX_QUEUED_WRITES', DEFAULT_LIMITS.maxQueuedWrites, 0, 1_000_000),

@@ -507,7 +507,7 @@ export class Engine {
   private compile(sql: string): CompiledScript {
     const cached = this.scripts.get(sql);
     if (cached) return cached;
-    const statements = parseScript(sql);
+    const statements = parseScript(sql, this.limits.maxSqlTokens);
     if (statements.length === 0) throw new QuiverError('BAD_REQUEST', 'the request holds no SQL statement');
     if (statements.length > this.limits.maxStatements) throw tooManyStatements(statements.length, this.limits);
     const script: CompiledScript = { statements, emitted: new Array(statements.length) };

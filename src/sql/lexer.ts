@@ -75,12 +75,22 @@ function syntaxError(sql: string, offset: number, detail: string): QuiverError {
   return new QuiverError('SYNTAX_ERROR', `${detail} at line ${position.line}, column ${position.column}`, { position });
 }
 
-/** Splits `sql` into tokens, ending with one `eof` token. Throws SYNTAX_ERROR on bad input. */
-export function tokenize(sql: string): Token[] {
+/**
+ * Splits `sql` into tokens, ending with one `eof` token. Throws SYNTAX_ERROR on bad input, and
+ * LIMIT_EXCEEDED past `maxTokens`: lexing and parsing run on the engine's thread at about a
+ * microsecond a token, so megabytes of tiny tokens would hold it for seconds.
+ */
+export function tokenize(sql: string, maxTokens = Infinity): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   const n = sql.length;
   while (i < n) {
+    if (tokens.length > maxTokens) {
+      throw new QuiverError(
+        'LIMIT_EXCEEDED',
+        `the SQL holds more than ${maxTokens} tokens; at most ${maxTokens} are allowed per request (QUIVER_MAX_SQL_TOKENS): split it, or bind values as params`,
+      );
+    }
     const ch = sql[i];
     if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\f' || ch === '\v') {
       i++;

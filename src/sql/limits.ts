@@ -14,6 +14,8 @@ export interface Limits {
   statementTimeoutMs: number;
   /** Statements in one request — QUIVER_MAX_STATEMENTS. */
   maxStatements: number;
+  /** SQL tokens in one request (parsing is on the engine's thread) — QUIVER_MAX_SQL_TOKENS. */
+  maxSqlTokens: number;
   /** Rows one statement may return — QUIVER_MAX_ROWS. */
   maxRows: number;
   /** Bytes (estimated as JSON would carry them) all statements of a request may return — QUIVER_MAX_RESULT_BYTES. */
@@ -31,6 +33,7 @@ export interface Limits {
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   statementTimeoutMs: 30_000,
   maxStatements: 10_000,
+  maxSqlTokens: 1_000_000,
   maxRows: 100_000,
   maxResultBytes: 64 * 1024 * 1024,
   maxQueuedWrites: 256,

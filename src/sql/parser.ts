@@ -53,9 +53,12 @@ export function isBareTypeWord(word: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9_$]*$/.test(word) && !RESERVED.has(word.toUpperCase()) && !COLUMN_CONSTRAINT_WORDS.has(word.toUpperCase());
 }
 
-/** Parses a whole request: statements separated by `;`. Empty statements are skipped. */
-export function parseScript(sql: string): A.Statement[] {
-  return refuseStackOverflow(() => new Parser(sql).script());
+/**
+ * Parses a whole request: statements separated by `;`. Empty statements are skipped. More
+ * than `maxTokens` tokens is a LIMIT_EXCEEDED (see tokenize).
+ */
+export function parseScript(sql: string, maxTokens?: number): A.Statement[] {
+  return refuseStackOverflow(() => new Parser(sql, maxTokens).script());
 }
 
 /** Parses exactly one statement (a trailing `;` is allowed). */
@@ -126,8 +129,11 @@ class Parser {
   /** Positional parameters seen in the current statement. */
   private positionalCount = 0;
 
-  constructor(private readonly sql: string) {
-    this.tokens = tokenize(sql);
+  constructor(
+    private readonly sql: string,
+    maxTokens?: number,
+  ) {
+    this.tokens = tokenize(sql, maxTokens);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -164,6 +164,20 @@ describe('reads on worker threads', () => {
     }
   });
 
+  test('requests with more SQL tokens than QUIVER_MAX_SQL_TOKENS are refused before any runs, however they are spread', async () => {
+    const engine = open({ limits: { maxSqlTokens: 1_000 } });
+    await engine.execute('CREATE TABLE t (a, b, c)');
+    const rows = (n: number) => `INSERT INTO t VALUES ${Array.from({ length: n }, () => '(1, 2, 3)').join(', ')}`;
+    expect((await engine.execute(rows(100))).results[0].changes).toBe(100);
+    for (const sql of [rows(200), 'SELECT 1;'.repeat(600)]) {
+      const e = await failure(engine.execute(sql));
+      expect(e.code).toBe('LIMIT_EXCEEDED');
+      expect(e.status).toBe(400);
+      expect(e.detail).toMatch(/more than 1000 tokens; .*QUIVER_MAX_SQL_TOKENS\): split it, or bind values as params/);
+    }
+    expect((await engine.execute('SELECT count(*) FROM t')).results[0].rows).toEqual([[100]]);
+  });
+
   test('requests with more statements than QUIVER_MAX_STATEMENTS are refused before any runs', async () => {
     const engine = open({ limits: { maxStatements: 3 } });
     await engine.execute('CREATE TABLE t (a)');
