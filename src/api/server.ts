@@ -58,6 +58,7 @@ try {
     embeddings,
     index: { flushRows: config.indexFlushRows, flushAgeMs: config.indexFlushAgeMs },
     readWorkers: config.readWorkers,
+    searchOnWorkers: config.searchOnWorkers,
     synchronous: config.synchronous,
     limits: config.limits,
   });

@@ -74,6 +74,13 @@ export interface OpenOptions extends EngineOptions {
   /** Read worker threads (read-pool.ts); 0, the default, runs every statement on the calling thread. */
   readWorkers?: number;
   /**
+   * With read workers: search the vector indexes on the workers too, over views of them in
+   * shared memory (search-step.ts), rather than on this thread while planning. Off by default:
+   * the soak shows the server's memory climbing with it (workers seldom collect the garbage
+   * that keeps retired segments' shared memory alive), which is not understood yet.
+   */
+  searchOnWorkers?: boolean;
+  /**
    * SQLite's `synchronous` setting in WAL mode. FULL (the default): an acknowledged COMMIT
    * survives power loss. NORMAL: it survives a crash of Quiver, but the last commits may be
    * lost on power loss or an OS crash; commits are faster (no fsync per commit).
@@ -151,6 +158,8 @@ export class Engine {
   private queuedWrites = 0;
   /** The statement of the request holding the lock that is running, for limit errors. */
   private statementIndex = 0;
+  /** Whether reads search the vector indexes on their worker (OpenOptions.searchOnWorkers). */
+  private readonly searchOnWorkers: boolean;
   /** The statement timeout of the request holding the lock, and when its running write must stop. */
   private timeoutMs = 0;
   private deadline = Infinity;
@@ -165,7 +174,8 @@ export class Engine {
     this.catalog = new Catalog(db);
     this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
     this.introspector = new Introspector(db, this.catalog);
-    this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, { ...options.index, searchLanes: workers + 1 });
+    this.searchOnWorkers = workers > 0 && (options.searchOnWorkers ?? false);
+    this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, { ...options.index, searchLanes: this.searchOnWorkers ? workers + 1 : 1 });
     this.planner = new Planner(db, this.catalog, this.indexes, options.planner);
     db.function(DEADLINE_FUNCTION, { deterministic: false }, () => this.checkDeadline());
   }
@@ -350,13 +360,17 @@ export class Engine {
             // its snapshot and the index views are both taken here, under the lock.
             await lease.snapshot();
             const planned = this.planner.plan(s, sql, args, efSearch);
-            if (planned.searches.size > 0) {
+            if (planned.searches.size > 0 && this.searchOnWorkers) {
               emitted = emitStatement(s, 'sqlite', this.catalog, sql, planned.searches);
               searches = [...planned.searches].map(([core, plan]) => ({
                 param: emitted.rowIdParams.get(core)!,
                 step: plan.step!,
                 index: this.indexes.exportView(plan.index),
               }));
+            } else if (planned.searches.size > 0) {
+              const restrictions = this.planner.search(planned);
+              emitted = emitStatement(s, 'sqlite', this.catalog, sql, restrictions);
+              args = bindRowIds(args, emitted, restrictions);
             }
           }
           shapes.push(this.resultShape(this.prepare(emitted.sql), emitted));

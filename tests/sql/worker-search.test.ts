@@ -21,6 +21,7 @@ function open(readWorkers: number): Engine {
   const engine = Engine.open({
     dataDir: dir,
     readWorkers,
+    searchOnWorkers: true,
     index: { flushRows: 400, builder: 'inline' },
     planner: { exactMaxRows: 0, prefilterMaxRows: 30 },
   });
