@@ -229,7 +229,7 @@ async function main(): Promise<void> {
   for (const e of errors.kept) console.log(`  error: ${e.op} ${e.status} ${e.code}: ${e.detail}`);
   if (errors.kept.some((e) => e.code === 'SHORT_ANSWER')) {
     console.log(
-      '  (SHORT_ANSWER, fewer than 10 rows where thousands match: the index view a read worker searched and its SQL snapshot ' +
+      '  (SHORT_ANSWER, fewer than 10 rows where thousands match: the index search of a read and its SQL snapshot ' +
         'saw different commits, e.g. a DELETE of a candidate in between: an engine race, not a soak problem)',
     );
   }
