@@ -357,7 +357,8 @@ export class Engine {
           let searches: ReadSearch[] | undefined;
           if (script.vectorQueries?.[i]) {
             // The read must see the rows the index sees now, however long it waits for a worker:
-            // its snapshot and the index views are both taken here, under the lock.
+            // its snapshot and the index search (or, searching on the worker, the view) are both
+            // taken here, under the lock.
             await lease.snapshot();
             const planned = this.planner.plan(s, sql, args, efSearch);
             if (planned.searches.size > 0 && this.searchOnWorkers) {
