@@ -18,7 +18,7 @@ import { withNamed } from './params.ts';
 import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import { runSearchStep, type IndexViewRef } from './search-step.ts';
 import type { SqlValue } from './types.ts';
-import { viewVector } from './vector-codec.ts';
+import { originalsReader } from './vector-codec.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
@@ -60,13 +60,7 @@ function readerFor(ref: IndexViewRef, name: string): IndexViewReader {
   const known = readers.get(name);
   if (known?.indexId === ref.view.indexId) return known.reader;
   const { originalsSql, dims } = ref;
-  const originals =
-    originalsSql === null
-      ? undefined
-      : (rowId: number) => {
-          const v = (prepare(originalsSql, false).get(rowId) as { v: unknown } | undefined)?.v;
-          return v instanceof Uint8Array && v.byteLength === dims * 4 ? viewVector(v) : null;
-        };
+  const originals = originalsSql === null ? undefined : originalsReader(() => prepare(originalsSql, false), dims);
   const reader = new IndexViewReader(lane, originals);
   readers.set(name, { indexId: ref.view.indexId, reader });
   return reader;

@@ -4,6 +4,7 @@
  * BLOB of float32 little-endian values (DESIGN decision 1); in text it is `[0.1, 0.2]`; in JSON
  * it is an array of the shortest decimals that round-trip to the same float32 values.
  */
+import type Database from 'better-sqlite3';
 import { QuiverError } from './errors.ts';
 
 /** AliSQL's limit, kept so schemas move between the two unchanged. */
@@ -43,6 +44,18 @@ export function decodeVector(blob: Uint8Array): Float32Array {
 export function viewVector(blob: Uint8Array): Float32Array {
   if (LITTLE_ENDIAN && blob.byteOffset % 4 === 0) return new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
   return decodeVector(blob);
+}
+
+/**
+ * The float32 originals a quantized index re-ranks from (src/index/rerank.ts), read by rowid
+ * with `readRow()` (a statement whose one column is `v`): the row's vector when it has `dims`
+ * floats, else null. Used by the engine's thread and by read workers, each on its connection.
+ */
+export function originalsReader(readRow: () => Database.Statement, dims: number): (rowId: number) => Float32Array | null {
+  return (rowId) => {
+    const v = (readRow().get(rowId) as { v: unknown } | undefined)?.v;
+    return v instanceof Uint8Array && v.byteLength === dims * 4 ? viewVector(v) : null;
+  };
 }
 
 /**

@@ -21,7 +21,7 @@ import { MANIFEST_FILE, VectorIndex, type VectorIndexOptions, type VectorIndexSt
 import type { Catalog } from './catalog.ts';
 import type { VectorIndexInfo } from './catalog-view.ts';
 import type { IndexViewRef } from './search-step.ts';
-import { viewVector } from './vector-codec.ts';
+import { originalsReader, viewVector } from './vector-codec.ts';
 
 /** How often saved state is brought up to date when segments changed or the log grew. */
 const SAVE_INTERVAL_MS = 5_000;
@@ -252,10 +252,7 @@ export class VectorIndexes {
       m: info.m,
       efConstruction: info.efConstruction,
       quantization: info.quantization,
-      originals: (rowId) => {
-        const row = open.readRow.get(rowId) as { v: unknown } | undefined;
-        return row?.v instanceof Uint8Array && row.v.byteLength === dims * 4 ? viewVector(row.v) : null;
-      },
+      originals: originalsReader(() => open.readRow, dims),
       flushRows: this.options.flushRows,
       flushAgeMs: this.options.flushAgeMs,
       builder: this.options.builder,
