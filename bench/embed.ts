@@ -168,6 +168,8 @@ interface PassFigures {
   unexpectedRequestCounts: number;
   /** CPU time the server process used during the pass (user + system), in ms; undefined where /proc is not. */
   serverCpuMs: number | undefined;
+  /** The same for the server's main thread alone, where SQL runs. */
+  engineCpuMs: number | undefined;
   breakdown: StatementBreakdown | undefined;
   /** performance.now() bounds of the pass, for the profile window. */
   from: number;
@@ -319,12 +321,13 @@ function insertBodies(docs: readonly string[]): { body: string; rows: number }[]
 }
 
 /**
- * CPU time process `pid` has used so far (user + system), in ms, from /proc/<pid>/stat; undefined
- * where there is no /proc. Unlike wall time it barely moves when other work shares the machine.
+ * CPU time used so far (user + system), in ms, by process `pid` (all its threads) or, with
+ * `mainThread`, by its main thread alone (the engine's), from /proc; undefined where there is
+ * no /proc. Unlike wall time it barely moves when other work shares the machine.
  */
-function processCpuMs(pid: number): number | undefined {
+function cpuMs(pid: number, mainThread = false): number | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = fs.readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
@@ -361,11 +364,13 @@ async function runPass(
       if (answer.results[0].changes !== bodies[i].rows) throw new Error(`${label}: an INSERT of ${bodies[i].rows} rows changed ${answer.results[0].changes}`);
     }
   };
-  const cpuBefore = processCpuMs(server.pid);
+  const cpuBefore = cpuMs(server.pid);
+  const engineBefore = cpuMs(server.pid, true);
   const from = performance.now();
   await Promise.all(Array.from({ length: clients }, client));
   const to = performance.now();
-  const cpuAfter = processCpuMs(server.pid);
+  const cpuAfter = cpuMs(server.pid);
+  const engineAfter = cpuMs(server.pid, true);
   if (provider.failures > 0) throw new Error(`${label}: the provider answered ${provider.failures} requests with an error`);
 
   const intervals = provider.intervals;
@@ -427,6 +432,7 @@ async function runPass(
     unexpectedRequestCounts: unexpected,
     breakdown,
     serverCpuMs: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
+    engineCpuMs: engineBefore !== undefined && engineAfter !== undefined ? engineAfter - engineBefore : undefined,
     from,
     to,
   };
@@ -472,12 +478,13 @@ function embeddingConfig(provider: FakeEmbeddingsServer, encoding: Settings['enc
 
 const fmt = (x: number, digits = 0) => x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const seconds = (ms: number) => fmt(ms / 1000, 2);
+const perStatement = (ms: number | undefined, p: PassFigures) => (ms === undefined ? '–' : (ms / (p.rows / ROWS_PER_STATEMENT)).toFixed(1));
 const overheadShare = (p: PassFigures) => (p.wallMs - p.providerBusyMs) / p.wallMs;
 
 function passTableLines(passes: readonly PassFigures[], settings: Settings): string[] {
   return [
-    '| pass | rows | clients | wall s | rows/s | provider requests | provider busy s | engine overhead s | overhead % of wall | floor s | wall ÷ floor | server CPU ms / statement |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| pass | rows | clients | wall s | rows/s | provider requests | provider busy s | engine overhead s | overhead % of wall | floor s | wall ÷ floor | server CPU ms / statement | engine thread CPU ms / statement |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...passes.map((p) => {
       // The provider alone: its requests, maxConcurrency at a time, at BENCH_PROVIDER_MS each.
       const floorMs = Math.ceil(p.providerRequests / MAX_CONCURRENCY) * settings.providerMs;
@@ -485,7 +492,7 @@ function passTableLines(passes: readonly PassFigures[], settings: Settings): str
         `| ${p.label} | ${fmt(p.rows)} | ${p.clients} | ${seconds(p.wallMs)} | ${fmt(p.rows / (p.wallMs / 1000))} | ` +
         `${fmt(p.providerRequests)} | ${seconds(p.providerBusyMs)} | ${seconds(p.wallMs - p.providerBusyMs)} | ` +
         `${(100 * overheadShare(p)).toFixed(1)}% | ${seconds(floorMs)} | ${floorMs > 0 ? `${(p.wallMs / floorMs).toFixed(1)}x` : '–'} | ` +
-        `${p.serverCpuMs === undefined ? '–' : (p.serverCpuMs / (p.rows / ROWS_PER_STATEMENT)).toFixed(1)} |`
+        `${perStatement(p.serverCpuMs, p)} | ${perStatement(p.engineCpuMs, p)} |`
       );
     }),
   ];

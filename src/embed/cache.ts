@@ -29,7 +29,8 @@ import { startTsWorker } from '../util/ts-worker.ts';
 import { decodeVector } from '../sql/vector-codec.ts';
 import { CacheFile, openCacheFile, rowKey } from './cache-file.ts';
 import type { RowTouch, RowWrite } from './cache-file.ts';
-import type { WriteAnswer, WriteJob, WriterData } from './cache-worker.ts';
+import { packJob } from './cache-job.ts';
+import type { WriteAnswer, WriterData } from './cache-worker.ts';
 
 export { CACHE_FILE } from './cache-file.ts';
 
@@ -46,6 +47,8 @@ export const MAX_FLUSH_DELAY_MS = 60_000;
 const FLUSH_MAX_ENTRIES = 4096;
 /** Most puts in one write (one transaction, a few milliseconds); more go in the next one. */
 const FLUSH_CHUNK_ENTRIES = 256;
+/** Keys of missed texts kept for their puts; past it they are forgotten and hashed again. */
+const MAX_MISSED_KEYS = 8192;
 /** Keys looked up in the file per statement. */
 const LOOKUP_CHUNK = 64;
 /** A Map entry and its objects, roughly, beyond the vector and the key string. */
@@ -117,6 +120,8 @@ export class EmbeddingCache {
   private memoryBytes = 0;
   /** Puts waiting to be handed to a writer, by memoryKey(); looked up before `memory`. */
   private readonly unwritten = new Map<string, Unwritten>();
+  /** Row keys of texts lately missed in the file, by memoryKey(), for their puts; at most MAX_MISSED_KEYS. */
+  private readonly missedKeys = new Map<string, Buffer>();
   /** Last-used times to write: row key (hex) -> key and time. */
   private readonly touches = new Map<string, RowTouch>();
   private timer: NodeJS.Timeout | null = null;
@@ -126,8 +131,8 @@ export class EmbeddingCache {
   private worker: Worker | null = null;
   private useWorker: boolean;
   private seq = 0;
-  /** Jobs handed to the writer and not yet confirmed: flush() writes them again, in case. */
-  private readonly posted = new Map<number, WriteJob>();
+  /** Rows handed to the writer and not yet confirmed: flush() writes them again, in case. */
+  private readonly posted = new Map<number, { writes: RowWrite[]; touches: RowTouch[] }>();
 
   constructor(options: EmbeddingCacheOptions) {
     this.path = options.path;
@@ -182,6 +187,11 @@ export class EmbeddingCache {
         this.remember(memoryKey(model, dims, texts[chunk[j]]), entry);
         out[chunk[j]] = entry.vector;
       }
+      // A miss is usually put soon after: its key is kept for that put, to be hashed once.
+      if (this.missedKeys.size + chunk.length > MAX_MISSED_KEYS) this.missedKeys.clear();
+      chunk.forEach((i, j) => {
+        if (out[i] === undefined) this.missedKeys.set(memoryKey(model, dims, texts[i]), keys[j]);
+      });
     }
     return out;
   }
@@ -242,7 +252,8 @@ export class EmbeddingCache {
     for (const [mk, w] of this.unwritten) {
       if (writes.length >= limit) break;
       this.unwritten.delete(mk);
-      const key = rowKey(w.model, w.dims, w.text);
+      const key = this.missedKeys.get(mk) ?? rowKey(w.model, w.dims, w.text);
+      this.missedKeys.delete(mk);
       this.remember(mk, { vector: w.vector, key, usedAt: w.at, bytes: 0 });
       writes.push({ key, model: w.model, dims: w.dims, vector: w.vector, at: w.at });
     }
@@ -263,14 +274,9 @@ export class EmbeddingCache {
       return;
     }
     const seq = ++this.seq;
-    // Own copies: a view would carry its whole (possibly pooled) ArrayBuffer across threads.
-    const job: WriteJob = {
-      seq,
-      writes: writes.map((w) => ({ ...w, key: new Uint8Array(w.key), vector: w.vector.byteLength === w.vector.buffer.byteLength ? w.vector : w.vector.slice() })),
-      touches: touches.map((t) => ({ key: new Uint8Array(t.key), at: t.at })),
-    };
-    this.posted.set(seq, job);
-    worker.postMessage(job);
+    this.posted.set(seq, { writes, touches });
+    const { job, transfer } = packJob(seq, writes, touches);
+    worker.postMessage(job, transfer);
   }
 
   /** Writes on this thread; a failure is reported, not thrown. */

@@ -1,9 +1,10 @@
 /**
  * @module embed
  * Quiver's embedding layer, the public door of src/embed: the models of one data dir (the
- * built-in offline model and those of the config file, see registry.ts), the batcher that
- * feeds them (batcher.ts) and the cache in front of them (cache.ts: memory, then a file written
- * by a thread of its own). The SQL layer passes an Embeddings to Engine.open as its
+ * built-in offline model and those of the config file, see registry.ts; OpenAI-compatible ones
+ * send their requests from a thread of their own, providers/provider-thread.ts), the batcher
+ * that feeds them (batcher.ts) and the cache in front of them (cache.ts: memory, then a file
+ * written by a thread of its own). The SQL layer passes an Embeddings to Engine.open as its
  * EmbeddingSource. Runs on the thread that owns it.
  *
  * @example
@@ -143,8 +144,9 @@ export class Embeddings implements EmbeddingSource {
     return this.cache.stats();
   }
 
-  /** Writes the cache's waiting vectors and closes it; requests in flight finish, but their vectors are not stored. */
+  /** Writes the cache's waiting vectors and closes it, and stops the providers' thread: requests in flight fail. */
   close(): void {
     this.cache.close();
+    this.registry.close();
   }
 }

@@ -58,7 +58,8 @@ import { QuiverError } from '../sql/errors.ts';
 import { MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from '../sql/vector-codec.ts';
 import type { EmbeddingProvider, ModelInfo, ProviderKind } from './provider.ts';
 import { LOCAL_MODEL_NAME, LocalProvider } from './providers/local.ts';
-import { OPENAI_DEFAULT_BASE_URL, OpenAIProvider } from './providers/openai.ts';
+import { OPENAI_DEFAULT_BASE_URL } from './providers/openai.ts';
+import { ProviderThread } from './providers/provider-thread.ts';
 
 export const EMBEDDING_CONFIG_ENV = 'QUIVER_EMBEDDING_CONFIG';
 export const EMBEDDING_CONFIG_FILE = 'embedding.json';
@@ -372,13 +373,21 @@ export interface ModelRegistryOptions {
 export class ModelRegistry {
   private readonly byName = new Map<string, EmbeddingProvider>();
   private readonly summaries: ModelSummary[] = [];
+  /** Where the OpenAI-compatible models run their requests. */
+  private readonly thread = new ProviderThread();
 
   constructor(config: EmbeddingConfig, options: ModelRegistryOptions) {
     const local = new LocalProvider({ cacheDir: options.cacheDir });
     this.add(local, LOCAL_MODEL_NAME);
     for (const model of config.models) {
-      this.add(new OpenAIProvider({ model: model.info, baseURL: model.baseURL, remoteModel: model.remoteModel, apiKeyEnv: model.apiKeyEnv, encodingFormat: model.encodingFormat, env: options.env }), model.remoteModel);
+      const { info, baseURL, remoteModel, apiKeyEnv, encodingFormat } = model;
+      this.add(this.thread.add({ model: info, baseURL, remoteModel, apiKeyEnv, encodingFormat, env: options.env }), remoteModel);
     }
+  }
+
+  /** Stops the providers' thread; requests in flight fail. */
+  close(): void {
+    this.thread.close();
   }
 
   private add(provider: EmbeddingProvider, remoteModel: string): void {

@@ -138,6 +138,8 @@ describe('batching and the cache', () => {
 
   it('sends the texts itself when the call it waited on was given up by its caller', async () => {
     const embeddings = openWith();
+    // The provider thread is started first, so the abandoned call's request is out when it gives up.
+    await embeddings.warmUp(MODEL);
     server.delayMs = 200;
     const controller = new AbortController();
     const reason = new Error('client went away');
@@ -332,6 +334,29 @@ describe('retries, failures and timeouts', () => {
     const started = performance.now();
     await expect(embeddings.embed(MODEL, NATIVE_DIMS, ['x'], controller.signal)).rejects.toBe(reason);
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('cancels a timed-out request on the provider thread: its connection is closed at once', async () => {
+    // The SDK's own backstop would close it only at twice the timeout (2 s).
+    const embeddings = openWith({ timeoutMs: 1000, maxRetries: 0 });
+    server.answerAll({ kind: 'hang' });
+    const error = await rejection(embeddings.embed(MODEL, NATIVE_DIMS, ['x']));
+    expect(error.message).toMatch(/timed out/);
+    const gaveUp = performance.now();
+    while (server.hanging > 0 && performance.now() - gaveUp < 900) await new Promise((r) => setTimeout(r, 10));
+    expect(server.hanging).toBe(0);
+  });
+
+  it('fails a request in flight when the models are closed, and refuses new ones', async () => {
+    const embeddings = openWith({ timeoutMs: 30_000 });
+    server.answerAll({ kind: 'hang' });
+    const inFlight = rejection(embeddings.embed(MODEL, NATIVE_DIMS, ['x']));
+    while (server.requests === 0) await new Promise((r) => setTimeout(r, 10));
+    const closedAt = performance.now();
+    embeddings.close();
+    expect((await inFlight).message).toMatch(/embedding models were closed/);
+    expect(performance.now() - closedAt).toBeLessThan(1000);
+    await expect(embeddings.embed(MODEL, NATIVE_DIMS, ['y'])).rejects.toThrow(/closed/);
   });
 
   it('retries a refused connection, then fails saying the provider could not be reached', async () => {

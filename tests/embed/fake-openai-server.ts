@@ -116,6 +116,11 @@ export class FakeOpenAIServer {
   }
 
   /** How to answer the `n`th request (1-based, counted since start or reset). */
+  /** Requests told to hang whose connection is still open. */
+  get hanging(): number {
+    return this.hung.size;
+  }
+
   answer(n: number, behavior: Behavior | { status: number; message: string; headers?: Record<string, string> }): void {
     this.planned.set(n, 'kind' in behavior ? behavior : { kind: 'fail', ...behavior });
   }
