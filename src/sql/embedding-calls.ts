@@ -22,7 +22,7 @@ import type * as A from './ast.ts';
 import { QuiverError } from './errors.ts';
 import { parseExpression } from './parser.ts';
 import type { Params } from './types.ts';
-import { encodeVector } from './vector-codec.ts';
+import { vectorBlob } from './vector-codec.ts';
 
 /** What EMBEDDING() needs from the embedding layer (src/embed). */
 export interface EmbeddingSource {
@@ -54,16 +54,26 @@ export interface GeneratedColumnsView {
 const FETCH_SLICE_MIN = 256;
 /** (model, dims) pairs whose resolved dims EMBEDDING() remembers; more clear the memory. */
 const MAX_REMEMBERED_DIMS = 1000;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function key(model: string, dims: number, text: string): string {
   return `${model}\u0000${dims}\u0000${text}`;
 }
 
+/** Vectors a read worker's EMBEDDING() answers from: by embeddingKey(), and models' own dims by lower-case name. */
+export interface ReadEmbeddings {
+  vectors: Map<string, Float32Array>;
+  defaults: Map<string, number>;
+}
+
+/** The key of EMBEDDING(text, model, dims) in ReadEmbeddings: model names are case-insensitive. */
+export function embeddingKey(model: string, dims: number, text: string): string {
+  return `${model.toLowerCase()}\u0000${dims}\u0000${text}`;
+}
+
 /** One request's embedding state: what it fetched and what its last run missed. */
 export class EmbeddingRound {
-  /** Vectors fetched for this request: they outlive any cache eviction until it ends. */
-  private readonly fetched = new Map<string, Float32Array>();
+  /** Vectors fetched for this request, by key(): they outlive any cache eviction until it ends. */
+  private readonly fetched = new Map<string, { model: string; dims: number; text: string; vector: Float32Array }>();
   private readonly missing = new Map<string, MissingTexts & { seen: Set<string> }>();
   /** Collecting: a miss is recorded and answered with a placeholder; otherwise it is an error. */
   collecting = true;
@@ -101,7 +111,7 @@ export class EmbeddingRound {
         for (let start = 0; start < m.texts.length; start += slice) {
           const texts = m.texts.slice(start, start + slice);
           const vectors = await this.source.fetch(m.model, m.dims, texts);
-          texts.forEach((text, i) => this.fetched.set(key(m.model, m.dims, text), vectors[i]));
+          texts.forEach((text, i) => this.keep(m.model, m.dims, text, vectors[i]));
           this.progress.done += texts.length;
           report?.(this.progress);
         }
@@ -126,7 +136,7 @@ export class EmbeddingRound {
         const cached = this.source.cached(wanted.model, wanted.dims, unknown);
         unknown.forEach((text, i) => {
           const vector = cached[i];
-          if (vector) this.fetched.set(key(wanted.model, wanted.dims, text), vector);
+          if (vector) this.keep(wanted.model, wanted.dims, text, vector);
           else this.recordMiss(wanted.model, wanted.dims, text);
         });
       }
@@ -136,10 +146,29 @@ export class EmbeddingRound {
     return this.hasMisses;
   }
 
+  /**
+   * What this round has at hand, for a read worker's EMBEDDING() (read-protocol.ts): every
+   * vector fetched or found so far, keyed by embeddingKey(), and each of their models' own dims,
+   * which a call without dims gets.
+   */
+  exportVectors(): ReadEmbeddings {
+    const vectors = new Map<string, Float32Array>();
+    const defaults = new Map<string, number>();
+    for (const { model, dims, text, vector } of this.fetched.values()) {
+      vectors.set(embeddingKey(model, dims, text), vector);
+      if (!defaults.has(model.toLowerCase())) defaults.set(model.toLowerCase(), this.source.resolveDims(model, undefined));
+    }
+    return { vectors, defaults };
+  }
+
+  private keep(model: string, dims: number, text: string, vector: Float32Array): void {
+    this.fetched.set(key(model, dims, text), { model, dims, text, vector });
+  }
+
   /** EMBEDDING() for one row. */
   lookup(model: string, dims: number, text: string): Float32Array {
     const k = key(model, dims, text);
-    const hit = this.fetched.get(k) ?? this.source.cached(model, dims, [text])[0];
+    const hit = this.fetched.get(k)?.vector ?? this.source.cached(model, dims, [text])[0];
     if (hit) return hit;
     if (!this.collecting) {
       throw new QuiverError('EMBEDDING_FAILED', `EMBEDDING(): model ${model} gave no vector for a text it was asked for; retry the request`);
@@ -381,9 +410,7 @@ export class EmbeddingCalls {
     }
     const round = this.current;
     if (!round) throw new Error('EMBEDDING() called outside a request');
-    const vector = round.lookup(model, resolved, String(text));
-    // A view, not a copy: better-sqlite3 hands SQLite function results as SQLITE_TRANSIENT, so SQLite copies them.
-    return LITTLE_ENDIAN ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength) : encodeVector(vector);
+    return vectorBlob(round.lookup(model, resolved, String(text)));
   }
 
   /** The source's resolveDims, remembered: it runs once per row, and the models do not change while the source lives. */

@@ -63,7 +63,7 @@ const MAX_CACHED_STATEMENTS = 1000;
 /** Runs of a request that may fetch embeddings; the last one treats a miss as an error. */
 const MAX_EMBEDDING_ROUNDS = 3;
 
-/** SQL that calls EMBEDDING(): only the writer's connection can answer it (embedding-calls.ts). */
+/** SQL that may call EMBEDDING(): a read's texts are then embedded before it runs (embedding-calls.ts). */
 const CALLS_EMBEDDING = /\bembedding\s*\(/i;
 
 /** Options of Engine.open beyond the data dir. */
@@ -317,13 +317,18 @@ export class Engine {
         release();
       }
       if (outcome !== 'fetch embeddings') return outcome;
-      this.admitEmbeddingFetch(round!);
-      this.fetching.add(round!);
-      try {
-        await round!.fetchMisses(logProgress);
-      } finally {
-        this.fetching.delete(round!);
-      }
+      await this.fetchMisses(round!);
+    }
+  }
+
+  /** Fetches what `round` missed, with no lock held, within the per-request and queue limits. */
+  private async fetchMisses(round: EmbeddingRound): Promise<void> {
+    this.admitEmbeddingFetch(round);
+    this.fetching.add(round);
+    try {
+      await round.fetchMisses(logProgress);
+    } finally {
+      this.fetching.delete(round);
     }
   }
 
@@ -331,18 +336,25 @@ export class Engine {
    * A request of SELECTs only, on a read worker: parsed, checked and planned here under the lock
    * (the catalog and the vector indexes live on this thread), then run off it — index searches
    * included, over views of the indexes taken with the worker's snapshot — in parallel with
-   * other reads and the writer, under the statement timeout. Undefined when the request
-   * needs the writer's connection after all: it calls EMBEDDING(), or reads a TEMP table.
+   * other reads and the writer, under the statement timeout. The texts its EMBEDDING() calls
+   * write are embedded first, before the worker and the lock are taken, and travel with it.
+   * Undefined when the request needs the writer's connection after all: EMBEDDING() of a text
+   * only its rows hold (or inside a view), or a TEMP table.
    */
   private async read(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult | undefined> {
     const script = this.compile(sql);
     const statements: ReadStatement[] = [];
     const shapes: ResultShape[] = [];
+    const round = CALLS_EMBEDDING.test(sql) ? this.embeddingCalls.newRound() : null;
+    if (round?.prefetchWritten(script.statements, params, this.catalog)) await this.fetchMisses(round);
     // The worker first, then the lock: the writer never waits on a busy pool.
     const lease = await this.pool!.lease();
     try {
       const release = await this.lock.acquire();
       let i = 0;
+      // Planning evaluates query vectors on this connection; a text not fetched above is
+      // answered with a placeholder and recorded, and the writer then runs the request.
+      this.embeddingCalls.current = round;
       try {
         const db = this.db;
         if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
@@ -352,7 +364,7 @@ export class Engine {
         for (; i < script.statements.length; i++) {
           const s = script.statements[i];
           let emitted = this.emitted(script, i, sql);
-          if (CALLS_EMBEDDING.test(emitted.sql)) return undefined;
+          if (!round && CALLS_EMBEDDING.test(emitted.sql)) return undefined;
           let args = cursor.take(emitted);
           let searches: ReadSearch[] | undefined;
           if (script.vectorQueries?.[i]) {
@@ -378,14 +390,19 @@ export class Engine {
           statements.push({ sql: emitted.sql, args, searches });
         }
         cursor.finish();
+        if (round?.hasMisses) return undefined;
       } catch (e) {
+        // A placeholder may be what failed; the writer's run will tell.
+        if (round?.hasMisses) return undefined;
         throw this.userError(e instanceof ReadFailure ? e.error : e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
       } finally {
+        this.embeddingCalls.current = null;
         release();
       }
       const { maxRows, maxResultBytes } = this.limits;
       const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
-      const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs }).catch((e: unknown): typeof NEEDS_WRITER => {
+      const embeddings = round?.exportVectors();
+      const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, embeddings }).catch((e: unknown): typeof NEEDS_WRITER => {
         if (!(e instanceof ReadFailure)) throw e;
         // The writer's connection prepared it, so the table is one only that connection has: TEMP.
         if (/^no such table/.test(e.error.message)) return NEEDS_WRITER;

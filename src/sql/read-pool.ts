@@ -26,21 +26,23 @@
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../util/ts-worker.ts';
 import { QuiverError } from './errors.ts';
+import type { ReadEmbeddings } from './embedding-calls.ts';
 import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import type { SqlValue } from './types.ts';
 
 export const DEFAULT_READ_WORKERS = 2;
 export const MAX_READ_WORKERS = 64;
 
-/** A read the pool could not run, because it needs EMBEDDING(): the engine runs it itself. */
+/** A read the pool could not run, because EMBEDDING() needs a vector it was not given: the engine runs it itself. */
 export const NEEDS_WRITER = Symbol('needs the writer connection');
 
-/** A read's statements, the result limits and the deadline. */
+/** A read's statements, the result limits, the deadline, and the vectors its EMBEDDING() calls need. */
 export interface ReadJob {
   statements: ReadStatement[];
   maxRows: number;
   maxResultBytes: number;
   timeoutMs: number;
+  embeddings?: ReadEmbeddings;
 }
 
 /** A read's error, with the index of the statement that raised it. */
@@ -79,8 +81,8 @@ export class ReadLease {
   /** Runs `job` (in the snapshot, if one was taken), then releases the lease. */
   async run(job: ReadJob): Promise<SqlValue[][][] | typeof NEEDS_WRITER> {
     try {
-      const { statements, maxRows, maxResultBytes } = job;
-      const reply = await this.pool.send(this.slot, { kind: 'run', statements, maxRows, maxResultBytes }, job.timeoutMs);
+      const { statements, maxRows, maxResultBytes, embeddings } = job;
+      const reply = await this.pool.send(this.slot, { kind: 'run', statements, maxRows, maxResultBytes, embeddings }, job.timeoutMs);
       if ('rows' in reply) return reply.rows;
       if (!('error' in reply)) throw new Error('read worker: unexpected reply');
       if (reply.error.kind === 'embedding') return NEEDS_WRITER;

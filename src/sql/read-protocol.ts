@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { QuiverError, isQuiverError, type ErrorCode } from './errors.ts';
+import type { ReadEmbeddings } from './embedding-calls.ts';
 import type { IndexViewRef, SearchStep } from './search-step.ts';
 import type { SqlValue } from './types.ts';
 
@@ -27,12 +28,13 @@ export interface ReadSearch {
 /**
  * What the engine asks of a worker: `begin` opens a read transaction and reads, so the worker's
  * snapshot is fixed (it answers `ok`); `run` runs statements (in that snapshot if one is open)
- * and ends the transaction; `end` ends a snapshot that will not be used (no answer).
+ * and ends the transaction, its EMBEDDING() calls answered from `embeddings`; `end` ends a
+ * snapshot that will not be used (no answer).
  */
 export type ReadMessage =
   | { kind: 'begin' }
   | { kind: 'end' }
-  | { kind: 'run'; statements: ReadStatement[]; maxRows: number; maxResultBytes: number };
+  | { kind: 'run'; statements: ReadStatement[]; maxRows: number; maxResultBytes: number; embeddings?: ReadEmbeddings };
 
 export type ReadRequest = ReadMessage & { id: number };
 
@@ -40,7 +42,7 @@ export type WireError =
   | { kind: 'quiver'; code: ErrorCode; detail: string; statementIndex?: number }
   | { kind: 'sqlite'; code: string; message: string }
   | { kind: 'range' | 'type' | 'other'; message: string }
-  /** The statement called EMBEDDING(), which only the writer's connection can answer. */
+  /** The statement called EMBEDDING() for a vector the request did not bring: the writer's connection answers it. */
   | { kind: 'embedding' };
 
 export type ReadReply =
@@ -48,7 +50,7 @@ export type ReadReply =
   | { id: number; rows: SqlValue[][][] }
   | { id: number; error: WireError; index: number };
 
-/** Thrown by the worker's EMBEDDING() stand-in: the engine runs such requests itself. */
+/** Thrown by the worker's EMBEDDING() for a vector it was not given: the engine runs such requests itself. */
 export const NEEDS_EMBEDDINGS = '__quiver_needs_embeddings';
 
 export function toWire(e: unknown): WireError {

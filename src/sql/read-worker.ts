@@ -11,6 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { embeddingKey, type ReadEmbeddings } from './embedding-calls.ts';
 import { registerFulltextFunctions } from './fulltext.ts';
 import { ResultBudget } from './limits.ts';
 import { IndexViewReader } from '../index/index.ts';
@@ -18,7 +19,7 @@ import { withNamed } from './params.ts';
 import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import { runSearchStep, type IndexViewRef } from './search-step.ts';
 import type { SqlValue } from './types.ts';
-import { originalsReader } from './vector-codec.ts';
+import { originalsReader, vectorBlob } from './vector-codec.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
@@ -28,12 +29,27 @@ const db = new Database(file, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 registerVectorFunctions(db);
 registerFulltextFunctions(db);
-// EMBEDDING() may hide in a view; the engine answers those requests on its own connection.
-const needsEmbeddings = (): never => {
-  throw new Error(NEEDS_EMBEDDINGS);
-};
-db.function('embedding', { deterministic: true }, (_a: unknown, _b: unknown) => needsEmbeddings());
-db.function('embedding', { deterministic: true }, (_a: unknown, _b: unknown, _c: unknown) => needsEmbeddings());
+
+/** The vectors the running request brought for its EMBEDDING() calls. */
+let embeddings: ReadEmbeddings | undefined;
+
+/**
+ * EMBEDDING() from the vectors the engine fetched before the read (the texts written in the
+ * request). Anything else (a text only known from the rows, a call hidden in a view, an
+ * argument the engine would refuse) hands the request back to the engine, which runs it on its
+ * own connection with the provider at hand and reports errors as it always does.
+ */
+function embedding(text: unknown, model: unknown, dims?: unknown): Buffer | null {
+  if (text === null || text === undefined) return null;
+  const requested = dims === undefined || dims === null ? undefined : Number(dims);
+  const resolved = typeof model === 'string' ? (requested ?? embeddings?.defaults.get(model.toLowerCase())) : undefined;
+  const given = typeof text === 'string' || typeof text === 'number' || typeof text === 'bigint';
+  const vector = resolved !== undefined && given ? embeddings?.vectors.get(embeddingKey(model as string, resolved, String(text))) : undefined;
+  if (!vector) throw new Error(NEEDS_EMBEDDINGS);
+  return vectorBlob(vector);
+}
+db.function('embedding', { deterministic: true }, (text: unknown, model: unknown) => embedding(text, model));
+db.function('embedding', { deterministic: true }, (text: unknown, model: unknown, dims: unknown) => embedding(text, model, dims));
 
 const prepared = new Map<string, Database.Statement>();
 
@@ -82,6 +98,7 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
   const budget = new ResultBudget(request);
   const rows: SqlValue[][][] = [];
   let index = 0;
+  embeddings = request.embeddings;
   try {
     // One snapshot for all statements and their searches: the one `begin` opened, or one opened now.
     if (!db.inTransaction && (request.statements.length > 1 || request.statements[0]?.searches)) db.exec('BEGIN');
@@ -98,6 +115,7 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
   } catch (e) {
     return { id, error: toWire(e), index: Math.min(index, request.statements.length - 1) };
   } finally {
+    embeddings = undefined;
     if (db.inTransaction) db.exec('COMMIT');
   }
 }

@@ -25,6 +25,15 @@ export function encodeVector(values: ArrayLike<number>): Buffer {
   return buf;
 }
 
+/**
+ * A vector as a SQL function's BLOB result: a view of its bytes where they already are
+ * little-endian (better-sqlite3 hands function results to SQLite as SQLITE_TRANSIENT, so SQLite
+ * copies them), else an encoded copy.
+ */
+export function vectorBlob(vector: Float32Array): Buffer {
+  return LITTLE_ENDIAN ? Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength) : encodeVector(vector);
+}
+
 /** Decodes a stored vector BLOB; the caller has checked that its length is a multiple of 4. */
 export function decodeVector(blob: Uint8Array): Float32Array {
   if (LITTLE_ENDIAN && blob.byteOffset % 4 === 0) {

@@ -138,14 +138,14 @@ describe('batching and the cache', () => {
 
   it('sends the texts itself when the call it waited on was given up by its caller', async () => {
     const embeddings = openWith();
-    // The provider thread is started first, so the abandoned call's request is out when it gives up.
-    await embeddings.warmUp(MODEL);
     server.delayMs = 200;
     const controller = new AbortController();
     const reason = new Error('client went away');
     const abandoned = embeddings.embed(MODEL, NATIVE_DIMS, ['contested'], controller.signal);
     const waiting = embeddings.embed(MODEL, NATIVE_DIMS, ['contested']);
-    setTimeout(() => controller.abort(reason), 50);
+    // Given up once its request has reached the provider.
+    while (server.requests === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort(reason);
     await expect(abandoned).rejects.toBe(reason);
     expect(await waiting).toEqual([fakeShortVector('contested', NATIVE_DIMS, NATIVE_DIMS)]);
     expect(server.requests).toBe(2);

@@ -207,14 +207,36 @@ describe('with an embedding provider', () => {
     return open({ embeddings, limits }, dir);
   }
 
-  test('reads that call EMBEDDING(), even through a view, are answered by the writer', async () => {
+  test('reads that call EMBEDDING() answer as the writer does, on a worker or, for texts only the rows hold, on the writer', async () => {
     const engine = openWithModel();
-    await engine.execute("CREATE TABLE t (doc TEXT, v VECTOR(4) AS (EMBEDDING(doc, 'm')) STORED); INSERT INTO t (doc) VALUES ('a'), ('b')");
-    await engine.execute("CREATE VIEW q AS SELECT doc, VEC_DISTANCE_COSINE(v, EMBEDDING('a', 'm')) AS d FROM t");
-    const direct = await engine.execute("SELECT doc FROM t ORDER BY VEC_DISTANCE_COSINE(v, EMBEDDING('a', 'm')) LIMIT 1");
-    expect(direct.results[0].rows).toEqual([['a']]);
-    const viaView = await engine.execute('SELECT doc FROM q ORDER BY d LIMIT 1');
-    expect(viaView.results[0].rows).toEqual([['a']]);
+    // The same model, answered by the writer's connection only.
+    const reference = open({ embeddings, readWorkers: 0 });
+    for (const e of [engine, reference]) {
+      await e.execute("CREATE TABLE t (doc TEXT, n INT, v VECTOR(4) AS (EMBEDDING(doc, 'm')) STORED); INSERT INTO t (doc, n) VALUES ('a', 1), ('b', 2), (NULL, 3)");
+      await e.execute("CREATE VIEW q AS SELECT doc, VEC_DISTANCE_COSINE(v, EMBEDDING('a', 'm')) AS d FROM t");
+    }
+    const reads: [string, unknown?][] = [
+      ["SELECT doc FROM t ORDER BY VEC_DISTANCE_COSINE(v, EMBEDDING('a', 'm')) LIMIT 1"],
+      ['SELECT doc, EMBEDDING(:q, :model, 4) AS e FROM t ORDER BY VEC_DISTANCE_EUCLIDEAN(v, EMBEDDING(:q, :model)), doc', { q: 'b', model: 'M' }],
+      ["SELECT EMBEDDING(NULL, 'm'), EMBEDDING(42, 'm'), VEC_TOTEXT(EMBEDDING('a', 'm'))"],
+      ["SELECT doc, EMBEDDING(doc, 'm') = v FROM t ORDER BY n"],
+      ['SELECT doc FROM q ORDER BY d LIMIT 1'],
+    ];
+    for (const [sql, params] of reads) {
+      expect(plain(await engine.execute(sql, params as never)), sql).toEqual(plain(await reference.execute(sql, params as never)));
+    }
+    expect((await engine.execute(reads[0][0])).results[0].rows).toEqual([['a']]);
+  });
+
+  test('a read whose EMBEDDING() texts are written in it runs on a worker: the statement timeout stops it', async () => {
+    const engine = openWithModel();
+    const endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(VECTOR_DIM(EMBEDDING(:q, 'm')) + x) FROM c";
+    const started = performance.now();
+    const e = await failure(engine.execute(endless, { q: 'question' }, { timeoutMs: 500 }));
+    expect(e.code).toBe('STATEMENT_TIMEOUT');
+    // The provider's 300 ms come first; the deadline counts from the run.
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect((await engine.execute("SELECT VECTOR_DIM(EMBEDDING('question', 'm'))")).results[0].rows).toEqual([[4]]);
   });
 
   test('a request needing more texts embedded than QUIVER_MAX_EMBEDDING_TEXTS is refused before any is sent', async () => {
