@@ -37,8 +37,8 @@ export class ProviderThread {
   private closed = false;
 
   /**
-   * A provider for `options`' model that runs on this thread. The key variable's value is read
-   * now, as OpenAIProvider would read it on first use.
+   * A provider for `options`' model that runs on this thread; models are added before its
+   * first use. Of `env`, only the key variable's value is taken, now.
    */
   add(options: OpenAIProviderOptions): EmbeddingProvider {
     const { apiKeyEnv, env } = options;
