@@ -29,6 +29,7 @@ import type { IndexViewData, TailViewData } from './view-data.ts';
 export class IndexViewReader {
   private readonly lane: number;
   private readonly originals: OriginalVectors | undefined;
+  private readonly onRelease: () => void;
   /** The index the caches below belong to, and its search. */
   private indexId: string | null = null;
   private searcher: MergedSearch | null = null;
@@ -38,13 +39,16 @@ export class IndexViewReader {
   /**
    * A reader searching on lane `lane` (1..searchLanes − 1 of the index; one reader per thread
    * and lane). A quantized index's views need `originals` to re-rank from, as the index does.
+   * `onRelease` is called when the reader drops cached parts (merged-away segments, flushed
+   * tails, another index's): their shared memory is freed once this thread collects garbage.
    */
-  constructor(lane: number, originals?: OriginalVectors) {
+  constructor(lane: number, originals?: OriginalVectors, onRelease: () => void = () => {}) {
     if (!Number.isInteger(lane) || lane < 1) {
       throw new RangeError(`a view reader's lane must be an integer from 1 (lane 0 is the index owner's); got ${lane}`);
     }
     this.lane = lane;
     this.originals = originals;
+    this.onRelease = onRelease;
   }
 
   /** What `index.search(query, options)` returned when `view` was exported. */
@@ -65,8 +69,7 @@ export class IndexViewReader {
     });
     const tails = view.frozen === null ? [view.tail] : [view.frozen, view.tail];
     const tailParts: SearchPart[] = tails.map((t) => this.tailPart(view, t));
-    dropAllBut(this.segments, view.segments);
-    dropAllBut(this.tails, tails);
+    if (dropAllBut(this.segments, view.segments) + dropAllBut(this.tails, tails) > 0) this.onRelease();
     return searcher.search(segments, tailParts, query, options);
   }
 
@@ -78,6 +81,7 @@ export class IndexViewReader {
         `a view of a ${view.quantization}-quantized index needs the float32 originals to re-rank from; none were given to the reader`,
       );
     }
+    if (this.segments.size + this.tails.size > 0) this.onRelease();
     this.segments.clear();
     this.tails.clear();
     const reranker = view.quantization === 'none' ? null : new ExactReranker(view.metric, view.dims, this.originals!);
@@ -97,9 +101,16 @@ export class IndexViewReader {
   }
 }
 
-/** Drops the entries of `cache` whose id none of `kept` has. */
-function dropAllBut<T>(cache: Map<number, T>, kept: readonly { id: number }[]): void {
-  if (cache.size === kept.length) return;
+/** Drops the entries of `cache` whose id none of `kept` has; returns how many. */
+function dropAllBut<T>(cache: Map<number, T>, kept: readonly { id: number }[]): number {
+  if (cache.size === kept.length) return 0;
   const ids = new Set(kept.map((k) => k.id));
-  for (const id of cache.keys()) if (!ids.has(id)) cache.delete(id);
+  let dropped = 0;
+  for (const id of cache.keys()) {
+    if (!ids.has(id)) {
+      cache.delete(id);
+      dropped++;
+    }
+  }
+  return dropped;
 }

@@ -20,8 +20,11 @@ import { runSearchStep, type IndexViewRef } from './search-step.ts';
 import type { SqlValue } from './types.ts';
 import { originalsReader } from './vector-codec.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
+import { SharedMemoryCollector } from '../util/shared-memory-gc.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
+/** At most one collection a second for the index memory the view readers let go of. */
+const COLLECT_INTERVAL_MS = 1000;
 
 const { file, lane } = workerData as { file: string; lane: number };
 const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -55,13 +58,16 @@ function prepare(sql: string, rows = true): Database.Statement {
  * index of the same name has a new indexId, and may read its originals from another table.
  */
 const readers = new Map<string, { indexId: string; reader: IndexViewReader }>();
+const collector = new SharedMemoryCollector(COLLECT_INTERVAL_MS);
+const release = () => collector.request();
 
 function readerFor(ref: IndexViewRef, name: string): IndexViewReader {
   const known = readers.get(name);
   if (known?.indexId === ref.view.indexId) return known.reader;
   const { originalsSql, dims } = ref;
   const originals = originalsSql === null ? undefined : originalsReader(() => prepare(originalsSql, false), dims);
-  const reader = new IndexViewReader(lane, originals);
+  const reader = new IndexViewReader(lane, originals, release);
+  if (known) release();
   readers.set(name, { indexId: ref.view.indexId, reader });
   return reader;
 }
