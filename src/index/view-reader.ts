@@ -8,7 +8,8 @@
  * `index.search` returned when the view was exported. What it rebuilds is cached by segment
  * id (and tail arena id), because instantiating kernels per query would cost more than the
  * search; entries whose parts a view no longer holds are dropped, so a reader does not keep
- * merged-away segments' memory alive. Each reader writes only its own lane's scratch in the
+ * merged-away segments' memory alive once its thread collects garbage (which `onRelease` lets
+ * the thread ask for: ../util/shared-memory-gc.ts). Each reader writes only its own lane's scratch in the
  * shared arenas: one reader per thread, lanes 1..searchLanes − 1 (lane 0 is the owner's).
  *
  * @example

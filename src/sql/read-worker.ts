@@ -7,7 +7,9 @@
  * Rows are counted against the request's limits as they are stepped, so an oversized result
  * stops early instead of filling memory. A vector query's index search runs here too, over a
  * view of the index the engine took with this worker's snapshot (search-step.ts), in the
- * worker's own search lane of the index's shared memory.
+ * worker's own search lane of the index's shared memory. When its view readers let go of an
+ * index's parts (merged away, flushed), the worker asks for a garbage collection, without which
+ * it would keep their shared memory alive for minutes (../util/shared-memory-gc.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
