@@ -22,6 +22,7 @@ import { runSearchStep, type IndexViewRef } from './search-step.ts';
 import type { SqlValue } from './types.ts';
 import { originalsReader } from './vector-codec.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
+import { ReceivedMemories } from './view-memories.ts';
 import { SharedMemoryCollector } from '../util/shared-memory-gc.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
@@ -60,6 +61,7 @@ function prepare(sql: string, rows = true): Database.Statement {
  * index of the same name has a new indexId, and may read its originals from another table.
  */
 const readers = new Map<string, { indexId: string; reader: IndexViewReader }>();
+const memories = new ReceivedMemories();
 const collector = new SharedMemoryCollector(COLLECT_INTERVAL_MS);
 const release = () => collector.request();
 
@@ -91,10 +93,12 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
   const rows: SqlValue[][][] = [];
   let index = 0;
   try {
+    // First, whatever happens next: the engine's ledger of this worker's memories counts on it.
+    const statements = memories.restore(request.statements);
     // One snapshot for all statements and their searches: the one `begin` opened, or one opened now.
-    if (!db.inTransaction && (request.statements.length > 1 || request.statements[0]?.searches)) db.exec('BEGIN');
-    for (; index < request.statements.length; index++) {
-      const statement = request.statements[index];
+    if (!db.inTransaction && (statements.length > 1 || statements[0]?.searches)) db.exec('BEGIN');
+    for (; index < statements.length; index++) {
+      const statement = statements[index];
       const out: SqlValue[][] = [];
       for (const row of prepare(statement.sql).iterate(...searched(statement)) as Iterable<SqlValue[]>) {
         out.push(row);
