@@ -75,7 +75,9 @@ export interface OpenOptions extends EngineOptions {
   readWorkers?: number;
   /**
    * With read workers: search the vector indexes on the workers too, over views of them in
-   * shared memory (search-step.ts), rather than on this thread while planning. On by default.
+   * shared memory (search-step.ts), rather than on this thread while planning. Off by default:
+   * the soak shows the server's memory climbing with it (workers seldom collect the garbage
+   * that keeps retired segments' shared memory alive), which is not understood yet.
    */
   searchOnWorkers?: boolean;
   /**
@@ -172,7 +174,7 @@ export class Engine {
     this.catalog = new Catalog(db);
     this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
     this.introspector = new Introspector(db, this.catalog);
-    this.searchOnWorkers = workers > 0 && (options.searchOnWorkers ?? true);
+    this.searchOnWorkers = workers > 0 && (options.searchOnWorkers ?? false);
     this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, { ...options.index, searchLanes: this.searchOnWorkers ? workers + 1 : 1 });
     this.planner = new Planner(db, this.catalog, this.indexes, options.planner);
     db.function(DEADLINE_FUNCTION, { deterministic: false }, () => this.checkDeadline());
