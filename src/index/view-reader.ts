@@ -8,7 +8,8 @@
  * `index.search` returned when the view was exported. What it rebuilds is cached by segment
  * id (and tail arena id), because instantiating kernels per query would cost more than the
  * search; entries whose parts a view no longer holds are dropped, so a reader does not keep
- * merged-away segments' memory alive. Each reader writes only its own lane's scratch in the
+ * merged-away segments' memory alive once its thread collects garbage (which `onRelease` lets
+ * the thread ask for: ../util/shared-memory-gc.ts). Each reader writes only its own lane's scratch in the
  * shared arenas: one reader per thread, lanes 1..searchLanes − 1 (lane 0 is the owner's).
  *
  * @example
@@ -29,6 +30,7 @@ import type { IndexViewData, TailViewData } from './view-data.ts';
 export class IndexViewReader {
   private readonly lane: number;
   private readonly originals: OriginalVectors | undefined;
+  private readonly onRelease: () => void;
   /** The index the caches below belong to, and its search. */
   private indexId: string | null = null;
   private searcher: MergedSearch | null = null;
@@ -38,13 +40,16 @@ export class IndexViewReader {
   /**
    * A reader searching on lane `lane` (1..searchLanes − 1 of the index; one reader per thread
    * and lane). A quantized index's views need `originals` to re-rank from, as the index does.
+   * `onRelease` is called when the reader drops cached parts (merged-away segments, flushed
+   * tails, another index's): their shared memory is freed once this thread collects garbage.
    */
-  constructor(lane: number, originals?: OriginalVectors) {
+  constructor(lane: number, originals?: OriginalVectors, onRelease: () => void = () => {}) {
     if (!Number.isInteger(lane) || lane < 1) {
       throw new RangeError(`a view reader's lane must be an integer from 1 (lane 0 is the index owner's); got ${lane}`);
     }
     this.lane = lane;
     this.originals = originals;
+    this.onRelease = onRelease;
   }
 
   /** What `index.search(query, options)` returned when `view` was exported. */
@@ -65,8 +70,7 @@ export class IndexViewReader {
     });
     const tails = view.frozen === null ? [view.tail] : [view.frozen, view.tail];
     const tailParts: SearchPart[] = tails.map((t) => this.tailPart(view, t));
-    dropAllBut(this.segments, view.segments);
-    dropAllBut(this.tails, tails);
+    if (dropAllBut(this.segments, view.segments) + dropAllBut(this.tails, tails) > 0) this.onRelease();
     return searcher.search(segments, tailParts, query, options);
   }
 
@@ -78,6 +82,7 @@ export class IndexViewReader {
         `a view of a ${view.quantization}-quantized index needs the float32 originals to re-rank from; none were given to the reader`,
       );
     }
+    if (this.segments.size + this.tails.size > 0) this.onRelease();
     this.segments.clear();
     this.tails.clear();
     const reranker = view.quantization === 'none' ? null : new ExactReranker(view.metric, view.dims, this.originals!);
@@ -97,9 +102,16 @@ export class IndexViewReader {
   }
 }
 
-/** Drops the entries of `cache` whose id none of `kept` has. */
-function dropAllBut<T>(cache: Map<number, T>, kept: readonly { id: number }[]): void {
-  if (cache.size === kept.length) return;
+/** Drops the entries of `cache` whose id none of `kept` has; returns how many. */
+function dropAllBut<T>(cache: Map<number, T>, kept: readonly { id: number }[]): number {
+  if (cache.size === kept.length) return 0;
   const ids = new Set(kept.map((k) => k.id));
-  for (const id of cache.keys()) if (!ids.has(id)) cache.delete(id);
+  let dropped = 0;
+  for (const id of cache.keys()) {
+    if (!ids.has(id)) {
+      cache.delete(id);
+      dropped++;
+    }
+  }
+  return dropped;
 }

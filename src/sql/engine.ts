@@ -76,8 +76,7 @@ export interface OpenOptions extends EngineOptions {
   /**
    * With read workers: search the vector indexes on the workers too, over views of them in
    * shared memory (search-step.ts), rather than on this thread while planning. Off by default:
-   * the soak shows the server's memory climbing with it (workers seldom collect the garbage
-   * that keeps retired segments' shared memory alive), which is not understood yet.
+   * the soak's server memory still climbs faster with it (see README, Concurrency and limits).
    */
   searchOnWorkers?: boolean;
   /**

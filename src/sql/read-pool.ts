@@ -10,7 +10,7 @@
  * search-step.ts). The engine has the leased worker open its read transaction and takes the
  * view while it holds the writer's lock (`ReadLease.snapshot`), so the search and the SQL see
  * exactly the same commits — a row deleted after planning is still there for that read, and the
- * answer keeps its k rows.
+ * answer keeps its k rows. A worker is sent each part's shared memory once (view-memories.ts).
  *
  * Timeouts: better-sqlite3 exposes neither sqlite3_interrupt nor (in this build) the progress
  * handler, so a read past its deadline is answered with STATEMENT_TIMEOUT at once and its
@@ -29,6 +29,7 @@ import { QuiverError } from './errors.ts';
 import type { ReadEmbeddings } from './embedding-calls.ts';
 import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import type { SqlValue } from './types.ts';
+import { SentMemories } from './view-memories.ts';
 
 export const DEFAULT_READ_WORKERS = 2;
 export const MAX_READ_WORKERS = 64;
@@ -55,6 +56,8 @@ export class ReadFailure {
 
 interface Slot {
   worker: Worker | null;
+  /** The index memories the worker holds (view-memories.ts); a new worker holds none. */
+  memories: SentMemories;
   leased: boolean;
   /** The message the worker is answering. */
   waiting: { id: number; resolve: (reply: ReadReply) => void; reject: (e: unknown) => void; timer?: NodeJS.Timeout } | null;
@@ -113,7 +116,7 @@ export class ReadPool {
     size: number,
     private readonly maxQueued: number,
   ) {
-    this.slots = Array.from({ length: size }, () => ({ worker: null, leased: false, waiting: null }));
+    this.slots = Array.from({ length: size }, () => ({ worker: null, memories: new SentMemories(), leased: false, waiting: null }));
     // Started now, so a first read never waits (holding the writer's lock) for a thread to boot.
     for (const slot of this.slots) this.spawn(slot).unref();
   }
@@ -163,7 +166,9 @@ export class ReadPool {
       slot.waiting = { id, resolve, reject };
       if (timeoutMs !== undefined) slot.waiting.timer = setTimeout(() => this.timeOut(slot, id, timeoutMs), timeoutMs);
       worker.ref();
-      worker.postMessage({ ...message, id } satisfies ReadRequest);
+      const request: ReadRequest =
+        message.kind === 'run' ? { ...message, statements: slot.memories.strip(message.statements), id } : { ...message, id };
+      worker.postMessage(request);
     });
   }
 
@@ -196,6 +201,7 @@ export class ReadPool {
     worker.on('error', (e) => lost(e.stack ?? e.message));
     worker.on('exit', (code) => lost(`exit code ${code}`));
     slot.worker = worker;
+    slot.memories = new SentMemories();
     return worker;
   }
 

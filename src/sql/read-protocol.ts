@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { QuiverError, isQuiverError, type ErrorCode } from './errors.ts';
+import type { IndexViewData, SegmentViewData, TailViewData } from '../index/index.ts';
 import type { ReadEmbeddings } from './embedding-calls.ts';
 import type { IndexViewRef, SearchStep } from './search-step.ts';
 import type { SqlValue } from './types.ts';
@@ -25,6 +26,21 @@ export interface ReadSearch {
   index: IndexViewRef;
 }
 
+/** A view part as posted: its memory, or null when the worker holds it already (view-memories.ts). */
+type Posted<T extends { memory: WebAssembly.Memory }> = Omit<T, 'memory'> & { memory: WebAssembly.Memory | null };
+
+/** A view as posted to a read worker. */
+export interface PostedView extends Omit<IndexViewData, 'segments' | 'frozen' | 'tail'> {
+  segments: Posted<SegmentViewData>[];
+  frozen: Posted<TailViewData> | null;
+  tail: Posted<TailViewData>;
+}
+
+export type PostedSearch = Omit<ReadSearch, 'index'> & { index: Omit<IndexViewRef, 'view'> & { view: PostedView } };
+
+/** A statement as posted to a read worker: its views may leave memories out. */
+export type PostedStatement = Omit<ReadStatement, 'searches'> & { searches?: PostedSearch[] };
+
 /**
  * What the engine asks of a worker: `begin` opens a read transaction and reads, so the worker's
  * snapshot is fixed (it answers `ok`); `run` runs statements (in that snapshot if one is open)
@@ -36,7 +52,11 @@ export type ReadMessage =
   | { kind: 'end' }
   | { kind: 'run'; statements: ReadStatement[]; maxRows: number; maxResultBytes: number; embeddings?: ReadEmbeddings };
 
-export type ReadRequest = ReadMessage & { id: number };
+/** A message as posted, its statements' views without the memories the worker holds. */
+export type ReadRequest = (
+  | Exclude<ReadMessage, { kind: 'run' }>
+  | (Omit<Extract<ReadMessage, { kind: 'run' }>, 'statements'> & { statements: PostedStatement[] })
+) & { id: number };
 
 export type WireError =
   | { kind: 'quiver'; code: ErrorCode; detail: string; statementIndex?: number }

@@ -7,7 +7,9 @@
  * Rows are counted against the request's limits as they are stepped, so an oversized result
  * stops early instead of filling memory. A vector query's index search runs here too, over a
  * view of the index the engine took with this worker's snapshot (search-step.ts), in the
- * worker's own search lane of the index's shared memory.
+ * worker's own search lane of the index's shared memory. When its view readers let go of an
+ * index's parts (merged away, flushed), the worker asks for a garbage collection, without which
+ * it would keep their shared memory alive for minutes (../util/shared-memory-gc.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -21,8 +23,12 @@ import { runSearchStep, type IndexViewRef } from './search-step.ts';
 import type { SqlValue } from './types.ts';
 import { originalsReader, vectorBlob } from './vector-codec.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
+import { ReceivedMemories } from './view-memories.ts';
+import { SharedMemoryCollector } from '../util/shared-memory-gc.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
+/** At most one collection a second for the index memory the view readers let go of. */
+const COLLECT_INTERVAL_MS = 1000;
 
 const { file, lane } = workerData as { file: string; lane: number };
 const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -71,13 +77,17 @@ function prepare(sql: string, rows = true): Database.Statement {
  * index of the same name has a new indexId, and may read its originals from another table.
  */
 const readers = new Map<string, { indexId: string; reader: IndexViewReader }>();
+const memories = new ReceivedMemories();
+const collector = new SharedMemoryCollector(COLLECT_INTERVAL_MS);
+const release = () => collector.request();
 
 function readerFor(ref: IndexViewRef, name: string): IndexViewReader {
   const known = readers.get(name);
   if (known?.indexId === ref.view.indexId) return known.reader;
   const { originalsSql, dims } = ref;
   const originals = originalsSql === null ? undefined : originalsReader(() => prepare(originalsSql, false), dims);
-  const reader = new IndexViewReader(lane, originals);
+  const reader = new IndexViewReader(lane, originals, release);
+  if (known) release();
   readers.set(name, { indexId: ref.view.indexId, reader });
   return reader;
 }
@@ -100,10 +110,12 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
   let index = 0;
   embeddings = request.embeddings;
   try {
+    // First, whatever happens next: the engine's ledger of this worker's memories counts on it.
+    const statements = memories.restore(request.statements);
     // One snapshot for all statements and their searches: the one `begin` opened, or one opened now.
-    if (!db.inTransaction && (request.statements.length > 1 || request.statements[0]?.searches)) db.exec('BEGIN');
-    for (; index < request.statements.length; index++) {
-      const statement = request.statements[index];
+    if (!db.inTransaction && (statements.length > 1 || statements[0]?.searches)) db.exec('BEGIN');
+    for (; index < statements.length; index++) {
+      const statement = statements[index];
       const out: SqlValue[][] = [];
       for (const row of prepare(statement.sql).iterate(...searched(statement)) as Iterable<SqlValue[]>) {
         out.push(row);

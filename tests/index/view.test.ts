@@ -265,6 +265,27 @@ describe('snapshot isolation', () => {
     });
   }
 
+  it('a reader lets go of merged-away segments and flushed tails, and still answers a view taken before them', async () => {
+    const table = new Table('euclidean', 'none');
+    await populate(table, clusteredVectors(9, 2000, DIMS), false);
+    const before = capture(table);
+    let released = 0;
+    const reader = new IndexViewReader(1, undefined, () => released++);
+    expect(searchLocally(reader, before, null)).toEqual(before.answers[0]);
+    expect(searchLocally(reader, before, null)).toEqual(before.answers[0]);
+    expect(released).toBe(0);
+    await table.index.flushNow();
+    await table.index.mergeNow({ all: true });
+    const after = capture(table);
+    expect(after.view.segments.map((s) => s.id)).not.toContain(before.view.segments[0].id);
+    expect(searchLocally(reader, after, null)).toEqual(after.answers[0]);
+    expect(released).toBe(1);
+    // The old view's parts are rebuilt from its memory, which it keeps alive.
+    expect(searchLocally(reader, before, null)).toEqual(before.answers[0]);
+    expect(released).toBe(2);
+    await table.index.close();
+  });
+
   it('a row updated over and over in the tail keeps memory bounded; views across compactions hold', async () => {
     const table = new Table('euclidean', 'none');
     const vectors = uniformVectors(6, 20_050, DIMS);
