@@ -91,7 +91,8 @@ describe('EmbeddingCache', () => {
   });
 
   it('drops from memory what the writer thread evicted from the file', async () => {
-    const cache = new EmbeddingCache({ path: cachePath(), maxEntries: 10, touchAfterMs: 0 });
+    // Polling below must not refresh t0's last use (as touchAfterMs: 0 would), or t0 may outlive the eviction.
+    const cache = new EmbeddingCache({ path: cachePath(), maxEntries: 10 });
     const texts = Array.from({ length: 20 }, (_, i) => `t${i}`);
     cache.putMany('m', 4, texts.slice(0, 10), texts.slice(0, 10).map((_, i) => vec(i)));
     cache.flushSoon();
