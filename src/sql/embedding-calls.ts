@@ -55,25 +55,21 @@ const FETCH_SLICE_MIN = 256;
 /** (model, dims) pairs whose resolved dims EMBEDDING() remembers; more clear the memory. */
 const MAX_REMEMBERED_DIMS = 1000;
 
-function key(model: string, dims: number, text: string): string {
-  return `${model}\u0000${dims}\u0000${text}`;
-}
-
 /** Vectors a read worker's EMBEDDING() answers from: by embeddingKey(), and models' own dims by lower-case name. */
 export interface ReadEmbeddings {
   vectors: Map<string, Float32Array>;
   defaults: Map<string, number>;
 }
 
-/** The key of EMBEDDING(text, model, dims) in ReadEmbeddings: model names are case-insensitive. */
+/** The key of EMBEDDING(text, model, dims) in a round and in ReadEmbeddings: model names are case-insensitive. */
 export function embeddingKey(model: string, dims: number, text: string): string {
   return `${model.toLowerCase()}\u0000${dims}\u0000${text}`;
 }
 
 /** One request's embedding state: what it fetched and what its last run missed. */
 export class EmbeddingRound {
-  /** Vectors fetched for this request, by key(): they outlive any cache eviction until it ends. */
-  private readonly fetched = new Map<string, { model: string; dims: number; text: string; vector: Float32Array }>();
+  /** Vectors fetched for this request, by embeddingKey(), with the model as written: they outlive any cache eviction until it ends. */
+  private readonly fetched = new Map<string, { model: string; vector: Float32Array }>();
   private readonly missing = new Map<string, MissingTexts & { seen: Set<string> }>();
   /** Collecting: a miss is recorded and answered with a placeholder; otherwise it is an error. */
   collecting = true;
@@ -131,7 +127,7 @@ export class EmbeddingRound {
   prefetchWritten(statements: readonly A.Statement[], params: Params | undefined, catalog: GeneratedColumnsView): boolean {
     try {
       for (const wanted of predictTexts(statements, params, catalog, this.source)) {
-        const unknown = wanted.texts.filter((text) => !this.fetched.has(key(wanted.model, wanted.dims, text)));
+        const unknown = wanted.texts.filter((text) => !this.fetched.has(embeddingKey(wanted.model, wanted.dims, text)));
         if (unknown.length === 0) continue;
         const cached = this.source.cached(wanted.model, wanted.dims, unknown);
         unknown.forEach((text, i) => {
@@ -154,21 +150,20 @@ export class EmbeddingRound {
   exportVectors(): ReadEmbeddings {
     const vectors = new Map<string, Float32Array>();
     const defaults = new Map<string, number>();
-    for (const { model, dims, text, vector } of this.fetched.values()) {
-      vectors.set(embeddingKey(model, dims, text), vector);
+    for (const [k, { model, vector }] of this.fetched) {
+      vectors.set(k, vector);
       if (!defaults.has(model.toLowerCase())) defaults.set(model.toLowerCase(), this.source.resolveDims(model, undefined));
     }
     return { vectors, defaults };
   }
 
   private keep(model: string, dims: number, text: string, vector: Float32Array): void {
-    this.fetched.set(key(model, dims, text), { model, dims, text, vector });
+    this.fetched.set(embeddingKey(model, dims, text), { model, vector });
   }
 
   /** EMBEDDING() for one row. */
   lookup(model: string, dims: number, text: string): Float32Array {
-    const k = key(model, dims, text);
-    const hit = this.fetched.get(k)?.vector ?? this.source.cached(model, dims, [text])[0];
+    const hit = this.fetched.get(embeddingKey(model, dims, text))?.vector ?? this.source.cached(model, dims, [text])[0];
     if (hit) return hit;
     if (!this.collecting) {
       throw new QuiverError('EMBEDDING_FAILED', `EMBEDDING(): model ${model} gave no vector for a text it was asked for; retry the request`);
