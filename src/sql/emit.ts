@@ -13,6 +13,7 @@ import type * as A from './ast.ts';
 import type { CatalogView, TableInfo } from './catalog-view.ts';
 import { QuiverError } from './errors.ts';
 import { ftsTable } from './fulltext.ts';
+import { DEADLINE_FUNCTION } from './limits.ts';
 import { isBareTypeWord } from './parser.ts';
 import { MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from './vector-codec.ts';
 
@@ -124,16 +125,23 @@ function lower(s: string): string {
 }
 
 /**
- * The writer's statement timeout (engine.ts): SQLite cannot be interrupted from JavaScript
- * here, so every SELECT with a FROM inside an INSERT, UPDATE or DELETE (INSERT ... SELECT,
- * subqueries, CTEs: where a write can run away) also calls this function, which throws once
- * the statement is past its deadline. SQLite evaluates a term that reads no column once per
- * row of the outermost loop it can, so a runaway join or recursive CTE is stopped within one
- * outer row's work. Only statements a request runs get it: never stored SQL (views, triggers).
+ * The statement timeout where SQLite cannot be interrupted (limits.ts DEADLINE_FUNCTION):
+ * SELECTs call the function as they step. SQLite evaluates a term that reads no column once
+ * per row of the outermost loop it can, so a runaway join or recursive CTE is stopped within
+ * one outer row's work. A call costs about 0.25 µs a row, five times a plain scan's own cost,
+ * so reads carry it only where work can multiply; writes carry it in every SELECT with a FROM.
+ * Only statements a request runs get it: never stored SQL (views, triggers).
  */
-export const DEADLINE_FUNCTION = '__quiver_check_deadline';
 const DEADLINE_CHECK = `${DEADLINE_FUNCTION}()`;
-const DEADLINE_CHECKED = new Set<A.Statement['kind']>(['insert', 'update', 'delete']);
+
+/**
+ * Which SELECT cores call DEADLINE_FUNCTION: in a write (INSERT ... SELECT, subqueries, CTEs),
+ * every one with a FROM; in a read, those whose FROM is more than one table of the catalog: a
+ * join, a subquery, a CTE, a view or a table function. A scan of one table is bounded by its
+ * size, and a per-row call would also cost SQLite its count(*) shortcut.
+ */
+type DeadlineChecks = 'none' | 'every' | 'unbounded';
+const DEADLINE_CHECKS: Partial<Record<A.Statement['kind'], DeadlineChecks>> = { insert: 'every', update: 'every', delete: 'every', select: 'unbounded' };
 
 /**
  * Prints `statement` for `target`. `source` is the request text, for naming result columns.
@@ -147,7 +155,7 @@ export function emitStatement(
   source: string,
   restrictions?: ReadonlyMap<A.SelectCore, unknown>,
 ): EmittedStatement {
-  const deadlineChecks = target === 'sqlite' && DEADLINE_CHECKED.has(statement.kind);
+  const deadlineChecks = target === 'sqlite' ? (DEADLINE_CHECKS[statement.kind] ?? 'none') : 'none';
   const emitter = new Emitter(target, catalog, source, restrictions, deadlineChecks);
   const sql = emitter.statement(statement);
   return {
@@ -193,14 +201,16 @@ class Emitter {
   /** Full-text joins of the SELECTs being printed, innermost last (see fulltextJoins). */
   private readonly ftJoinStack: FulltextJoin[][] = [];
   private readonly ftJoinsOfCore = new Map<A.SelectCore, FulltextJoin[]>();
+  /** Every CTE name of the statement: a FROM naming one reads the CTE, not a table. */
+  private readonly cteNames = new Set<string>();
 
   constructor(
     private readonly target: EmitTarget,
     private readonly catalog: CatalogView,
     private readonly source: string,
     private readonly restrictions?: ReadonlyMap<A.SelectCore, unknown>,
-    /** Whether SELECTs with a FROM get DEADLINE_CHECK (see there). */
-    private readonly deadlineChecks = false,
+    /** Which SELECT cores get DEADLINE_CHECK (see DeadlineChecks). */
+    private readonly deadlineChecks: DeadlineChecks = 'none',
   ) {}
 
   /** An expression on its own; `scope` is the table its column references name, if any. */
@@ -598,6 +608,8 @@ class Emitter {
   }
 
   private withClause(w: A.WithClause): string {
+    // Before the bodies: a recursive CTE reads itself.
+    for (const c of w.ctes) this.cteNames.add(lower(c.name));
     const ctes = w.ctes.map((c) => {
       let text = this.ident(c.name);
       if (c.columns) text += `(${c.columns.map((x) => this.ident(x)).join(', ')})`;
@@ -635,6 +647,13 @@ class Emitter {
     return entries;
   }
 
+  private checksDeadline(c: A.SelectCore): boolean {
+    if (!c.from || this.deadlineChecks === 'none') return false;
+    if (this.deadlineChecks === 'every' || c.from.kind !== 'table') return true;
+    const name = c.from.name.name;
+    return this.cteNames.has(lower(name)) || !this.catalog.table(name);
+  }
+
   private selectCore(c: A.SelectCore): string {
     let text = c.distinct ? 'SELECT DISTINCT ' : 'SELECT ';
     // FROM first: its subqueries are not in this select's scope, but its column refs are.
@@ -651,7 +670,7 @@ class Emitter {
         this.rowIdParams.set(c, param);
         added.push(`${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (SELECT value FROM json_each(:${param}))`);
       }
-      if (this.deadlineChecks && c.from) added.push(DEADLINE_CHECK);
+      if (this.checksDeadline(c)) added.push(DEADLINE_CHECK);
       if (added.length > 0) text += ` WHERE ${[...(where ? [`(${where})`] : []), ...added].join(' AND ')}`;
       else if (where) text += ` WHERE ${where}`;
       if (c.groupBy.length) text += ` GROUP BY ${c.groupBy.map((x) => this.expr(x)).join(', ')}`;

@@ -19,7 +19,7 @@ import { backupDatabase, type BackupResult } from './backup.ts';
 import { Catalog, migrateCatalog } from './catalog.ts';
 import { DdlRunner } from './ddl.ts';
 import { resolveEfSearch } from '../index/index.ts';
-import { DEADLINE_FUNCTION, emitExpression, emitStatement, type EmittedStatement } from './emit.ts';
+import { emitExpression, emitStatement, type EmittedStatement } from './emit.ts';
 import { QuiverError, isQuiverError } from './errors.ts';
 import { Introspector } from './introspect.ts';
 import { positionOf } from './lexer.ts';
@@ -35,7 +35,7 @@ import { decodeVector } from './vector-codec.ts';
 import { registerFulltextFunctions } from './fulltext.ts';
 import { registerVectorFunctions } from './vector-functions.ts';
 import { VectorIndexes, type VectorIndexesOptions } from './vector-indexes.ts';
-import { DEFAULT_LIMITS, effectiveTimeoutMs, ResultBudget, tooManyStatements, type Limits } from './limits.ts';
+import { DEADLINE_FUNCTION, DEFAULT_LIMITS, effectiveTimeoutMs, ResultBudget, statementTimedOut, tooManyStatements, type Limits } from './limits.ts';
 import { NEEDS_WRITER, ReadFailure, ReadPool } from './read-pool.ts';
 import type { ReadSearch, ReadStatement } from './read-protocol.ts';
 
@@ -159,7 +159,7 @@ export class Engine {
   private statementIndex = 0;
   /** Whether reads search the vector indexes on their worker (OpenOptions.searchOnWorkers). */
   private readonly searchOnWorkers: boolean;
-  /** The statement timeout of the request holding the lock, and when its running write must stop. */
+  /** The statement timeout of the request holding the lock, and when its running statement must stop. */
   private timeoutMs = 0;
   private deadline = Infinity;
 
@@ -179,14 +179,9 @@ export class Engine {
     db.function(DEADLINE_FUNCTION, { deterministic: false }, () => this.checkDeadline());
   }
 
-  /** Called by writes' SELECTs as they step (emit.ts, DEADLINE_FUNCTION): stops one past its timeout. */
+  /** Called as statements step (limits.ts DEADLINE_FUNCTION, and per row a read returns): stops one past its timeout. */
   private checkDeadline(): 1 {
-    if (Date.now() > this.deadline) {
-      throw new QuiverError(
-        'STATEMENT_TIMEOUT',
-        `the statement ran longer than the statement timeout of ${this.timeoutMs} ms and was stopped; its transaction was rolled back`,
-      );
-    }
+    if (Date.now() > this.deadline) throw statementTimedOut(this.timeoutMs, this.db?.inTransaction ?? false);
     return 1;
   }
 
@@ -732,6 +727,7 @@ export class Engine {
       for (const row of stmt.iterate(...args) as Iterable<SqlValue[]>) {
         rows.push(row);
         this.budget.add(row, rows.length, this.statementIndex);
+        this.checkDeadline();
       }
       return { columns: shape.names, rows: shapeRows(rows, shape), changes: 0, lastInsertId: null };
     } finally {

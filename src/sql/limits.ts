@@ -10,7 +10,7 @@ import { QuiverError } from './errors.ts';
 import type { SqlValue } from './types.ts';
 
 export interface Limits {
-  /** A statement running longer is stopped (reads) — QUIVER_STATEMENT_TIMEOUT_MS. */
+  /** A statement running longer is stopped — QUIVER_STATEMENT_TIMEOUT_MS. */
   statementTimeoutMs: number;
   /** Statements in one request — QUIVER_MAX_STATEMENTS. */
   maxStatements: number;
@@ -45,6 +45,22 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 /** The timeout of one request: the server's, lowered (never raised) by the request's own. */
 export function effectiveTimeoutMs(limits: Limits, requested: number | undefined): number {
   return requested === undefined ? limits.statementTimeoutMs : Math.min(limits.statementTimeoutMs, requested);
+}
+
+/**
+ * The SQL function statements call as they step to be stopped at the timeout, where SQLite
+ * cannot be interrupted (better-sqlite3 has neither sqlite3_interrupt nor a progress handler):
+ * it throws statementTimedOut once past the deadline. Registered on the writer's connection
+ * (engine.ts) and each read worker's (read-worker.ts); emit.ts says which SELECTs call it.
+ */
+export const DEADLINE_FUNCTION = '__quiver_check_deadline';
+
+/** A statement stopped at the timeout; `rolledBack`: it ran in a transaction that was undone. */
+export function statementTimedOut(timeoutMs: number, rolledBack: boolean): QuiverError {
+  return new QuiverError(
+    'STATEMENT_TIMEOUT',
+    `the statement ran longer than the statement timeout of ${timeoutMs} ms and was stopped; ${rolledBack ? 'its transaction was rolled back' : 'nothing was written'}`,
+  );
 }
 
 export function tooManyStatements(count: number, limits: Limits): QuiverError {

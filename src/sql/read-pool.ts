@@ -15,9 +15,10 @@
  * Timeouts: better-sqlite3 exposes neither sqlite3_interrupt nor (in this build) the progress
  * handler, so a read past its deadline is answered with STATEMENT_TIMEOUT at once and its
  * worker is terminated and replaced. Termination takes effect the next time the thread runs
- * JavaScript — every row stepped, every vector or full-text function call; a statement that
- * runs entirely inside SQLite without producing a row (an aggregate over a huge join) finishes
- * on its doomed thread first. Such threads are counted (`stats().stopping`) and logged.
+ * JavaScript — every row stepped, every deadline check (limits.ts DEADLINE_FUNCTION, which
+ * also stops the statement by itself), every vector or full-text function call; a statement
+ * that computes long inside SQLite between those (a join's inner loops) finishes on its doomed
+ * thread first. Such threads are counted (`stats().stopping`) and logged.
  *
  * Workers start with the pool and are unref'd while idle, so an idle pool never keeps the
  * process alive; a worker lost to a timeout is replaced on its next use. Runs on the engine's
@@ -26,6 +27,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../util/ts-worker.ts';
 import { QuiverError } from './errors.ts';
+import { statementTimedOut } from './limits.ts';
 import type { ReadEmbeddings } from './embedding-calls.ts';
 import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import type { SqlValue } from './types.ts';
@@ -84,8 +86,8 @@ export class ReadLease {
   /** Runs `job` (in the snapshot, if one was taken), then releases the lease. */
   async run(job: ReadJob): Promise<SqlValue[][][] | typeof NEEDS_WRITER> {
     try {
-      const { statements, maxRows, maxResultBytes, embeddings } = job;
-      const reply = await this.pool.send(this.slot, { kind: 'run', statements, maxRows, maxResultBytes, embeddings }, job.timeoutMs);
+      const { statements, maxRows, maxResultBytes, timeoutMs, embeddings } = job;
+      const reply = await this.pool.send(this.slot, { kind: 'run', statements, maxRows, maxResultBytes, timeoutMs, embeddings }, timeoutMs);
       if ('rows' in reply) return reply.rows;
       if (!('error' in reply)) throw new Error('read worker: unexpected reply');
       if (reply.error.kind === 'embedding') return NEEDS_WRITER;
@@ -217,10 +219,7 @@ export class ReadPool {
     if (slot.waiting?.id !== id) return;
     const worker = slot.worker!;
     slot.worker = null;
-    this.settle(
-      slot,
-      new QuiverError('STATEMENT_TIMEOUT', `the statement ran longer than the statement timeout of ${timeoutMs} ms and was stopped; nothing was written`),
-    );
+    this.settle(slot, statementTimedOut(timeoutMs, false));
     this.stopping++;
     const started = Date.now();
     void worker.terminate().then(() => {

@@ -50,7 +50,7 @@ export type PostedStatement = Omit<ReadStatement, 'searches'> & { searches?: Pos
 export type ReadMessage =
   | { kind: 'begin' }
   | { kind: 'end' }
-  | { kind: 'run'; statements: ReadStatement[]; maxRows: number; maxResultBytes: number; embeddings?: ReadEmbeddings };
+  | { kind: 'run'; statements: ReadStatement[]; maxRows: number; maxResultBytes: number; timeoutMs: number; embeddings?: ReadEmbeddings };
 
 /** A message as posted, its statements' views without the memories the worker holds. */
 export type ReadRequest = (

@@ -15,7 +15,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { embeddingKey, type ReadEmbeddings } from './embedding-calls.ts';
 import { registerFulltextFunctions } from './fulltext.ts';
-import { ResultBudget } from './limits.ts';
+import { DEADLINE_FUNCTION, ResultBudget, statementTimedOut } from './limits.ts';
 import { IndexViewReader } from '../index/index.ts';
 import { withNamed } from './params.ts';
 import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
@@ -38,6 +38,18 @@ registerFulltextFunctions(db);
 
 /** The vectors the running request brought for its EMBEDDING() calls. */
 let embeddings: ReadEmbeddings | undefined;
+
+/**
+ * The running request's statement timeout, checked as its SELECTs step (emit.ts
+ * DEADLINE_FUNCTION). The pool answers a read past it at once and terminates this thread, but
+ * termination lands only when JavaScript runs here: these checks stop the statement itself.
+ */
+let timeoutMs = 0;
+let deadline = Infinity;
+db.function(DEADLINE_FUNCTION, { deterministic: false }, () => {
+  if (Date.now() > deadline) throw statementTimedOut(timeoutMs, false);
+  return 1;
+});
 
 /**
  * EMBEDDING() from the vectors the engine fetched before the read (the texts written in the
@@ -109,6 +121,8 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
   const rows: SqlValue[][][] = [];
   let index = 0;
   embeddings = request.embeddings;
+  timeoutMs = request.timeoutMs;
+  deadline = Date.now() + timeoutMs;
   try {
     // First, whatever happens next: the engine's ledger of this worker's memories counts on it.
     const statements = memories.restore(request.statements);
@@ -128,6 +142,7 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
     return { id, error: toWire(e), index: Math.min(index, request.statements.length - 1) };
   } finally {
     embeddings = undefined;
+    deadline = Infinity;
     if (db.inTransaction) db.exec('COMMIT');
   }
 }
