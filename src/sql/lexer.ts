@@ -30,31 +30,35 @@ const OPERATORS = ['||', '<<', '>>', '<=', '>=', '==', '!=', '<>', '->>', '->', 
 const OPERATOR_STARTS = new Set(OPERATORS.map((o) => o[0]));
 const SINGLE = '(),;.*/%+-<>=&|~';
 
-// Runs of characters are matched with sticky patterns, not character by character: a request
-// may hold megabytes of SQL, and the lexer must stay linear and allocate per token, not per
-// character.
-const IDENT_PARTS = /[A-Za-z0-9_$\u0080-\uffff]*/y;
-const DIGITS = /[0-9]*/y;
-const DIGITS_OR_UNDERSCORES = /[0-9_]*/y;
-const HEX_DIGITS = /[0-9A-Fa-f]*/y;
-
-/** The end of the run of `pattern` (a sticky `[...]*`) that starts at `from`. */
-function skip(pattern: RegExp, sql: string, from: number): number {
-  pattern.lastIndex = from;
-  pattern.test(sql);
-  return pattern.lastIndex;
+// Characters are classed by code through a table, without a string or a regular expression per
+// character: a request may hold megabytes of SQL, and lexing runs on the engine's thread.
+// Every character from U+0080 up may start or continue a name, as in SQLite.
+const IDENT_START = 1;
+const IDENT_PART = 2;
+const DIGIT = 4;
+const HEX_DIGIT = 8;
+const DIGIT_OR_UNDERSCORE = 16;
+const CLASSES = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z_]/.test(ch)) CLASSES[c] |= IDENT_START;
+  if (/[A-Za-z0-9_$]/.test(ch)) CLASSES[c] |= IDENT_PART;
+  if (/[0-9]/.test(ch)) CLASSES[c] |= DIGIT | DIGIT_OR_UNDERSCORE;
+  if (/[0-9A-Fa-f]/.test(ch)) CLASSES[c] |= HEX_DIGIT;
+  if (ch === '_') CLASSES[c] |= DIGIT_OR_UNDERSCORE;
 }
 
-function isIdentStart(ch: string): boolean {
-  return /[A-Za-z_\u0080-\uffff]/.test(ch);
+/** Whether the character at `i` (NaN past the end) is of `cls`. */
+function isAt(sql: string, i: number, cls: number): boolean {
+  const c = sql.charCodeAt(i);
+  return c < 128 ? (CLASSES[c] & cls) !== 0 : c >= 128 && (cls & (IDENT_START | IDENT_PART)) !== 0;
 }
 
-function isIdentPart(ch: string): boolean {
-  return /[A-Za-z0-9_$\u0080-\uffff]/.test(ch);
-}
-
-function isDigit(ch: string | undefined): boolean {
-  return ch !== undefined && ch >= '0' && ch <= '9';
+/** The end of the run of characters of `cls` that starts at `from`. */
+function skip(cls: number, sql: string, from: number): number {
+  let i = from;
+  while (isAt(sql, i, cls)) i++;
+  return i;
 }
 
 /** 1-based line and column of an offset, for error messages. */
@@ -118,8 +122,8 @@ export function tokenize(sql: string, maxTokens = Infinity): Token[] {
       tokens.push({ kind: 'blob', value: hex, text: sql.slice(start, i), start, end: i });
       continue;
     }
-    if (isIdentStart(ch)) {
-      i = skip(IDENT_PARTS, sql, i);
+    if (isAt(sql, i, IDENT_START)) {
+      i = skip(IDENT_PART, sql, i);
       const text = sql.slice(start, i);
       tokens.push({ kind: 'word', value: text.toUpperCase(), text, start, end: i });
       continue;
@@ -150,29 +154,29 @@ export function tokenize(sql: string, maxTokens = Infinity): Token[] {
       tokens.push({ kind, value, text: sql.slice(start, i), start, end: i });
       continue;
     }
-    if (isDigit(ch) || (ch === '.' && isDigit(sql[i + 1]))) {
-      if (ch === '0' && (sql[i + 1] === 'x' || sql[i + 1] === 'X') && /[0-9A-Fa-f]/.test(sql[i + 2] ?? '')) {
-        i = skip(HEX_DIGITS, sql, i + 2);
+    if (isAt(sql, i, DIGIT) || (ch === '.' && isAt(sql, i + 1, DIGIT))) {
+      if (ch === '0' && (sql[i + 1] === 'x' || sql[i + 1] === 'X') && isAt(sql, i + 2, HEX_DIGIT)) {
+        i = skip(HEX_DIGIT, sql, i + 2);
       } else {
-        i = skip(DIGITS_OR_UNDERSCORES, sql, i);
-        if (sql[i] === '.') i = skip(DIGITS, sql, i + 1);
-        if ((sql[i] === 'e' || sql[i] === 'E') && isDigit(sql[i + 1] === '+' || sql[i + 1] === '-' ? sql[i + 2] : sql[i + 1])) {
-          i = skip(DIGITS, sql, i + (sql[i + 1] === '+' || sql[i + 1] === '-' ? 2 : 1));
+        i = skip(DIGIT_OR_UNDERSCORE, sql, i);
+        if (sql[i] === '.') i = skip(DIGIT, sql, i + 1);
+        if ((sql[i] === 'e' || sql[i] === 'E') && isAt(sql, sql[i + 1] === '+' || sql[i + 1] === '-' ? i + 2 : i + 1, DIGIT)) {
+          i = skip(DIGIT, sql, i + (sql[i + 1] === '+' || sql[i + 1] === '-' ? 2 : 1));
         }
       }
-      if (i < n && isIdentPart(sql[i])) throw syntaxError(sql, start, `malformed number '${sql.slice(start, i + 1)}'`);
+      if (isAt(sql, i, IDENT_PART)) throw syntaxError(sql, start, `malformed number '${sql.slice(start, i + 1)}'`);
       const text = sql.slice(start, i);
       tokens.push({ kind: 'number', value: text, text, start, end: i });
       continue;
     }
     if (ch === '?') {
-      i = skip(DIGITS, sql, i + 1);
+      i = skip(DIGIT, sql, i + 1);
       const text = sql.slice(start, i);
       tokens.push({ kind: 'param', value: text, text, start, end: i });
       continue;
     }
-    if ((ch === ':' || ch === '@' || ch === '$') && isIdentStart(sql[i + 1] ?? '')) {
-      i = skip(IDENT_PARTS, sql, i + 1);
+    if ((ch === ':' || ch === '@' || ch === '$') && isAt(sql, i + 1, IDENT_START)) {
+      i = skip(IDENT_PART, sql, i + 1);
       const text = sql.slice(start, i);
       tokens.push({ kind: 'param', value: text, text, start, end: i });
       continue;

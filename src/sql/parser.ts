@@ -103,21 +103,38 @@ function refuseStackOverflow<T>(parse: () => T): T {
  * SQLite) walks trees recursively.
  */
 function checkTreeDepth(root: object, sql: string): void {
-  const pending: [unknown, number][] = [[root, 0]];
-  while (pending.length > 0) {
-    const [node, above] = pending.pop()!;
-    const isNode = !Array.isArray(node) && typeof (node as { kind?: unknown }).kind === 'string';
-    const depth = isNode ? above + 1 : above;
+  // Two parallel stacks, no tuple or array of values per node: this walks every node of
+  // requests megabytes long.
+  const nodes: object[] = [root];
+  const depths: number[] = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop() as Record<string, unknown>;
+    const above = depths.pop()!;
+    const isArray = Array.isArray(node);
+    const depth = !isArray && typeof node.kind === 'string' ? above + 1 : above;
     if (depth > MAX_TREE_DEPTH) {
-      const start = (node as { start?: unknown }).start;
+      const start = node.start;
       throw new QuiverError(
         'SYNTAX_ERROR',
         `expression nested deeper than ${MAX_TREE_DEPTH} levels (each operator of a chain such as a + b + c is a level); simplify it`,
         typeof start === 'number' ? { position: positionOf(sql, start) } : {},
       );
     }
-    for (const child of Array.isArray(node) ? node : Object.values(node as object)) {
-      if (child !== null && typeof child === 'object') pending.push([child, depth]);
+    if (isArray) {
+      for (const child of node as unknown as unknown[]) {
+        if (child !== null && typeof child === 'object') {
+          nodes.push(child);
+          depths.push(depth);
+        }
+      }
+    } else {
+      for (const key in node) {
+        const child = node[key];
+        if (child !== null && typeof child === 'object') {
+          nodes.push(child);
+          depths.push(depth);
+        }
+      }
     }
   }
 }
