@@ -174,7 +174,11 @@ export class Engine {
     this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
     this.introspector = new Introspector(db, this.catalog);
     this.searchOnWorkers = workers > 0 && (options.searchOnWorkers ?? false);
-    this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, { ...options.index, searchLanes: this.searchOnWorkers ? workers + 1 : 1 });
+    this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, {
+      ...options.index,
+      searchLanes: this.searchOnWorkers ? workers + 1 : 1,
+      onClosed: this.searchOnWorkers ? (name) => this.pool!.forgetIndex(name) : undefined,
+    });
     this.planner = new Planner(db, this.catalog, this.indexes, options.planner);
     db.function(DEADLINE_FUNCTION, { deterministic: false }, () => this.checkDeadline());
   }

@@ -141,6 +141,18 @@ export class ReadPool {
     return new Promise((resolve) => this.queue.push(resolve));
   }
 
+  /**
+   * Has every worker let go of index `name` (dropped or re-created), its view reader and shared
+   * memories, which it would otherwise keep until it next searched an index of that name.
+   */
+  forgetIndex(name: string): void {
+    for (const slot of this.slots) {
+      if (!slot.worker) continue;
+      slot.memories.forget(name);
+      slot.worker.postMessage({ kind: 'forget', index: name, id: this.nextId++ } satisfies ReadRequest);
+    }
+  }
+
   /** Busy workers, queued reads, and timed-out workers still winding down. */
   stats(): { workers: number; busy: number; queued: number; stopping: number } {
     return { workers: this.slots.length, busy: this.slots.filter((s) => s.leased).length, queued: this.queue.length, stopping: this.stopping };

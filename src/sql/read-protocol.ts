@@ -45,11 +45,12 @@ export type PostedStatement = Omit<ReadStatement, 'searches'> & { searches?: Pos
  * What the engine asks of a worker: `begin` opens a read transaction and reads, so the worker's
  * snapshot is fixed (it answers `ok`); `run` runs statements (in that snapshot if one is open)
  * and ends the transaction, its EMBEDDING() calls answered from `embeddings`; `end` ends a
- * snapshot that will not be used (no answer).
+ * snapshot that will not be used, and `forget` lets go of an index (neither is answered).
  */
 export type ReadMessage =
   | { kind: 'begin' }
   | { kind: 'end' }
+  | { kind: 'forget'; index: string }
   | { kind: 'run'; statements: ReadStatement[]; maxRows: number; maxResultBytes: number; timeoutMs: number; embeddings?: ReadEmbeddings };
 
 /** A message as posted, its statements' views without the memories the worker holds. */

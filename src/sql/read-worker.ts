@@ -159,9 +159,17 @@ function begin(id: number): ReadReply {
   }
 }
 
+/** Lets go of index `name`, dropped or re-created, and of its shared memory. */
+function forget(name: string): void {
+  memories.forget(name);
+  if (readers.delete(name)) release();
+}
+
 parentPort!.on('message', (request: ReadRequest) => {
   if (request.kind === 'end') {
     if (db.inTransaction) db.exec('ROLLBACK');
+  } else if (request.kind === 'forget') {
+    forget(request.index);
   } else {
     parentPort!.postMessage(request.kind === 'begin' ? begin(request.id) : run(request.id, request));
   }

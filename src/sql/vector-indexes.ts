@@ -42,6 +42,8 @@ export interface VectorIndexesOptions {
    * arrays in shared memory so read workers can search views of them (`exportView`).
    */
   searchLanes?: number;
+  /** Told the name of each index closed for good or re-created (read workers drop their views of it). */
+  onClosed?: (name: string) => void;
 }
 
 export type IndexState = 'loading' | 'ready' | 'empty';
@@ -152,8 +154,7 @@ export class VectorIndexes {
     for (const [name, open] of [...this.indexes]) {
       const info = wanted.get(name);
       if (!info || !sameDefinition(info, open.info)) {
-        void open.index?.close();
-        this.indexes.delete(name);
+        this.closeIndex(name, open);
         if (!info) fs.rmSync(this.dirOf(open.info.name), { recursive: true, force: true });
       }
     }
@@ -165,8 +166,7 @@ export class VectorIndexes {
     // Over a copy: reopening puts the index back into the map, which a live iteration would revisit forever.
     for (const [name, open] of [...this.indexes]) {
       if (key(open.info.table) !== key(table)) continue;
-      void open.index?.close();
-      this.indexes.delete(name);
+      this.closeIndex(name, open);
       fs.rmSync(this.dirOf(open.info.name), { recursive: true, force: true });
       this.openIndex(open.info, false);
     }
@@ -212,6 +212,12 @@ export class VectorIndexes {
   close(): void {
     clearInterval(this.timer);
     this.closeIndexes();
+  }
+
+  private closeIndex(name: string, open: OpenIndex): void {
+    void open.index?.close();
+    this.indexes.delete(name);
+    this.options.onClosed?.(open.info.name);
   }
 
   private closeIndexes(): void {

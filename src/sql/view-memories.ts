@@ -43,6 +43,11 @@ export class SentMemories {
       return { ...statement, searches };
     });
   }
+
+  /** The worker was told to forget index `name` (a `forget` message). */
+  forget(name: string): void {
+    this.held.delete(name);
+  }
 }
 
 /** The worker's side. */
@@ -68,5 +73,10 @@ export class ReceivedMemories {
       });
       return { ...statement, searches };
     });
+  }
+
+  /** Lets go of index `name`'s memories (dropped or re-created). */
+  forget(name: string): void {
+    this.held.delete(name);
   }
 }

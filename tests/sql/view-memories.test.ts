@@ -3,7 +3,7 @@
  * part's memory is posted once, later views leave it out and the receiving side puts it back,
  * so the restored view answers as the index did at export, across flushes and merges. A new
  * worker (a new SentMemories) is sent everything again; a view naming a memory the receiver
- * never got is refused.
+ * never got is refused, and an index both sides forgot (dropped) is sent whole again.
  */
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, expect, it } from 'vitest';
@@ -78,5 +78,23 @@ it('refuses a view that leaves out a memory the receiver was never sent', async 
   sent.strip([statementOf(index)]);
   const posted = await post(sent.strip([statementOf(index)]));
   expect(() => new ReceivedMemories().restore(posted)).toThrow(/never sent/);
+  await index.close();
+});
+
+it('starts over for an index both sides forgot (dropped or re-created), and refuses one only the receiver forgot', async () => {
+  const index = new VectorIndex({ dims: DIMS, metric: 'euclidean', shareable: true, searchLanes: 2, builder: 'inline', autoMaintain: false });
+  index.insert(1, QUERY);
+  const sent = new SentMemories();
+  const received = new ReceivedMemories();
+  received.restore(await post(sent.strip([statementOf(index)])));
+  sent.forget('vi');
+  received.forget('vi');
+  const whole = await post(sent.strip([statementOf(index)]));
+  expect(memoriesOf(whole[0])).toEqual([true]);
+  received.restore(whole);
+  received.forget('vi');
+  const stripped = await post(sent.strip([statementOf(index)]));
+  expect(memoriesOf(stripped[0])).toEqual([false]);
+  expect(() => received.restore(stripped)).toThrow(/never sent/);
   await index.close();
 });
