@@ -40,8 +40,8 @@ registerFulltextFunctions(db);
 let embeddings: ReadEmbeddings | undefined;
 
 /**
- * The running request's statement timeout, checked as its SELECTs step (emit.ts
- * DEADLINE_FUNCTION). The pool answers a read past it at once and terminates this thread, but
+ * The running request's statement timeout, checked as its SELECTs step (limits.ts
+ * DEADLINE_FUNCTION; emit.ts says which). The pool answers a read past it at once and terminates this thread, but
  * termination lands only when JavaScript runs here: these checks stop the statement itself.
  */
 let timeoutMs = 0;
