@@ -16,8 +16,8 @@
  * | QUIVER_INDEX_FLUSH_AGE_MS | 30000   | age of the oldest tail row that starts a flush anyway |
  * | QUIVER_SYNCHRONOUS    | FULL        | SQLite durability: FULL survives power loss; NORMAL survives a crash of Quiver only, and commits faster |
  * | QUIVER_READ_WORKERS   | 2           | threads running SELECT-only requests on their own read connections; 0 runs them on the writer |
- * | QUIVER_SEARCH_ON_WORKERS | 0        | `1`: vector index searches of reads run on the read workers too (experimental: the server's memory climbs with it) |
- * | QUIVER_STATEMENT_TIMEOUT_MS | 30000 | a read running longer is stopped (408); a request's `timeoutMs` may lower it |
+ * | QUIVER_SEARCH_ON_WORKERS | 1        | reads' vector index searches run on the read workers; `0` runs them on the engine's thread while planning |
+ * | QUIVER_STATEMENT_TIMEOUT_MS | 30000 | a statement running longer is stopped (408); a request's `timeoutMs` may lower it |
  * | QUIVER_MAX_STATEMENTS | 10000       | statements in one request                           |
  * | QUIVER_MAX_SQL_TOKENS | 1000000     | SQL tokens in one request (about a second of parsing on the engine's thread) |
  * | QUIVER_MAX_ROWS       | 100000      | rows one statement may return                       |
@@ -128,7 +128,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
   if (searchRaw !== undefined && !['0', '1', 'true', 'false'].includes(searchRaw)) {
     problems.push(`QUIVER_SEARCH_ON_WORKERS=${JSON.stringify(searchRaw)}: expected 1 or 0 (true or false)`);
   }
-  const searchOnWorkers = searchRaw === '1' || searchRaw === 'true';
+  const searchOnWorkers = searchRaw !== '0' && searchRaw !== 'false';
   const limits: Limits = Object.freeze({
     statementTimeoutMs: integer('QUIVER_STATEMENT_TIMEOUT_MS', DEFAULT_LIMITS.statementTimeoutMs, 10, 86_400_000),
     maxStatements: integer('QUIVER_MAX_STATEMENTS', DEFAULT_LIMITS.maxStatements, 1, 10_000_000),

@@ -75,8 +75,7 @@ export interface OpenOptions extends EngineOptions {
   readWorkers?: number;
   /**
    * With read workers: search the vector indexes on the workers too, over views of them in
-   * shared memory (search-step.ts), rather than on this thread while planning. Off by default:
-   * the soak's server memory still climbs faster with it (see README, Concurrency and limits).
+   * shared memory (search-step.ts), rather than on this thread while planning. Default true.
    */
   searchOnWorkers?: boolean;
   /**
@@ -173,7 +172,7 @@ export class Engine {
     this.catalog = new Catalog(db);
     this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
     this.introspector = new Introspector(db, this.catalog);
-    this.searchOnWorkers = workers > 0 && (options.searchOnWorkers ?? false);
+    this.searchOnWorkers = workers > 0 && (options.searchOnWorkers ?? true);
     this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, {
       ...options.index,
       searchLanes: this.searchOnWorkers ? workers + 1 : 1,

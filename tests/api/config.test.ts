@@ -14,7 +14,7 @@ describe('loadConfig', () => {
       indexFlushAgeMs: 30_000,
       synchronous: 'FULL',
       readWorkers: 2,
-      searchOnWorkers: false,
+      searchOnWorkers: true,
       limits: { statementTimeoutMs: 30_000, maxStatements: 10_000, maxSqlTokens: 1_000_000, maxRows: 100_000, maxResultBytes: 64 * 1024 * 1024, maxQueuedWrites: 256, maxQueuedReads: 1024, maxEmbeddingTexts: 1_000_000, maxQueuedEmbeddings: 2_000_000 },
       maxConcurrentRequests: 512,
       apiKeys: [],
@@ -47,7 +47,7 @@ describe('loadConfig', () => {
       QUIVER_MAX_EMBEDDING_TEXTS: '60',
       QUIVER_MAX_QUEUED_EMBEDDINGS: '70',
       QUIVER_ALLOW_UNAUTHENTICATED: '1',
-      QUIVER_SEARCH_ON_WORKERS: '1',
+      QUIVER_SEARCH_ON_WORKERS: '0',
     };
     expect(loadConfig(env)).toEqual({
       port: 9000,
@@ -58,7 +58,7 @@ describe('loadConfig', () => {
       indexFlushAgeMs: 2000,
       synchronous: 'NORMAL',
       readWorkers: 4,
-      searchOnWorkers: true,
+      searchOnWorkers: false,
       limits: { statementTimeoutMs: 5000, maxStatements: 10, maxSqlTokens: 300, maxRows: 20, maxResultBytes: 4096, maxQueuedWrites: 40, maxQueuedReads: 50, maxEmbeddingTexts: 60, maxQueuedEmbeddings: 70 },
       maxConcurrentRequests: 30,
       apiKeys: [],
