@@ -203,9 +203,9 @@ export interface components {
       }]>;
       /**
        * @description Statement timeout for this request, in ms. It can lower the server's
-       * (`QUIVER_STATEMENT_TIMEOUT_MS`, default 30000), never raise it. A read past it, or a
-       * write whose SELECT (INSERT ... SELECT, a subquery, a CTE) runs past it, is stopped
-       * and answered 408 `STATEMENT_TIMEOUT`.
+       * (`QUIVER_STATEMENT_TIMEOUT_MS`, default 30000), never raise it. A statement past it
+       * is stopped and answered 408 `STATEMENT_TIMEOUT` (see the README for where a running
+       * statement checks it: a read on a worker is answered at once).
        */
       timeoutMs?: number;
     };
