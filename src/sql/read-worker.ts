@@ -27,8 +27,6 @@ import { ReceivedMemories } from './view-memories.ts';
 import { SharedMemoryCollector } from '../util/shared-memory-gc.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
-/** At most one collection a second for the index memory the view readers let go of. */
-const COLLECT_INTERVAL_MS = 1000;
 
 const { file, lane } = workerData as { file: string; lane: number };
 const db = new Database(file, { readonly: true, fileMustExist: true });
@@ -90,7 +88,7 @@ function prepare(sql: string, rows = true): Database.Statement {
  */
 const readers = new Map<string, { indexId: string; reader: IndexViewReader }>();
 const memories = new ReceivedMemories();
-const collector = new SharedMemoryCollector(COLLECT_INTERVAL_MS);
+const collector = new SharedMemoryCollector();
 const release = () => collector.request();
 
 function readerFor(ref: IndexViewRef, name: string): IndexViewReader {

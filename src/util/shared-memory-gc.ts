@@ -19,7 +19,8 @@ export class SharedMemoryCollector {
   private pending = false;
   private last = -Infinity;
 
-  constructor(private readonly minIntervalMs: number) {
+  /** `minIntervalMs`: the least time between two collections (default a second). */
+  constructor(private readonly minIntervalMs = 1000) {
     quietMeasureMemoryWarning();
   }
 

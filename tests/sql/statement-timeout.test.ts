@@ -108,10 +108,12 @@ describe('the statement timeout on reads', () => {
     expect((await engine.execute('SELECT count(*) FROM tt')).results[0].rows).toEqual([[2000]]);
   });
 
-  test("a read worker stops a runaway statement itself: its thread ends, not just the request", async () => {
+  test('a read worker stops a runaway statement itself: its thread ends, not just the request', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'quiver.db');
-    new Database(file).pragma('journal_mode = WAL');
+    const setup = new Database(file);
+    setup.pragma('journal_mode = WAL');
+    setup.close();
     const pool = new ReadPool(file, 1, 10);
     try {
       const statement = ENDLESS_COUNT.replace('FROM c)', `FROM c WHERE ${DEADLINE_FUNCTION}())`);

@@ -20,12 +20,9 @@ interface JobMessage {
   request: BuildRequest;
 }
 
-/** At most one collection a second for the memories of finished jobs. */
-const COLLECT_INTERVAL_MS = 1000;
-
 const port = parentPort;
 if (port === null) throw new Error('build-worker.ts must run in a worker thread');
-const collector = new SharedMemoryCollector(COLLECT_INTERVAL_MS);
+const collector = new SharedMemoryCollector();
 
 port.on('message', (message: JobMessage) => {
   try {
