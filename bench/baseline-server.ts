@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import Database from 'better-sqlite3';
 import { Hono } from 'hono';
-import { registerVectorFunctions } from '../src/sql/vector-functions.ts';
+import { registerVectorFunctions } from '../src/sql/functions/vector-functions.ts';
 import { BASELINE_DATABASE_FILE, vectorBlob } from './lib/dataset.ts';
 import { WORKLOADS } from './lib/workloads.ts';
 

@@ -3,7 +3,7 @@
  * API keys over HTTP (issue 6, "Auth"): `authenticate` turns `Authorization: Bearer <key>` into
  * a `Caller` (the key's name and role) on the request context, `requireRole` guards a route
  * by role, and `roleOf` hands the role to `engine.execute`, which refuses each statement the
- * role does not allow (src/sql/roles.ts). With no keys configured auth is off: the caller is
+ * role does not allow (src/sql/check/roles.ts). With no keys configured auth is off: the caller is
  * `null` and nothing is checked; config.ts then only lets the server bind loopback, unless
  * the operator opts in. Keys are never held here, only their SHA-256 digests, and a presented
  * key is compared to every digest with `timingSafeEqual`, so neither its length nor which

@@ -31,7 +31,7 @@
  * | QUIVER_API_KEYS_FILE  | (none)      | JSON file `{"keys": [{"name": "ops", "role": "admin", "key": "..."}]}` (name optional) |
  * | QUIVER_ALLOW_UNAUTHENTICATED | 0    | `1`: serve a non-loopback HOST with no API keys (logged as a warning) |
  *
- * API keys from both sources add up; a role is `read`, `write` or `admin` (src/sql/roles.ts),
+ * API keys from both sources add up; a role is `read`, `write` or `admin` (src/sql/check/roles.ts),
  * a key is at least MIN_API_KEY_LENGTH characters of a bearer token (letters, digits and
  * `-._~+/=`). Only each key's SHA-256 digest is kept, so the frozen config can be logged
  * without a secret in it; and no message here quotes a key or any field that may be one.

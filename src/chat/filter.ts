@@ -10,11 +10,11 @@
  * text — is then printed back in Quiver's dialect and spliced into the retrieval SQL, with its
  * parameters renamed to `:chat_where_N` so they can never collide with Quiver's own.
  */
-import type * as A from '../sql/ast.ts';
-import type { CatalogView } from '../sql/catalog-view.ts';
-import { emitExpression } from '../sql/emit.ts';
-import { positionOf } from '../sql/lexer.ts';
-import { parseExpression } from '../sql/parser.ts';
+import type * as A from '../sql/dialect/ast.ts';
+import type { CatalogView } from '../sql/catalog/table-info.ts';
+import { emitExpression } from '../sql/lower/emit.ts';
+import { positionOf } from '../sql/dialect/lexer.ts';
+import { parseExpression } from '../sql/dialect/parser.ts';
 import { QuiverError, isQuiverError } from '../sql/index.ts';
 import type { TableDescription } from '../sql/index.ts';
 import { kindOf } from './request.ts';

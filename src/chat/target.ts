@@ -8,8 +8,8 @@
  * exists, with a note saying so; a side that was asked for by name and does not exist is a 400.
  */
 import type { Metric } from '../index/distance.ts';
-import type * as A from '../sql/ast.ts';
-import { parseExpression } from '../sql/parser.ts';
+import type * as A from '../sql/dialect/ast.ts';
+import { parseExpression } from '../sql/dialect/parser.ts';
 import { QuiverError } from '../sql/index.ts';
 import type { TableDescription } from '../sql/index.ts';
 import type { RetrievalMode } from './request.ts';

@@ -1,7 +1,7 @@
 /**
  * @module index/errors
  * Errors of the index's own files. They are not users' mistakes (those are QuiverErrors from
- * src/sql/errors.ts: a wrong dimension, a bad parameter) but damaged or foreign data on disk,
+ * src/core/errors.ts: a wrong dimension, a bad parameter) but damaged or foreign data on disk,
  * which the caller answers by rebuilding the index from SQLite, the source of truth. Each
  * carries a stable `code` and a `reason` that says which check failed.
  */

@@ -5,7 +5,7 @@
  * graph search returns are approximate. The index therefore asks for a larger pool than k,
  * merges the pools of all segments and the tail by those keys, and re-scores the best
  * {@link rerankPoolSize} candidates from the float32 originals, which come from the index's
- * owner: SQLite, the source of truth, for the SQL layer (src/sql/vector-indexes.ts reads them
+ * owner: SQLite, the source of truth, for the SQL layer (src/sql/index-sync/index-registry.ts reads them
  * by rowid), an array for the benchmark and tests. Reading a few dozen rows per query costs far
  * less than keeping every float32 vector resident, and the tail (rows not yet in a graph) stays
  * float32 anyway, so its keys are exact already.

@@ -1,13 +1,13 @@
 /** @module sql — Quiver's SQL engine: the public door of src/sql. */
-export { Engine } from './engine.ts';
-export type { TableDescription } from './engine.ts';
-export { backupDataDir, restoreDatabase, RestoreError } from './backup.ts';
-export type { BackupResult, RestoreResult } from './backup.ts';
-export { QuiverError, isQuiverError, ERROR_CATALOG } from './errors.ts';
-export type { ErrorCode, SourcePosition } from './errors.ts';
+export { Engine } from './exec/engine.ts';
+export type { TableDescription } from './exec/engine.ts';
+export { backupDataDir, restoreDatabase, RestoreError } from './exec/backup.ts';
+export type { BackupResult, RestoreResult } from './exec/backup.ts';
+export { QuiverError, isQuiverError, ERROR_CATALOG } from '../core/errors.ts';
+export type { ErrorCode, SourcePosition } from '../core/errors.ts';
 export type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from './types.ts';
-export { ROLES, roleAllows } from './roles.ts';
-export type { Role } from './roles.ts';
-export { DEFAULT_LIMITS } from './limits.ts';
-export type { Limits } from './limits.ts';
-export { DEFAULT_READ_WORKERS, MAX_READ_WORKERS } from './read-pool.ts';
+export { ROLES, roleAllows } from './check/roles.ts';
+export type { Role } from './check/roles.ts';
+export { DEFAULT_LIMITS } from './exec/limits.ts';
+export type { Limits } from './exec/limits.ts';
+export { DEFAULT_READ_WORKERS, MAX_READ_WORKERS } from './workers/read-pool.ts';

@@ -12,8 +12,8 @@ import { Embeddings } from '../../src/embed/index.ts';
 import type { EmbeddingsOptions } from '../../src/embed/index.ts';
 import { parseRetryAfter } from '../../src/embed/provider.ts';
 import { toVector } from '../../src/embed/providers/openai.ts';
-import type { EmbeddingSource } from '../../src/sql/embedding-calls.ts';
-import { QuiverError } from '../../src/sql/errors.ts';
+import type { EmbeddingSource } from '../../src/sql/functions/embedding-calls.ts';
+import { QuiverError } from '../../src/core/errors.ts';
 import { FakeOpenAIServer, fakeShortVector } from './fake-openai-server.ts';
 
 const NATIVE_DIMS = 8;

@@ -11,7 +11,7 @@ import { Embeddings, LOCAL_MODEL_NAME } from '../../src/embed/index.ts';
 import { LocalEncoder } from '../../src/embed/providers/local.ts';
 import { MODEL_FILE_NAME, loadWordVectors } from '../../src/embed/providers/local-model-file.ts';
 import type { LoadReport, WordVectors } from '../../src/embed/providers/local-model-file.ts';
-import { QuiverError } from '../../src/sql/errors.ts';
+import { QuiverError } from '../../src/core/errors.ts';
 
 const SEED_001 = [
   'PolarDB IMCI can use Hybrid Plan to access both row store and column store in an SQL statement',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EmbeddingConfigError, Embeddings, LOCAL_MODEL_NAME } from '../../src/embed/index.ts';
 import { parseConfig } from '../../src/embed/registry.ts';
-import { QuiverError } from '../../src/sql/errors.ts';
+import { QuiverError } from '../../src/core/errors.ts';
 
 const dirs: string[] = [];
 afterAll(() => {

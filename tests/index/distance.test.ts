@@ -13,7 +13,7 @@ import {
   parseMetric,
   squaredEuclidean,
 } from '../../src/index/distance.ts';
-import { QuiverError } from '../../src/sql/errors.ts';
+import { QuiverError } from '../../src/core/errors.ts';
 
 const LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 16, 100, 128, 129, 960];
 const PAIRS_PER_LENGTH = 20;

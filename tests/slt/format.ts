@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { ERROR_CATALOG, type ErrorCode } from '../../src/sql/index.ts';
-import { formatVectorText } from '../../src/sql/vector-codec.ts';
+import { formatVectorText } from '../../src/core/vector-codec.ts';
 
 export type ColumnType = 'I' | 'R' | 'T';
 export type SortMode = 'nosort' | 'rowsort' | 'valuesort';

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { Embeddings } from '../../src/embed/index.ts';
-import { EmbeddingRound, predictTexts } from '../../src/sql/embedding-calls.ts';
+import { EmbeddingRound, predictTexts } from '../../src/sql/functions/embedding-calls.ts';
 import { Engine, QuiverError } from '../../src/sql/index.ts';
-import { parseScript } from '../../src/sql/parser.ts';
+import { parseScript } from '../../src/sql/dialect/parser.ts';
 import type { Params } from '../../src/sql/types.ts';
 import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
 

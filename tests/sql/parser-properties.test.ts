@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type * as A from '../../src/sql/ast.ts';
-import { emitStatement } from '../../src/sql/emit.ts';
+import type * as A from '../../src/sql/dialect/ast.ts';
+import { emitStatement } from '../../src/sql/lower/emit.ts';
 import { Engine, QuiverError } from '../../src/sql/index.ts';
-import { MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../src/sql/parser.ts';
+import { MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../src/sql/dialect/parser.ts';
 
 const NO_CATALOG = { table: () => undefined };
 

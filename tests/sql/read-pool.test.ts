@@ -1,5 +1,5 @@
 /**
- * Reads on worker threads (src/sql/read-pool.ts): the same answers as the writer's connection,
+ * Reads on worker threads (src/sql/workers/read-pool.ts): the same answers as the writer's connection,
  * a slow read that does not hold up others, the statement timeout, the result limits, EMBEDDING()
  * handed back to the writer, and the writer queue's back-pressure.
  */

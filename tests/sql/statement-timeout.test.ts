@@ -12,12 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import Database from 'better-sqlite3';
-import type { CatalogView, TableInfo } from '../../src/sql/catalog-view.ts';
-import { emitStatement } from '../../src/sql/emit.ts';
+import type { CatalogView, TableInfo } from '../../src/sql/catalog/table-info.ts';
+import { emitStatement } from '../../src/sql/lower/emit.ts';
 import { Engine, QuiverError } from '../../src/sql/index.ts';
-import { DEADLINE_FUNCTION } from '../../src/sql/limits.ts';
-import { parseStatement } from '../../src/sql/parser.ts';
-import { ReadPool } from '../../src/sql/read-pool.ts';
+import { DEADLINE_FUNCTION } from '../../src/sql/exec/limits.ts';
+import { parseStatement } from '../../src/sql/dialect/parser.ts';
+import { ReadPool } from '../../src/sql/workers/read-pool.ts';
 
 const dirs: string[] = [];
 const engines: Engine[] = [];

@@ -1,5 +1,5 @@
 /**
- * Views crossing to a read worker (src/sql/view-memories.ts), through a real MessagePort: each
+ * Views crossing to a read worker (src/sql/workers/view-memories.ts), through a real MessagePort: each
  * part's memory is posted once, later views leave it out and the receiving side puts it back,
  * so the restored view answers as the index did at export, across flushes and merges. A new
  * worker (a new SentMemories) is sent everything again; a view naming a memory the receiver
@@ -8,9 +8,9 @@
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, expect, it } from 'vitest';
 import { IndexViewReader, VectorIndex } from '../../src/index/index.ts';
-import type { PostedStatement, ReadStatement } from '../../src/sql/read-protocol.ts';
-import type { SearchStep } from '../../src/sql/search-step.ts';
-import { ReceivedMemories, SentMemories } from '../../src/sql/view-memories.ts';
+import type { PostedStatement, ReadStatement } from '../../src/sql/workers/read-protocol.ts';
+import type { SearchStep } from '../../src/sql/plan/search-step.ts';
+import { ReceivedMemories, SentMemories } from '../../src/sql/workers/view-memories.ts';
 
 const DIMS = 4;
 const QUERY = [0.3, -0.2, 0.9, 0.1];

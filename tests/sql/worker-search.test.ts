@@ -1,5 +1,5 @@
 /**
- * Vector searches on read workers (src/sql/search-step.ts, read-worker.ts): a read's index
+ * Vector searches on read workers (src/sql/plan/search-step.ts, read-worker.ts): a read's index
  * search runs on the worker, over a view of the index taken with the worker's snapshot. Every
  * planner path answers there exactly as on the engine thread (float32 and int8, with segments,
  * a tail and deleted rows); the search sees the snapshot's rows even when writes commit before

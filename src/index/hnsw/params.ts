@@ -5,11 +5,11 @@
  * `m` is M, the number of links a node keeps per layer above 0 (layer 0 keeps Mmax0 = 2M, the
  * paper's recommendation in section 4.1); `efConstruction` is the candidate list size while
  * inserting (algorithm 1); `efSearch` is ef at query time (algorithm 5). Each has the
- * DEFAULT/MIN/MAX triple pgvector uses, and the catalog (src/sql/catalog.ts) re-exports them so
+ * DEFAULT/MIN/MAX triple pgvector uses, and the catalog (src/sql/catalog/catalog.ts) re-exports them so
  * the DDL layer and the index validate against one set of bounds. Also here: the level
  * normalisation mL = 1/ln(M) and the cap on a node's level.
  */
-import { QuiverError } from '../../sql/errors.ts';
+import { QuiverError } from '../../core/errors.ts';
 
 export const DEFAULT_M = 16;
 export const MIN_M = 2;

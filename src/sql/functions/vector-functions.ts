@@ -12,9 +12,9 @@
  * SQLite's default.
  */
 import type Database from 'better-sqlite3';
-import { cosineDistance, distanceFunction, euclideanDistance, negativeDot, parseMetric } from '../index/distance.ts';
-import type { DistanceFunction } from '../index/distance.ts';
-import { QuiverError } from './errors.ts';
+import { cosineDistance, distanceFunction, euclideanDistance, negativeDot, parseMetric } from '../../index/distance.ts';
+import type { DistanceFunction } from '../../index/distance.ts';
+import { QuiverError } from '../../core/errors.ts';
 import {
   MAX_VECTOR_DIMS,
   MIN_VECTOR_DIMS,
@@ -23,7 +23,7 @@ import {
   encodeVector,
   formatVectorText,
   parseVectorText,
-} from './vector-codec.ts';
+} from '../../core/vector-codec.ts';
 
 /** What better-sqlite3 hands a function for one SQL value (BigInt under safeIntegers). */
 type SqlArg = string | number | bigint | Buffer | null;

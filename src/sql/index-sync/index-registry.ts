@@ -17,11 +17,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { MANIFEST_FILE, VectorIndex, type VectorIndexOptions, type VectorIndexStats } from '../index/index.ts';
-import type { Catalog } from './catalog.ts';
-import type { VectorIndexInfo } from './catalog-view.ts';
-import type { IndexViewRef } from './search-step.ts';
-import { originalsReader, viewVector } from './vector-codec.ts';
+import { MANIFEST_FILE, VectorIndex, type VectorIndexOptions, type VectorIndexStats } from '../../index/index.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { VectorIndexInfo } from '../catalog/table-info.ts';
+import type { IndexViewRef } from '../plan/search-step.ts';
+import { originalsReader, viewVector } from '../../core/vector-codec.ts';
 
 /** How often saved state is brought up to date when segments changed or the log grew. */
 const SAVE_INTERVAL_MS = 5_000;

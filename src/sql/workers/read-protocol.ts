@@ -5,11 +5,11 @@
  * worker sends what the engine needs to rebuild the same QuiverError or SqliteError.
  */
 import Database from 'better-sqlite3';
-import { QuiverError, isQuiverError, type ErrorCode } from './errors.ts';
-import type { IndexViewData, SegmentViewData, TailViewData } from '../index/index.ts';
-import type { ReadEmbeddings } from './embedding-calls.ts';
-import type { IndexViewRef, SearchStep } from './search-step.ts';
-import type { SqlValue } from './types.ts';
+import { QuiverError, isQuiverError, type ErrorCode } from '../../core/errors.ts';
+import type { IndexViewData, SegmentViewData, TailViewData } from '../../index/index.ts';
+import type { ReadEmbeddings } from '../functions/embedding-calls.ts';
+import type { IndexViewRef, SearchStep } from '../plan/search-step.ts';
+import type { SqlValue } from '../types.ts';
 
 /** One statement for a worker: SQLite SQL as emitted, its bound arguments, and its index searches. */
 export interface ReadStatement {

@@ -9,13 +9,13 @@
  * Parentheses are emitted only where precedence needs them, so the output parses back to the
  * same tree.
  */
-import type * as A from './ast.ts';
-import type { CatalogView, TableInfo } from './catalog-view.ts';
-import { QuiverError } from './errors.ts';
-import { ftsTable } from './fulltext.ts';
-import { DEADLINE_FUNCTION } from './limits.ts';
-import { isBareTypeWord } from './parser.ts';
-import { MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from './vector-codec.ts';
+import type * as A from '../dialect/ast.ts';
+import type { CatalogView, TableInfo } from '../catalog/table-info.ts';
+import { QuiverError } from '../../core/errors.ts';
+import { ftsTable } from '../index-sync/fulltext.ts';
+import { DEADLINE_FUNCTION } from '../exec/limits.ts';
+import { isBareTypeWord } from '../dialect/parser.ts';
+import { MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from '../../core/vector-codec.ts';
 
 export type EmitTarget = 'sqlite' | 'quiver';
 

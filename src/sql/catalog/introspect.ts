@@ -5,11 +5,11 @@
  * DESCRIBE / SHOW COLUMNS and SHOW INDEX.
  */
 import type Database from 'better-sqlite3';
-import type * as A from './ast.ts';
+import type * as A from '../dialect/ast.ts';
 import type { Catalog, TableDetail } from './catalog.ts';
-import { INTERNAL_PREFIX, printIdent } from './emit.ts';
-import { QuiverError } from './errors.ts';
-import type { StatementResult, SqlValue } from './types.ts';
+import { INTERNAL_PREFIX, printIdent } from '../lower/emit.ts';
+import { QuiverError } from '../../core/errors.ts';
+import type { StatementResult, SqlValue } from '../types.ts';
 
 function result(columns: string[], rows: SqlValue[][]): StatementResult {
   return { columns, rows, changes: 0, lastInsertId: null };

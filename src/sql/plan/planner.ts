@@ -26,15 +26,15 @@
  * index answer differs from the exact one only in which near rows it found.
  */
 import type Database from 'better-sqlite3';
-import { MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch, type Metric } from '../index/index.ts';
-import { parseMetric } from '../index/distance.ts';
-import type * as A from './ast.ts';
-import type { Catalog } from './catalog.ts';
-import type { VectorIndexInfo } from './catalog-view.ts';
-import { emitExpression } from './emit.ts';
+import { MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch, type Metric } from '../../index/index.ts';
+import { parseMetric } from '../../index/distance.ts';
+import type * as A from '../dialect/ast.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { VectorIndexInfo } from '../catalog/table-info.ts';
+import { emitExpression } from '../lower/emit.ts';
 import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
-import { parseVectorText, viewVector } from './vector-codec.ts';
-import type { VectorIndexes } from './vector-indexes.ts';
+import { parseVectorText, viewVector } from '../../core/vector-codec.ts';
+import type { VectorIndexes } from '../index-sync/index-registry.ts';
 
 export type VectorPath = 'exact' | 'ann' | 'prefilter' | 'filtered-ann' | 'postfilter';
 

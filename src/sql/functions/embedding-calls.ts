@@ -18,11 +18,11 @@
  * Runs on the thread that owns the database connection.
  */
 import type Database from 'better-sqlite3';
-import type * as A from './ast.ts';
-import { QuiverError } from './errors.ts';
-import { parseExpression } from './parser.ts';
-import type { Params } from './types.ts';
-import { vectorBlob } from './vector-codec.ts';
+import type * as A from '../dialect/ast.ts';
+import { QuiverError } from '../../core/errors.ts';
+import { parseExpression } from '../dialect/parser.ts';
+import type { Params } from '../types.ts';
+import { vectorBlob } from '../../core/vector-codec.ts';
 
 /** What EMBEDDING() needs from the embedding layer (src/embed). */
 export interface EmbeddingSource {

@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { and, eq, sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { parseMetric, type Metric } from '../index/distance.ts';
+import { parseMetric, type Metric } from '../../index/distance.ts';
 import {
   DEFAULT_EF_CONSTRUCTION,
   DEFAULT_M,
@@ -23,13 +23,13 @@ import {
   MIN_M,
   parseQuantization,
   type Quantization,
-} from '../index/index.ts';
-import type * as A from './ast.ts';
-import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './catalog-view.ts';
-import * as schema from './catalog-schema.ts';
-import { QuiverError } from './errors.ts';
+} from '../../index/index.ts';
+import type * as A from '../dialect/ast.ts';
+import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './table-info.ts';
+import * as schema from './catalog-tables.ts';
+import { QuiverError } from '../../core/errors.ts';
 
-const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 
 /** AliSQL's and MariaDB's default when `distance=` is not written. */
 export const DEFAULT_METRIC: Metric = 'euclidean';

@@ -11,7 +11,7 @@
  * engine's side (`SentMemories`, one per worker thread: a new thread starts with a new one)
  * leaves out what the ledger holds; the worker's side (`ReceivedMemories`) puts it back.
  */
-import type { IndexViewData } from '../index/index.ts';
+import type { IndexViewData } from '../../index/index.ts';
 import type { PostedStatement, PostedView, ReadStatement } from './read-protocol.ts';
 
 type Part = { id: number; memory: WebAssembly.Memory | null };

@@ -5,11 +5,11 @@
  * come from one object shared by all. A JSON array of numbers is a vector, bound as its
  * float32 BLOB; `{"$base64": "..."}` is a blob. Errors name the parameter, never its value.
  */
-import type * as A from './ast.ts';
-import type { EmittedStatement } from './emit.ts';
-import { QuiverError } from './errors.ts';
-import type { Params } from './types.ts';
-import { checkDims, encodeVector } from './vector-codec.ts';
+import type * as A from '../dialect/ast.ts';
+import type { EmittedStatement } from '../lower/emit.ts';
+import { QuiverError } from '../../core/errors.ts';
+import type { Params } from '../types.ts';
+import { checkDims, encodeVector } from '../../core/vector-codec.ts';
 
 type Bindable = null | number | bigint | string | Buffer;
 

@@ -10,8 +10,8 @@
  * and run on the same connection as the SELECT, so it sees the same snapshot as the search.
  */
 import type Database from 'better-sqlite3';
-import { AllowedRowBitSet, MAX_EF_SEARCH, MAX_SEARCH_K, type IndexViewData, type SearchOptions, type VectorHit } from '../index/index.ts';
-import { withNamed } from './params.ts';
+import { AllowedRowBitSet, MAX_EF_SEARCH, MAX_SEARCH_K, type IndexViewData, type SearchOptions, type VectorHit } from '../../index/index.ts';
+import { withNamed } from '../exec/params.ts';
 
 /** Row ids bound as one JSON array, so the SQL is the same for every set of them. */
 export const IDS_PARAM = `(SELECT value FROM json_each(:__quiver_ids))`;

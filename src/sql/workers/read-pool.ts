@@ -25,12 +25,12 @@
  * thread.
  */
 import type { Worker } from 'node:worker_threads';
-import { startTsWorker } from '../util/ts-worker.ts';
-import { QuiverError } from './errors.ts';
-import { statementTimedOut } from './limits.ts';
-import type { ReadEmbeddings } from './embedding-calls.ts';
+import { startTsWorker } from '../../util/ts-worker.ts';
+import { QuiverError } from '../../core/errors.ts';
+import { statementTimedOut } from '../exec/limits.ts';
+import type { ReadEmbeddings } from '../functions/embedding-calls.ts';
 import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
-import type { SqlValue } from './types.ts';
+import type { SqlValue } from '../types.ts';
 import { SentMemories } from './view-memories.ts';
 
 export const DEFAULT_READ_WORKERS = 2;

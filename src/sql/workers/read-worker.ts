@@ -13,18 +13,18 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { embeddingKey, type ReadEmbeddings } from './embedding-calls.ts';
-import { registerFulltextFunctions } from './fulltext.ts';
-import { DEADLINE_FUNCTION, ResultBudget, statementTimedOut } from './limits.ts';
-import { IndexViewReader } from '../index/index.ts';
-import { withNamed } from './params.ts';
+import { embeddingKey, type ReadEmbeddings } from '../functions/embedding-calls.ts';
+import { registerFulltextFunctions } from '../index-sync/fulltext.ts';
+import { DEADLINE_FUNCTION, ResultBudget, statementTimedOut } from '../exec/limits.ts';
+import { IndexViewReader } from '../../index/index.ts';
+import { withNamed } from '../exec/params.ts';
 import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
-import { runSearchStep, type IndexViewRef } from './search-step.ts';
-import type { SqlValue } from './types.ts';
-import { originalsReader, vectorBlob } from './vector-codec.ts';
-import { registerVectorFunctions } from './vector-functions.ts';
+import { runSearchStep, type IndexViewRef } from '../plan/search-step.ts';
+import type { SqlValue } from '../types.ts';
+import { originalsReader, vectorBlob } from '../../core/vector-codec.ts';
+import { registerVectorFunctions } from '../functions/vector-functions.ts';
 import { ReceivedMemories } from './view-memories.ts';
-import { SharedMemoryCollector } from '../util/shared-memory-gc.ts';
+import { SharedMemoryCollector } from '../../util/shared-memory-gc.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
 

@@ -8,8 +8,8 @@
  *   (OPTIMIZE, REINDEX, ANALYZE, VACUUM).
  * EXPLAIN needs only `read` whatever it explains: it plans the statement and never runs it.
  */
-import type * as A from './ast.ts';
-import { QuiverError } from './errors.ts';
+import type * as A from '../dialect/ast.ts';
+import { QuiverError } from '../../core/errors.ts';
 
 export const ROLES = ['read', 'write', 'admin'] as const;
 export type Role = (typeof ROLES)[number];

@@ -6,14 +6,14 @@
  * which SQLite lacks, rebuilds the table and converts every row, or fails changing nothing.
  */
 import type Database from 'better-sqlite3';
-import type * as A from './ast.ts';
+import type * as A from '../dialect/ast.ts';
 import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDetail } from './catalog.ts';
-import { emitExpression, emitStatement, printColumnDef, printIdent, printTableConstraint, vectorDimsOf } from './emit.ts';
-import type { EmbeddingSource } from './embedding-calls.ts';
-import { QuiverError, isQuiverError } from './errors.ts';
-import { parseStatement } from './parser.ts';
-import { dropFulltext, installFulltext } from './fulltext.ts';
-import { dropCaptureTriggers, installCaptureTriggers } from './vector-indexes.ts';
+import { emitExpression, emitStatement, printColumnDef, printIdent, printTableConstraint, vectorDimsOf } from '../lower/emit.ts';
+import type { EmbeddingSource } from '../functions/embedding-calls.ts';
+import { QuiverError, isQuiverError } from '../../core/errors.ts';
+import { parseStatement } from '../dialect/parser.ts';
+import { dropFulltext, installFulltext } from '../index-sync/fulltext.ts';
+import { dropCaptureTriggers, installCaptureTriggers } from '../index-sync/index-registry.ts';
 
 function quoteSqlite(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;

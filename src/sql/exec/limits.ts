@@ -6,8 +6,8 @@
  * setting to change — never a silent cut. The server sets them from its environment
  * (src/api/config.ts); the names in messages are those variables.
  */
-import { QuiverError } from './errors.ts';
-import type { SqlValue } from './types.ts';
+import { QuiverError } from '../../core/errors.ts';
+import type { SqlValue } from '../types.ts';
 
 export interface Limits {
   /** A statement running longer is stopped — QUIVER_STATEMENT_TIMEOUT_MS. */

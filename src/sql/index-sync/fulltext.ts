@@ -7,7 +7,7 @@
  * accent-insensitive), and its relevance is BM25, higher for better matches, 0 for none.
  */
 import type Database from 'better-sqlite3';
-import type { FulltextIndexInfo } from './catalog-view.ts';
+import type { FulltextIndexInfo } from '../catalog/table-info.ts';
 
 export const FTS_TABLE_PREFIX = '__quiver_fts_';
 
