@@ -7,7 +7,7 @@
  * last event is sent.
  */
 import type { MiddlewareHandler } from 'hono';
-import { QuiverError } from '../sql/index.ts';
+import { QuiverError } from '../core/index.ts';
 
 export function admission(maxConcurrent: number): MiddlewareHandler {
   let inFlight = 0;

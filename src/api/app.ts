@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { Hono } from 'hono';
 import { ChatModels, ChatService } from '../chat/index.ts';
-import { QuiverError } from '../sql/index.ts';
+import { QuiverError } from '../core/index.ts';
 import type { Engine, Role } from '../sql/index.ts';
 import { authenticate } from './auth.ts';
 import type { Config } from './config.ts';

@@ -12,7 +12,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
-import { QuiverError, roleAllows } from '../sql/index.ts';
+import { roleAllows } from '../sql/index.ts';
+import { QuiverError } from '../core/index.ts';
 import type { Role } from '../sql/index.ts';
 import type { ApiKey, Config } from './config.ts';
 

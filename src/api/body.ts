@@ -6,7 +6,7 @@
  * off at the limit instead of being buffered whole). Bodies are UTF-8; anything else is
  * refused rather than guessed at.
  */
-import { QuiverError } from '../sql/index.ts';
+import { QuiverError } from '../core/index.ts';
 
 export interface MediaType {
   /** `type/subtype`, lower-cased, without parameters. */

@@ -3,12 +3,51 @@
  * The one place where an error becomes an HTTP answer: an `application/problem+json` body
  * (RFC 9457) whose `type` and `code` come from the error catalog, so clients branch on `code`
  * and never on the wording of `detail`. A QuiverError is the user's mistake and answers with
- * its catalog status and detail. Anything else is a broken invariant: it is logged here with
+ * its code's status (`HTTP_STATUS`, the one table from code to status) and detail. Anything else is a broken invariant: it is logged here with
  * its cause, and the client gets a generic 500 whose detail reveals nothing (no message, no
  * stack, no SQL, no bound parameters).
  */
-import { ERROR_CATALOG, isQuiverError } from '../sql/index.ts';
-import type { ErrorCode } from '../sql/index.ts';
+import { isQuiverError, ERROR_TITLES } from '../core/index.ts';
+import type { ErrorCode } from '../core/index.ts';
+
+/** The HTTP status each error code answers with: the one table from code to status. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  SYNTAX_ERROR: 400,
+  UNSUPPORTED_STATEMENT: 400,
+  UNKNOWN_TABLE: 400,
+  UNKNOWN_COLUMN: 400,
+  UNKNOWN_FUNCTION: 400,
+  UNKNOWN_INDEX: 400,
+  ALREADY_EXISTS: 409,
+  RESERVED_NAME: 400,
+  CONSTRAINT_VIOLATION: 409,
+  TYPE_MISMATCH: 400,
+  DIMENSION_MISMATCH: 400,
+  INVALID_VECTOR: 400,
+  NO_VECTOR_INDEX: 400,
+  CONVERSION_FAILED: 400,
+  PARAMETER_ERROR: 400,
+  TRANSACTION_ERROR: 400,
+  SQL_ERROR: 400,
+  BAD_REQUEST: 400,
+  INVALID_JSON: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  UNKNOWN_MODEL: 400,
+  EMBEDDING_DIMENSIONS: 400,
+  EMBEDDING_FAILED: 502,
+  CHAT_FAILED: 502,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  STATEMENT_TIMEOUT: 408,
+  LIMIT_EXCEEDED: 400,
+  OVERLOADED: 503,
+  DATABASE_BUSY: 503,
+  DATABASE_CLOSED: 503,
+  INTERNAL_ERROR: 500,
+};
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 export const PROBLEM_TYPE_BASE = 'https://quiver.dev/errors/';
@@ -31,13 +70,13 @@ const INTERNAL_DETAIL = 'the server failed to handle this request; the error has
 /** The problem document for `error`; pure, so it can be tested without a server. */
 export function toProblem(error: unknown): Problem {
   if (!isQuiverError(error)) {
-    const { status, title } = ERROR_CATALOG.INTERNAL_ERROR;
-    return { type: PROBLEM_TYPE_BASE + 'INTERNAL_ERROR', title, status, code: 'INTERNAL_ERROR', detail: INTERNAL_DETAIL };
+    const code = 'INTERNAL_ERROR';
+    return { type: PROBLEM_TYPE_BASE + code, title: ERROR_TITLES[code], status: HTTP_STATUS[code], code, detail: INTERNAL_DETAIL };
   }
   const problem: Problem = {
     type: PROBLEM_TYPE_BASE + error.code,
     title: error.title,
-    status: error.status,
+    status: HTTP_STATUS[error.code],
     code: error.code,
     detail: error.detail,
   };

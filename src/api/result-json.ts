@@ -7,7 +7,7 @@
  * shortest decimals that read back as the same float32; other blobs (Uint8Array) ->
  * `{"$base64": "..."}`; non-finite floats -> null, as JSON has no Infinity or NaN.
  */
-import { vectorToNumbers } from '../core/vector-codec.ts';
+import { vectorToNumbers } from '../core/index.ts';
 import type { ExecuteResult, SqlValue, StatementResult } from '../sql/index.ts';
 
 /** One row value as JSON text. */

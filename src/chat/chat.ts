@@ -7,7 +7,7 @@
  * whole answer, or `stream` its pieces. A provider failure is a ChatFailedError; the caller
  * still holds the prepared retrieval, so the error it reports can carry the sources.
  */
-import { QuiverError } from '../sql/index.ts';
+import { QuiverError } from '../core/index.ts';
 import { candidateSentences, chooseExtracts, extractiveText, rankSentences, sentenceDistances, type Extract } from './extractive.ts';
 import { compileFilter } from './filter.ts';
 import { ChatModels, type StreamPiece, type Usage } from './models.ts';

@@ -15,7 +15,7 @@ import type { CatalogView } from '../sql/catalog/table-info.ts';
 import { emitExpression } from '../sql/lower/emit.ts';
 import { positionOf } from '../sql/dialect/lexer.ts';
 import { parseExpression } from '../sql/dialect/parser.ts';
-import { QuiverError, isQuiverError } from '../sql/index.ts';
+import { QuiverError, isQuiverError } from '../core/index.ts';
 import type { TableDescription } from '../sql/index.ts';
 import { kindOf } from './request.ts';
 

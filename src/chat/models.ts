@@ -12,7 +12,7 @@
 import OpenAI from 'openai';
 import { causeMessage, createOpenAIClient, readChatConfig, scrubProviderMessage } from '../embed/index.ts';
 import type { ChatModelConfig } from '../embed/index.ts';
-import { QuiverError } from '../sql/index.ts';
+import { QuiverError } from '../core/index.ts';
 import type { ChatMessage } from './request.ts';
 
 

@@ -6,7 +6,7 @@
  * and sent as the last user message, after any earlier turns of the conversation. A request
  * may replace the template; it must keep both placeholders and use no others.
  */
-import { QuiverError } from '../sql/index.ts';
+import { QuiverError } from '../core/index.ts';
 import type { ChatMessage } from './request.ts';
 import type { Source } from './retrieval.ts';
 

@@ -7,7 +7,7 @@
  * fields are refused, so a typo never silently becomes a default. Bound filter values are never
  * quoted back.
  */
-import { QuiverError } from '../sql/index.ts';
+import { QuiverError } from '../core/index.ts';
 
 export const DEFAULT_K = 5;
 export const MIN_K = 1;

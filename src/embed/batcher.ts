@@ -25,7 +25,7 @@
  * and once requests are on their way the cache writes what was waiting (EmbeddingCache.flushSoon),
  * during the wait for the answers rather than on a caller's path.
  */
-import { QuiverError } from '../core/errors.ts';
+import { QuiverError } from '../core/index.ts';
 import type { EmbeddingCache } from './cache.ts';
 import { ProviderError } from './provider.ts';
 import type { EmbeddingProvider } from './provider.ts';

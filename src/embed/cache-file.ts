@@ -16,7 +16,7 @@ import { hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { encodeVector } from '../core/vector-codec.ts';
+import { encodeVector } from '../core/index.ts';
 
 export const CACHE_FILE = 'embedding-cache.db';
 const SCHEMA_VERSION = 1;

@@ -26,7 +26,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../util/ts-worker.ts';
-import { decodeVector } from '../core/vector-codec.ts';
+import { decodeVector } from '../core/index.ts';
 import { CacheFile, openCacheFile, rowKey } from './cache-file.ts';
 import type { RowTouch, RowWrite } from './cache-file.ts';
 import { packJob } from './cache-job.ts';

@@ -54,8 +54,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { QuiverError } from '../core/errors.ts';
-import { MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from '../core/vector-codec.ts';
+import { QuiverError, MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from '../core/index.ts';
 import type { EmbeddingProvider, ModelInfo, ProviderKind } from './provider.ts';
 import { LOCAL_MODEL_NAME, LocalProvider } from './providers/local.ts';
 import { OPENAI_DEFAULT_BASE_URL } from './providers/openai.ts';

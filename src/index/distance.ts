@@ -8,7 +8,7 @@
  * lets V8 keep four additions in flight instead of waiting on one dependency chain. Every
  * distance is "smaller is closer", so one ORDER BY ... ASC and one heap serve all metrics.
  */
-import { QuiverError } from '../core/errors.ts';
+import { QuiverError } from '../core/index.ts';
 
 /** A distance metric, as stored in the catalog and named in index options. */
 export type Metric = 'cosine' | 'euclidean' | 'dot';

@@ -32,7 +32,7 @@
  * node's norm carries it). Codes never reach −128 / −32768, so no i32 lane of the int16 kernel
  * can overflow (2 × 32767² < 2³¹) and an int8 lane would need 10⁵ dimensions to.
  */
-import { QuiverError } from '../core/errors.ts';
+import { QuiverError } from '../core/index.ts';
 
 /** How a segment keeps the vectors its graph search reads. */
 export type Quantization = 'none' | 'int8' | 'int16';

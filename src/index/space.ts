@@ -10,7 +10,7 @@
  * row's distance is the same number whichever path (exact, ANN, tail) found it, up to float32
  * rounding of the stored vector.
  */
-import { QuiverError } from '../core/errors.ts';
+import { QuiverError } from '../core/index.ts';
 import { dotAt, squaredEuclideanAt, type Metric } from './distance.ts';
 
 /**

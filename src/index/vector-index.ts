@@ -42,7 +42,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { QuiverError } from '../core/errors.ts';
+import { QuiverError } from '../core/index.ts';
 import type { Metric } from './distance.ts';
 import { HnswGraph, quantizeGraph, shareGraph } from './hnsw/graph.ts';
 import { DEFAULT_LEVEL_SEED, resolveHnswParams } from './hnsw/params.ts';

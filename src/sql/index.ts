@@ -3,8 +3,6 @@ export { Engine } from './exec/engine.ts';
 export type { TableDescription } from './exec/engine.ts';
 export { backupDataDir, restoreDatabase, RestoreError } from './exec/backup.ts';
 export type { BackupResult, RestoreResult } from './exec/backup.ts';
-export { QuiverError, isQuiverError, ERROR_CATALOG } from '../core/errors.ts';
-export type { ErrorCode, SourcePosition } from '../core/errors.ts';
 export type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from './types.ts';
 export { ROLES, roleAllows } from './check/roles.ts';
 export type { Role } from './check/roles.ts';

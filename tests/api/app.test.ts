@@ -10,9 +10,12 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApp, loadConfig } from '../../src/api/index.ts';
 import type { SqlEngine } from '../../src/api/index.ts';
-import { ERROR_CATALOG, Engine, QuiverError } from '../../src/sql/index.ts';
-import type { ErrorCode, ExecuteResult, Params } from '../../src/sql/index.ts';
+import { Engine } from '../../src/sql/index.ts';
+import { ERROR_TITLES, QuiverError } from '../../src/core/index.ts';
+import type { ExecuteResult, Params } from '../../src/sql/index.ts';
+import type { ErrorCode } from '../../src/core/index.ts';
 import { checkedApp } from './contract/checked.ts';
+import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-api-app-'));
 afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
@@ -40,7 +43,8 @@ function postJson(app: App, payload: unknown) {
 
 /** Checks status, content-type and the problem+json shape; returns the body for more checks. */
 async function expectProblem(res: Response, code: ErrorCode): Promise<Record<string, unknown>> {
-  const { status, title } = ERROR_CATALOG[code];
+  const status = HTTP_STATUS[code];
+  const title = ERROR_TITLES[code];
   expect(res.headers.get('content-type')).toBe('application/problem+json');
   const body = (await res.json()) as Record<string, unknown>;
   expect(body).toMatchObject({ type: `https://quiver.dev/errors/${code}`, title, status, code });

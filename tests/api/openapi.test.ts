@@ -12,8 +12,9 @@ import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp, loadConfig } from '../../src/api/index.ts';
-import { ERROR_CATALOG, Engine } from '../../src/sql/index.ts';
-import type { ErrorCode } from '../../src/sql/index.ts';
+import { Engine } from '../../src/sql/index.ts';
+import { ERROR_TITLES } from '../../src/core/index.ts';
+import type { ErrorCode } from '../../src/core/index.ts';
 import { parseEventStream } from './contract/check-response.ts';
 import { checkedApp } from './contract/checked.ts';
 import {
@@ -29,6 +30,7 @@ import {
   schemaValidator,
 } from './contract/spec.ts';
 import type { Node } from './contract/spec.ts';
+import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 /** Every operation of the document: path, method and where it is. */
 function operations(): { path: string; method: string; pointer: string; operation: Node }[] {
@@ -137,7 +139,8 @@ describe('openapi.yaml', () => {
       if (!label.endsWith('application/problem+json')) continue;
       const values = [media.example, ...Object.values((media.examples ?? {}) as Record<string, Node>).map((e) => e.value)];
       for (const value of values.filter((v) => v !== undefined) as { code: ErrorCode; title: string; status: number }[]) {
-        const { title, status } = ERROR_CATALOG[value.code];
+        const title = ERROR_TITLES[value.code];
+        const status = HTTP_STATUS[value.code];
         expect({ title: value.title, status: value.status }, `${label} ${value.code}`).toEqual({ title, status });
         expect(label).toMatch(new RegExp(` ${status}( |$)|components\\.responses`));
       }
@@ -151,7 +154,7 @@ describe('openapi.yaml', () => {
   });
 
   it('lists exactly the error codes of the catalog, in order', () => {
-    expect((at('/components/schemas/ErrorCode') as Node).enum).toEqual(Object.keys(ERROR_CATALOG));
+    expect((at('/components/schemas/ErrorCode') as Node).enum).toEqual(Object.keys(ERROR_TITLES));
   });
 
   it('lists each error code under a response of its catalog status, and every code somewhere', () => {
@@ -161,12 +164,12 @@ describe('openapi.yaml', () => {
       if (codes === undefined) continue;
       expect(codes.length, `${label} narrows the codes it can carry`).toBeGreaterThan(0);
       for (const code of codes) {
-        expect(Object.keys(ERROR_CATALOG), label).toContain(code);
-        expect(String(ERROR_CATALOG[code as ErrorCode].status), `${label} lists ${code}`).toBe(status);
+        expect(Object.keys(ERROR_TITLES), label).toContain(code);
+        expect(String(HTTP_STATUS[code as ErrorCode]), `${label} lists ${code}`).toBe(status);
         documented.add(code);
       }
     }
-    expect([...documented].sort()).toEqual(Object.keys(ERROR_CATALOG).sort());
+    expect([...documented].sort()).toEqual(Object.keys(ERROR_TITLES).sort());
   });
 
   describe('documents exactly the paths and methods the app serves', () => {

@@ -1,13 +1,14 @@
 /** The error-to-problem+json mapping, for every code in the catalog. */
 import { describe, expect, it } from 'vitest';
-import { PROBLEM_CONTENT_TYPE, problemResponse, toProblem } from '../../src/api/problem.ts';
-import { ERROR_CATALOG, QuiverError } from '../../src/sql/index.ts';
-import type { ErrorCode } from '../../src/sql/index.ts';
+import { HTTP_STATUS, PROBLEM_CONTENT_TYPE, problemResponse, toProblem } from '../../src/api/problem.ts';
+import { ERROR_TITLES, QuiverError } from '../../src/core/index.ts';
+import type { ErrorCode } from '../../src/core/index.ts';
 
 describe('toProblem', () => {
-  for (const code of Object.keys(ERROR_CATALOG) as ErrorCode[]) {
-    it(`maps ${code} to its catalog status and title`, () => {
-      const { status, title } = ERROR_CATALOG[code];
+  for (const code of Object.keys(ERROR_TITLES) as ErrorCode[]) {
+    it(`maps ${code} to its status and title`, () => {
+      const status = HTTP_STATUS[code];
+      const title = ERROR_TITLES[code];
       expect(toProblem(new QuiverError(code, 'what to fix'))).toEqual({
         type: `https://quiver.dev/errors/${code}`,
         title,

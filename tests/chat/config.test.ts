@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ChatModels } from '../../src/chat/index.ts';
 import { EmbeddingConfigError } from '../../src/embed/index.ts';
 import { DEFAULT_CHAT_MAX_RETRIES, DEFAULT_CHAT_TIMEOUT_MS, parseConfig } from '../../src/embed/registry.ts';
-import { QuiverError } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'quiver-chat-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,8 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { FILTER_FUNCTIONS, compileFilter } from '../../src/chat/filter.ts';
 import { parseExpression } from '../../src/sql/dialect/parser.ts';
-import { QuiverError } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
 import type { TableDescription } from '../../src/sql/index.ts';
+import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 const KB: TableDescription = {
   name: 'knowledge_base',
@@ -72,7 +73,7 @@ describe('refused filters', () => {
   it('a subquery into another table', () => {
     const e = refusal('department_id IN (SELECT id FROM secrets)');
     expect(e.code).toBe('BAD_REQUEST');
-    expect(e.status).toBe(400);
+    expect(HTTP_STATUS[e.code]).toBe(400);
     expect(e.detail).toMatch(/subquery/);
     expect(e.position).toEqual({ line: 1, column: 19 });
     expect(refusal('department_id = (SELECT max(id) FROM secrets)').detail).toMatch(/subquery/);
@@ -85,7 +86,7 @@ describe('refused filters', () => {
     for (const where of ['department_id = 101; DROP TABLE knowledge_base', 'department_id = 101; SELECT 1', '1); DELETE FROM knowledge_base; --']) {
       const e = refusal(where);
       expect(e.code).toBe('SYNTAX_ERROR');
-      expect(e.status).toBe(400);
+      expect(HTTP_STATUS[e.code]).toBe(400);
       expect(e.detail).toMatch(/^field "where" must be one SQL expression/);
     }
   });

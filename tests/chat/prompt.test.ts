@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PROMPT_TEMPLATE, MAX_PASSAGE_CHARS, NO_PASSAGES, checkTemplate, promptMessages, renderPrompt } from '../../src/chat/prompt.ts';
 import type { Source } from '../../src/chat/index.ts';
-import { QuiverError } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
 
 function source(citation: number, text: string): Source {
   return { citation, rowId: citation, text, distance: null, textScore: null, fusedScore: 0, vectorRank: null, textRank: null, columns: {} };

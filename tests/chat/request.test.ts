@@ -1,14 +1,15 @@
 /** The /v1/chat body: defaults, the messages form, and a 400 naming the field for each mistake. */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_K, MAX_K, parseChatRequest } from '../../src/chat/request.ts';
-import { QuiverError } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
+import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 function refused(body: unknown): string {
   try {
     parseChatRequest(body);
   } catch (e) {
     expect(e).toBeInstanceOf(QuiverError);
-    expect((e as QuiverError).status).toBe(400);
+    expect(HTTP_STATUS[(e as QuiverError).code]).toBe(400);
     return (e as QuiverError).detail;
   }
   throw new Error('expected the body to be refused');

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { retrievalSql } from '../../src/chat/retrieval.ts';
 import { resolveTarget } from '../../src/chat/target.ts';
-import { QuiverError } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
 import type { TableDescription } from '../../src/sql/index.ts';
 
 type Column = TableDescription['columns'][number];

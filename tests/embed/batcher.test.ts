@@ -15,6 +15,7 @@ import { toVector } from '../../src/embed/providers/openai.ts';
 import type { EmbeddingSource } from '../../src/sql/functions/embedding-calls.ts';
 import { QuiverError } from '../../src/core/errors.ts';
 import { FakeOpenAIServer, fakeShortVector } from './fake-openai-server.ts';
+import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 const NATIVE_DIMS = 8;
 const MODEL = 'fake-embed';
@@ -299,7 +300,7 @@ describe('retries, failures and timeouts', () => {
     const error = await rejection(embeddings.embed(MODEL, NATIVE_DIMS, input));
     expect(error).toBeInstanceOf(QuiverError);
     expect(error.code).toBe('EMBEDDING_FAILED');
-    expect(error.status).toBe(502);
+    expect(HTTP_STATUS[error.code]).toBe(502);
     expect(error.message).toContain(`embedding model ${MODEL}`);
     expect(error.message).toContain('HTTP 500: the GPU caught fire');
     expect(error.message).toContain('a batch of 10 of the 50 texts');

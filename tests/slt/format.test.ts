@@ -3,7 +3,7 @@
  * guards, halts, thresholds and expected error codes, against a scripted fake executor.
  */
 import { describe, expect, test } from 'vitest';
-import { QuiverError } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
 import {
   formatReal,
   formatRealAsText,

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { ERROR_CATALOG, type ErrorCode } from '../../src/sql/index.ts';
+import { ERROR_TITLES, type ErrorCode } from '../../src/core/index.ts';
 import { formatVectorText } from '../../src/core/vector-codec.ts';
 
 export type ColumnType = 'I' | 'R' | 'T';
@@ -138,8 +138,8 @@ function parseRecord(group: readonly Line[]): SltRecord {
       const mode = tokens[1];
       if (mode !== 'ok' && mode !== 'error') return invalid(`statement argument should be 'ok' or 'error', got '${mode ?? ''}'`);
       const code = mode === 'error' ? tokens[2] : undefined;
-      if (code !== undefined && !Object.hasOwn(ERROR_CATALOG, code)) {
-        return invalid(`unknown error code '${code}' in 'statement error' (codes are listed in ERROR_CATALOG)`);
+      if (code !== undefined && !Object.hasOwn(ERROR_TITLES, code)) {
+        return invalid(`unknown error code '${code}' in 'statement error' (codes are listed in ERROR_TITLES)`);
       }
       if (body.length === 0) return invalid('statement has no SQL');
       return {

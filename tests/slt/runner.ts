@@ -6,7 +6,7 @@
  * exactly as many values as its expected block lists (the C loop stops at the shorter of the
  * two), and a malformed record fails and the script goes on (the C harness stops the file).
  */
-import { isQuiverError } from '../../src/sql/index.ts';
+import { isQuiverError } from '../../src/core/index.ts';
 import {
   DEFAULT_HASH_THRESHOLD,
   formatValue,

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type * as A from '../../src/sql/dialect/ast.ts';
 import { emitStatement } from '../../src/sql/lower/emit.ts';
-import { QuiverError } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
 import { MAX_EXPR_DEPTH, MAX_TREE_DEPTH, parseExpression, parseScript } from '../../src/sql/dialect/parser.ts';
 import { loadCorpus, mutate, structuralMutation, tokens } from './fuzz-corpus.ts';
 

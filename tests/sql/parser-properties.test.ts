@@ -10,8 +10,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type * as A from '../../src/sql/dialect/ast.ts';
 import { emitStatement } from '../../src/sql/lower/emit.ts';
-import { Engine, QuiverError } from '../../src/sql/index.ts';
+import { Engine } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
 import { MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../src/sql/dialect/parser.ts';
+import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 const NO_CATALOG = { table: () => undefined };
 
@@ -147,7 +149,7 @@ describe('random input', () => {
             await engine.execute(`${sql}`);
           } catch (e) {
             expect(e).toBeInstanceOf(QuiverError);
-            expect((e as QuiverError).status).toBeLessThan(500);
+            expect(HTTP_STATUS[(e as QuiverError).code]).toBeLessThan(500);
           }
         }),
         { numRuns: 1000 },

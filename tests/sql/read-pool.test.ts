@@ -8,9 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Embeddings } from '../../src/embed/index.ts';
-import { Engine, QuiverError } from '../../src/sql/index.ts';
+import { Engine } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
 import type { ExecuteResult } from '../../src/sql/index.ts';
 import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
+import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 const dirs: string[] = [];
 const engines: Engine[] = [];
@@ -138,7 +140,7 @@ describe('reads on worker threads', () => {
     const started = performance.now();
     const e = await failure(engine.execute(ENDLESS, [], { timeoutMs: 300 }));
     expect(e.code).toBe('STATEMENT_TIMEOUT');
-    expect(e.status).toBe(408);
+    expect(HTTP_STATUS[e.code]).toBe(408);
     expect(e.detail).toMatch(/300 ms/);
     expect(performance.now() - started).toBeLessThan(5_000);
     // Both workers stay usable: one was replaced.
@@ -172,7 +174,7 @@ describe('reads on worker threads', () => {
     for (const sql of [rows(200), 'SELECT 1;'.repeat(600)]) {
       const e = await failure(engine.execute(sql));
       expect(e.code).toBe('LIMIT_EXCEEDED');
-      expect(e.status).toBe(400);
+      expect(HTTP_STATUS[e.code]).toBe(400);
       expect(e.detail).toMatch(/more than 1000 tokens; .*QUIVER_MAX_SQL_TOKENS\): split it, or bind values as params/);
     }
     expect((await engine.execute('SELECT count(*) FROM t')).results[0].rows).toEqual([[100]]);
@@ -271,7 +273,7 @@ describe('with an embedding provider', () => {
     const queued = engine.execute("INSERT INTO t VALUES ('queued')");
     const refused = await failure(engine.execute("INSERT INTO t VALUES ('refused')"));
     expect(refused.code).toBe('OVERLOADED');
-    expect(refused.status).toBe(503);
+    expect(HTTP_STATUS[refused.code]).toBe(503);
     expect(refused.retryAfterSeconds).toBe(1);
     await Promise.all([holding, queued]);
     expect((await engine.execute('SELECT count(*) FROM t')).results[0].rows).toEqual([[2]]);

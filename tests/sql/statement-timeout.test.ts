@@ -14,10 +14,12 @@ import { afterEach, describe, expect, test } from 'vitest';
 import Database from 'better-sqlite3';
 import type { CatalogView, TableInfo } from '../../src/sql/catalog/table-info.ts';
 import { emitStatement } from '../../src/sql/lower/emit.ts';
-import { Engine, QuiverError } from '../../src/sql/index.ts';
+import { Engine } from '../../src/sql/index.ts';
+import { QuiverError } from '../../src/core/index.ts';
 import { DEADLINE_FUNCTION } from '../../src/sql/exec/limits.ts';
 import { parseStatement } from '../../src/sql/dialect/parser.ts';
 import { ReadPool } from '../../src/sql/workers/read-pool.ts';
+import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 const dirs: string[] = [];
 const engines: Engine[] = [];
@@ -47,7 +49,7 @@ async function timedOut(p: Promise<unknown>): Promise<QuiverError> {
   );
   expect(e).toBeInstanceOf(QuiverError);
   expect((e as QuiverError).code).toBe('STATEMENT_TIMEOUT');
-  expect((e as QuiverError).status).toBe(408);
+  expect(HTTP_STATUS[(e as QuiverError).code]).toBe(408);
   expect(performance.now() - started).toBeLessThan(5_000);
   return e as QuiverError;
 }

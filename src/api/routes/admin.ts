@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
-import { QuiverError } from '../../sql/index.ts';
+import { QuiverError } from '../../core/index.ts';
 import type { SqlEngine } from '../app.ts';
 import { requireRole } from '../auth.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';

@@ -11,7 +11,7 @@
 import { Hono } from 'hono';
 import { ChunkWriter, answerJson, failedAnswerJson, parseChatRequest } from '../../chat/index.ts';
 import type { ChatService, PreparedChat, StreamPiece } from '../../chat/index.ts';
-import { QuiverError, isQuiverError } from '../../sql/index.ts';
+import { QuiverError, isQuiverError } from '../../core/index.ts';
 import type { Role } from '../../sql/index.ts';
 import { requireRole, roleOf } from '../auth.ts';
 import { isUtf8Charset, parseMediaType, readBodyText } from '../body.ts';

@@ -5,7 +5,7 @@
  * queues behind user statements.
  */
 import { Hono } from 'hono';
-import { QuiverError } from '../../sql/index.ts';
+import { QuiverError } from '../../core/index.ts';
 import type { SqlEngine } from '../app.ts';
 import { problemResponse } from '../problem.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';

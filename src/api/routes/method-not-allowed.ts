@@ -5,7 +5,7 @@
  * `Allow` header tells the client which methods the path does take (RFC 9110 §15.5.6).
  */
 import type { Handler } from 'hono';
-import { QuiverError } from '../../sql/index.ts';
+import { QuiverError } from '../../core/index.ts';
 import { problemResponse } from '../problem.ts';
 
 /** A handler answering 405 problem+json with `Allow: <allowed>`. */

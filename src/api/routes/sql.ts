@@ -7,7 +7,7 @@
  * parameter, because params may carry secrets or personal data.
  */
 import { Hono } from 'hono';
-import { QuiverError } from '../../sql/index.ts';
+import { QuiverError } from '../../core/index.ts';
 import type { Params } from '../../sql/index.ts';
 import type { SqlEngine } from '../app.ts';
 import { roleOf } from '../auth.ts';

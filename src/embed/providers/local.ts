@@ -18,7 +18,7 @@
  * Words are looked up only as the model knows them: there is no stemming and no stop-word list
  * (SIF's weights make frequent words nearly silent). Only 100 dimensions are offered.
  */
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError } from '../../core/index.ts';
 import type { EmbeddingProvider, ModelInfo } from '../provider.ts';
 import { defaultCacheDir, harmonicNumber, hashWord, loadWordVectors, SIF_A } from './local-model-file.ts';
 import type { LoadReport, WordVectors } from './local-model-file.ts';

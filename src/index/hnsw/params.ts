@@ -9,7 +9,7 @@
  * the DDL layer and the index validate against one set of bounds. Also here: the level
  * normalisation mL = 1/ln(M) and the cap on a node's level.
  */
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError } from '../../core/index.ts';
 
 export const DEFAULT_M = 16;
 export const MIN_M = 2;

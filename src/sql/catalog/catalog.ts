@@ -27,7 +27,7 @@ import {
 import type * as A from '../dialect/ast.ts';
 import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './table-info.ts';
 import * as schema from './catalog-tables.ts';
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError } from '../../core/index.ts';
 
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 

@@ -10,7 +10,7 @@ import type * as A from '../dialect/ast.ts';
 import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDetail } from './catalog.ts';
 import { emitExpression, emitStatement, printColumnDef, printIdent, printTableConstraint, vectorDimsOf } from '../lower/emit.ts';
 import type { EmbeddingSource } from '../functions/embedding-calls.ts';
-import { QuiverError, isQuiverError } from '../../core/errors.ts';
+import { QuiverError, isQuiverError } from '../../core/index.ts';
 import { parseStatement } from '../dialect/parser.ts';
 import { dropFulltext, installFulltext } from '../index-sync/fulltext.ts';
 import { dropCaptureTriggers, installCaptureTriggers } from '../index-sync/index-registry.ts';

@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import type * as A from '../dialect/ast.ts';
 import type { Catalog, TableDetail } from './catalog.ts';
 import { INTERNAL_PREFIX, printIdent } from '../lower/emit.ts';
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError } from '../../core/index.ts';
 import type { StatementResult, SqlValue } from '../types.ts';
 
 function result(columns: string[], rows: SqlValue[][]): StatementResult {

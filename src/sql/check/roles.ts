@@ -9,7 +9,7 @@
  * EXPLAIN needs only `read` whatever it explains: it plans the statement and never runs it.
  */
 import type * as A from '../dialect/ast.ts';
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError } from '../../core/index.ts';
 
 export const ROLES = ['read', 'write', 'admin'] as const;
 export type Role = (typeof ROLES)[number];

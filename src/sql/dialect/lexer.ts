@@ -4,7 +4,7 @@
  * lexical habits: backtick identifiers, double-quoted strings, `#` comments. Keywords are not
  * a token kind: SQLite lets most keywords be names, so the parser decides from context.
  */
-import { QuiverError, type SourcePosition } from '../../core/errors.ts';
+import { QuiverError, type SourcePosition } from '../../core/index.ts';
 
 export type TokenKind =
   | 'word' // a bare word: keyword or identifier, decided by the parser

@@ -6,7 +6,7 @@
  * DETACH and VACUUM INTO never reach SQLite. Syntax errors carry the line and column.
  */
 import type * as A from './ast.ts';
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError } from '../../core/index.ts';
 import { positionOf, tokenize, type Token } from './lexer.ts';
 
 /**

@@ -6,7 +6,7 @@
  * setting to change — never a silent cut. The server sets them from its environment
  * (src/api/config.ts); the names in messages are those variables.
  */
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError } from '../../core/index.ts';
 import type { SqlValue } from '../types.ts';
 
 export interface Limits {

@@ -7,9 +7,8 @@
  */
 import type * as A from '../dialect/ast.ts';
 import type { EmittedStatement } from '../lower/emit.ts';
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError, checkDims, encodeVector } from '../../core/index.ts';
 import type { Params } from '../types.ts';
-import { checkDims, encodeVector } from '../../core/vector-codec.ts';
 
 type Bindable = null | number | bigint | string | Buffer;
 

@@ -5,7 +5,7 @@
  * (I/O errors, corruption, a full disk), so those become a logged 500.
  */
 import Database from 'better-sqlite3';
-import { QuiverError, type ErrorCode } from '../../core/errors.ts';
+import { QuiverError, type ErrorCode } from '../../core/index.ts';
 
 const BY_MESSAGE: [RegExp, ErrorCode][] = [
   [/^no such table/, 'UNKNOWN_TABLE'],

@@ -19,10 +19,9 @@
  */
 import type Database from 'better-sqlite3';
 import type * as A from '../dialect/ast.ts';
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError, vectorBlob } from '../../core/index.ts';
 import { parseExpression } from '../dialect/parser.ts';
 import type { Params } from '../types.ts';
-import { vectorBlob } from '../../core/vector-codec.ts';
 
 /** What EMBEDDING() needs from the embedding layer (src/embed). */
 export interface EmbeddingSource {

@@ -21,7 +21,7 @@ import { MANIFEST_FILE, VectorIndex, type VectorIndexOptions, type VectorIndexSt
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VectorIndexInfo } from '../catalog/table-info.ts';
 import type { IndexViewRef } from '../plan/search-step.ts';
-import { originalsReader, viewVector } from '../../core/vector-codec.ts';
+import { originalsReader, viewVector } from '../../core/index.ts';
 
 /** How often saved state is brought up to date when segments changed or the log grew. */
 const SAVE_INTERVAL_MS = 5_000;

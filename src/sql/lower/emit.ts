@@ -11,11 +11,10 @@
  */
 import type * as A from '../dialect/ast.ts';
 import type { CatalogView, TableInfo } from '../catalog/table-info.ts';
-import { QuiverError } from '../../core/errors.ts';
+import { QuiverError, MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from '../../core/index.ts';
 import { ftsTable } from '../index-sync/fulltext.ts';
 import { DEADLINE_FUNCTION } from '../exec/limits.ts';
 import { isBareTypeWord } from '../dialect/parser.ts';
-import { MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from '../../core/vector-codec.ts';
 
 export type EmitTarget = 'sqlite' | 'quiver';
 

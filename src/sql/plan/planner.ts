@@ -33,7 +33,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { VectorIndexInfo } from '../catalog/table-info.ts';
 import { emitExpression } from '../lower/emit.ts';
 import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
-import { parseVectorText, viewVector } from '../../core/vector-codec.ts';
+import { parseVectorText, viewVector } from '../../core/index.ts';
 import type { VectorIndexes } from '../index-sync/index-registry.ts';
 
 export type VectorPath = 'exact' | 'ann' | 'prefilter' | 'filtered-ann' | 'postfilter';

@@ -5,7 +5,7 @@
  * worker sends what the engine needs to rebuild the same QuiverError or SqliteError.
  */
 import Database from 'better-sqlite3';
-import { QuiverError, isQuiverError, type ErrorCode } from '../../core/errors.ts';
+import { QuiverError, isQuiverError, type ErrorCode } from '../../core/index.ts';
 import type { IndexViewData, SegmentViewData, TailViewData } from '../../index/index.ts';
 import type { ReadEmbeddings } from '../functions/embedding-calls.ts';
 import type { IndexViewRef, SearchStep } from '../plan/search-step.ts';

@@ -21,7 +21,7 @@ import { withNamed } from '../exec/params.ts';
 import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import { runSearchStep, type IndexViewRef } from '../plan/search-step.ts';
 import type { SqlValue } from '../types.ts';
-import { originalsReader, vectorBlob } from '../../core/vector-codec.ts';
+import { originalsReader, vectorBlob } from '../../core/index.ts';
 import { registerVectorFunctions } from '../functions/vector-functions.ts';
 import { ReceivedMemories } from './view-memories.ts';
 import { SharedMemoryCollector } from '../../util/shared-memory-gc.ts';
