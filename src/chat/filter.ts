@@ -11,8 +11,7 @@
  * parameters renamed to `:chat_where_N` so they can never collide with Quiver's own.
  */
 import type * as A from '../sql/dialect/ast.ts';
-import type { CatalogView } from '../sql/catalog/table-info.ts';
-import { emitExpression } from '../sql/lower/emit.ts';
+import { printExpression } from '../sql/dialect/print.ts';
 import { positionOf } from '../sql/dialect/lexer.ts';
 import { parseExpression } from '../sql/dialect/parser.ts';
 import { QuiverError, isQuiverError } from '../core/index.ts';
@@ -39,8 +38,6 @@ export interface CompiledFilter {
   params: Record<string, unknown>;
 }
 
-const NO_CATALOG: CatalogView = { table: () => undefined };
-
 /**
  * Parses, checks and re-prints `where` for `table`, binding `params` to its placeholders;
  * throws a 400 QuiverError (positions relative to `where`) when it is not a pure expression
@@ -59,7 +56,7 @@ export function compileFilter(where: string, params: readonly unknown[] | Readon
   const checker = new FilterChecker(where, table);
   checker.check(expr);
   const renamed = renameParams(expr, checker.params, params, where);
-  return { sql: emitExpression(renamed.expr, 'quiver', NO_CATALOG, where), params: renamed.values };
+  return { sql: printExpression(renamed.expr), params: renamed.values };
 }
 
 class FilterChecker {

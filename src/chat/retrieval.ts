@@ -21,7 +21,7 @@
  * identifiers are printed by Quiver's emitter and literals quoted here, so no user text reaches
  * the SQL unparsed.
  */
-import { printIdent } from '../sql/lower/emit.ts';
+import { printIdent } from '../sql/dialect/print.ts';
 import type { Engine, SqlValue } from '../sql/index.ts';
 import type { CompiledFilter } from './filter.ts';
 import { reciprocalRankFusion, type RankedList } from './fusion.ts';

@@ -15,6 +15,8 @@ import { authNotice, authenticate, isLoopback, keyDigest, requireRole, roleOf } 
 import { MIN_API_KEY_LENGTH } from '../../src/api/config.ts';
 import { ConfigError, createApp, loadConfig } from '../../src/api/index.ts';
 import type { SqlEngine } from '../../src/api/index.ts';
+import { HTTP_STATUS } from '../../src/api/problem.ts';
+import { isQuiverError } from '../../src/core/index.ts';
 import { ChatModels } from '../../src/chat/index.ts';
 import { Engine, ROLES } from '../../src/sql/index.ts';
 import type { ExecuteOptions, Params, Role } from '../../src/sql/index.ts';
@@ -354,7 +356,7 @@ describe('requireRole, for routes outside /v1/sql', () => {
     if (withAuth) app.use('*', authenticate(keys === undefined ? [] : loadConfig({ QUIVER_API_KEYS: keys }).apiKeys));
     return app
       .post('/backup', requireRole('admin'), (c) => c.json({ role: roleOf(c) ?? null }))
-      .onError((e, c) => c.json({ error: e.message }, 'status' in e && typeof e.status === 'number' ? (e.status as 403) : 500));
+      .onError((e, c) => c.json({ error: e.message }, isQuiverError(e) ? (HTTP_STATUS[e.code] as 403) : 500));
   }
   const post = (app: Hono, key?: string) => app.request('/backup', { method: 'POST', headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
 

@@ -9,7 +9,8 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type * as A from '../../src/sql/dialect/ast.ts';
-import { emitStatement } from '../../src/sql/lower/emit.ts';
+import { printStatement } from '../../src/sql/dialect/print.ts';
+import { lowerStatement } from '../../src/sql/lower/to-sqlite.ts';
 import { QuiverError } from '../../src/core/index.ts';
 import { MAX_EXPR_DEPTH, MAX_TREE_DEPTH, parseExpression, parseScript } from '../../src/sql/dialect/parser.ts';
 import { loadCorpus, mutate, structuralMutation, tokens } from './fuzz-corpus.ts';
@@ -73,8 +74,8 @@ describe('mutated statements', () => {
       fc.property(mutated, (sql) => {
         const statements = onlyQuiverErrors(() => parseScript(sql)) ?? [];
         for (const s of statements) {
-          onlyQuiverErrors(() => emitStatement(s, 'quiver', NO_CATALOG, sql));
-          onlyQuiverErrors(() => emitStatement(s, 'sqlite', NO_CATALOG, sql));
+          onlyQuiverErrors(() => printStatement(s));
+          onlyQuiverErrors(() => lowerStatement(s, NO_CATALOG, sql));
         }
       }),
       settings(3000),
@@ -86,7 +87,7 @@ describe('mutated statements', () => {
       fc.property(mutated, (sql) => {
         const statements = onlyQuiverErrors(() => parseScript(sql)) ?? [];
         for (const s of statements) {
-          const printed = onlyQuiverErrors(() => emitStatement(s, 'quiver', NO_CATALOG, sql).sql);
+          const printed = onlyQuiverErrors(() => printStatement(s));
           if (printed === undefined) continue;
           let again: A.Statement[];
           try {
@@ -113,9 +114,9 @@ describe('regressions the fuzzer found', () => {
     'SELECT CAST(a AS `select`) FROM t',
   ])('%s round-trips in both dialects', (sql) => {
     const [s] = parseScript(sql);
-    const printed = emitStatement(s, 'quiver', NO_CATALOG, sql).sql;
+    const printed = printStatement(s);
     expect(shape(parseScript(printed)[0])).toEqual(shape(s));
-    expect(emitStatement(s, 'sqlite', NO_CATALOG, sql).sql).not.toMatch(/ SELECT INT| NOT NULL/);
+    expect(lowerStatement(s, NO_CATALOG, sql).sql).not.toMatch(/ SELECT INT| NOT NULL/);
   });
 });
 
@@ -148,7 +149,7 @@ describe('nesting limits', () => {
     expect(() => parseScript(sql(MAX_TREE_DEPTH))).toThrow(/nested deeper than 1000 levels/);
     expect(() => parseScript(sql(50_000))).toThrow(/nested deeper than 1000 levels/);
     const [s] = parseScript(sql(MAX_TREE_DEPTH - 10));
-    expect(emitStatement(s, 'sqlite', NO_CATALOG, '').sql.length).toBeGreaterThan(0);
+    expect(lowerStatement(s, NO_CATALOG, '').sql.length).toBeGreaterThan(0);
   });
 
   test('a filter expression is held to the same limits', () => {

@@ -9,13 +9,12 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type * as A from '../../src/sql/dialect/ast.ts';
-import { emitStatement } from '../../src/sql/lower/emit.ts';
+import { printStatement } from '../../src/sql/dialect/print.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { QuiverError } from '../../src/core/index.ts';
 import { MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../src/sql/dialect/parser.ts';
 import { HTTP_STATUS } from '../../src/api/problem.ts';
 
-const NO_CATALOG = { table: () => undefined };
 
 /** A tree without source ranges, for comparing parses of different texts. */
 function shape(node: unknown): unknown {
@@ -23,7 +22,7 @@ function shape(node: unknown): unknown {
 }
 
 function print(s: A.Statement, text: string): string {
-  return emitStatement(s, 'quiver', NO_CATALOG, text).sql;
+  return printStatement(s);
 }
 
 // Generators of valid SQL text, built from the grammar.

@@ -8,7 +8,9 @@
 import type Database from 'better-sqlite3';
 import type * as A from '../dialect/ast.ts';
 import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDetail } from './catalog.ts';
-import { emitExpression, emitStatement, printColumnDef, printIdent, printTableConstraint, vectorDimsOf } from '../lower/emit.ts';
+import { printColumnDef, printExpression, printIdent, printTableConstraint } from '../dialect/print.ts';
+import { lowerStatement } from '../lower/to-sqlite.ts';
+import { vectorDimsOf } from '../check/vector-columns.ts';
 import type { EmbeddingSource } from '../functions/embedding-calls.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
 import { parseStatement } from '../dialect/parser.ts';
@@ -32,10 +34,10 @@ export function columnRecord(c: A.ColumnDef, catalog: Catalog, source: string): 
     declaredType: c.type ? (c.type.args.length ? `${c.type.name}(${c.type.args.join(',')})` : c.type.name) : null,
     vectorDims: vectorDimsOf(c),
     definition: printColumnDef(c),
-    generatedExpr: generated?.kind === 'generated' ? emitExpression(generated.expr, 'quiver', catalog, source) : null,
+    generatedExpr: generated?.kind === 'generated' ? printExpression(generated.expr) : null,
     generatedStorage: generated?.kind === 'generated' ? (generated.storage ?? 'VIRTUAL') : null,
     notNull: c.constraints.some((k) => k.kind === 'notNull' || k.kind === 'primaryKey'),
-    defaultExpr: dflt?.kind === 'default' ? emitExpression(dflt.expr, 'quiver', catalog, source) : null,
+    defaultExpr: dflt?.kind === 'default' ? printExpression(dflt.expr) : null,
     primaryKey: c.constraints.some((k) => k.kind === 'primaryKey'),
     autoIncrement: c.constraints.some((k) => k.kind === 'autoIncrement' || (k.kind === 'primaryKey' && k.autoIncrement)),
     comment: c.comment ?? null,
@@ -151,7 +153,7 @@ export class DdlRunner {
     if (s.ifNotExists && sqliteObjectExists(this.db, 'table', s.name.name)) return;
     if (s.temp ? this.catalog.table(s.name.name) : tempObjectExists(this.db, s.name.name)) throw sharedNameError(s.name.name);
     this.checkEmbeddingCalls(s.columns);
-    const emitted = emitStatement(s, 'sqlite', this.catalog, source);
+    const emitted = lowerStatement(s, this.catalog, source);
     this.db.exec(emitted.sql);
     for (const extra of emitted.after) this.db.exec(extra);
     if (s.temp) return; // temporary tables vanish with the connection; the catalog is durable
@@ -343,7 +345,7 @@ export class DdlRunner {
    */
   private rebuild(table: TableDetail, definitions: string[], copied: { name: string; value: string }[], what: string): void {
     const createText = `CREATE TABLE ${printIdent(table.name)} (${[...definitions, ...table.constraints].join(', ')})${table.withoutRowid ? ' WITHOUT ROWID' : ''}`;
-    const create = emitStatement(parseStatement(createText), 'sqlite', this.catalog, createText);
+    const create = lowerStatement(parseStatement(createText), this.catalog, createText);
     const dependents = this.db
       .prepare(`SELECT sql FROM sqlite_schema WHERE lower(tbl_name) = lower(?) AND type IN ('index', 'trigger') AND sql IS NOT NULL`)
       .all(table.name) as { sql: string }[];

@@ -7,7 +7,8 @@
 import type Database from 'better-sqlite3';
 import type * as A from '../dialect/ast.ts';
 import type { Catalog, TableDetail } from './catalog.ts';
-import { INTERNAL_PREFIX, printIdent } from '../lower/emit.ts';
+import { printIdent } from '../dialect/print.ts';
+import { INTERNAL_PREFIX } from '../check/user-objects.ts';
 import { QuiverError } from '../../core/index.ts';
 import type { StatementResult, SqlValue } from '../types.ts';
 

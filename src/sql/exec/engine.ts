@@ -19,7 +19,7 @@ import { backupDatabase, type BackupResult } from './backup.ts';
 import { Catalog, migrateCatalog } from '../catalog/catalog.ts';
 import { DdlRunner } from '../catalog/ddl.ts';
 import { resolveEfSearch } from '../../index/index.ts';
-import { emitExpression, emitStatement, type EmittedStatement } from '../lower/emit.ts';
+import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/to-sqlite.ts';
 import { QuiverError, isQuiverError, decodeVector } from '../../core/index.ts';
 import { Introspector } from '../catalog/introspect.ts';
 import { positionOf } from '../dialect/lexer.ts';
@@ -124,7 +124,7 @@ interface CompiledScript {
   statements: A.Statement[];
   /** Per statement: whether it holds a vector query the planner may answer from an index. */
   vectorQueries?: boolean[];
-  emitted: ({ version: number; statement: EmittedStatement } | undefined)[];
+  emitted: ({ version: number; statement: LoweredStatement } | undefined)[];
 }
 
 export class Engine {
@@ -370,7 +370,7 @@ export class Engine {
             await lease.snapshot();
             const planned = this.planner.plan(s, sql, args, efSearch);
             if (planned.searches.size > 0 && this.searchOnWorkers) {
-              emitted = emitStatement(s, 'sqlite', this.catalog, sql, planned.searches);
+              emitted = lowerStatement(s, this.catalog, sql, planned.searches);
               searches = [...planned.searches].map(([core, plan]) => ({
                 param: emitted.rowIdParams.get(core)!,
                 step: plan.step!,
@@ -378,7 +378,7 @@ export class Engine {
               }));
             } else if (planned.searches.size > 0) {
               const restrictions = this.planner.search(planned);
-              emitted = emitStatement(s, 'sqlite', this.catalog, sql, restrictions);
+              emitted = lowerStatement(s, this.catalog, sql, restrictions);
               args = bindRowIds(args, emitted, restrictions);
             }
           }
@@ -545,10 +545,10 @@ export class Engine {
   }
 
   /** The SQLite form of statement `i`, emitted against the current catalog. */
-  private emitted(script: CompiledScript, i: number, source: string): EmittedStatement {
+  private emitted(script: CompiledScript, i: number, source: string): LoweredStatement {
     const cached = script.emitted[i];
     if (cached && cached.version === this.catalog.version) return cached.statement;
-    const statement = emitStatement(script.statements[i], 'sqlite', this.catalog, source);
+    const statement = lowerStatement(script.statements[i], this.catalog, source);
     script.emitted[i] = { version: this.catalog.version, statement };
     // Whether the planner has work here depends on the catalog too: worked out at the same time.
     (script.vectorQueries ??= [])[i] = this.planner.candidates(script.statements[i]).length > 0;
@@ -618,7 +618,7 @@ export class Engine {
         const planned = this.planner.plan(s, source, args, this.settings.efSearch);
         if (planned.searches.size === 0) return this.run(emitted, args, false);
         const restrictions = this.planner.search(planned);
-        const restricted = emitStatement(s, 'sqlite', this.catalog, source, restrictions);
+        const restricted = lowerStatement(s, this.catalog, source, restrictions);
         return this.run(restricted, bindRowIds(args, restricted, restrictions), false);
       }
       default: {
@@ -667,7 +667,7 @@ export class Engine {
     if (s.name !== 'vidx_hnsw_ef_search') {
       throw new QuiverError('UNSUPPORTED_STATEMENT', `unknown setting ${s.name}; the settable one is vidx_hnsw_ef_search`);
     }
-    const value = this.db!.prepare(`SELECT ${emitExpression(s.value, 'sqlite', this.catalog, source)}`).pluck().get();
+    const value = this.db!.prepare(`SELECT ${lowerExpression(s.value, this.catalog, source)}`).pluck().get();
     this.settings.efSearch = resolveEfSearch(Number(value));
     return { columns: [], rows: [], changes: 0, lastInsertId: null };
   }
@@ -711,7 +711,7 @@ export class Engine {
     };
   }
 
-  private run(emitted: EmittedStatement, args: unknown[], isInsert: boolean): StatementResult {
+  private run(emitted: LoweredStatement, args: unknown[], isInsert: boolean): StatementResult {
     const stmt = this.prepare(emitted.sql);
     this.deadline = Date.now() + this.timeoutMs;
     try {
@@ -738,7 +738,7 @@ export class Engine {
   }
 
   /** A reader's column names and which of them hold vectors, worked out once per catalog version. */
-  private resultShape(stmt: Database.Statement, emitted: EmittedStatement): ResultShape {
+  private resultShape(stmt: Database.Statement, emitted: LoweredStatement): ResultShape {
     const known = this.shapes.get(stmt);
     if (known && known.version === this.catalog.version) return known;
     stmt.raw(true);
@@ -783,11 +783,11 @@ export class Engine {
     if (inner.kind !== 'select' && inner.kind !== 'insert' && inner.kind !== 'update' && inner.kind !== 'delete') {
       throw new QuiverError('UNSUPPORTED_STATEMENT', 'EXPLAIN works on SELECT, INSERT, UPDATE and DELETE');
     }
-    const plain = emitStatement(inner, 'sqlite', this.catalog, source);
+    const plain = lowerStatement(inner, this.catalog, source);
     const args = cursor.take(plain);
     const planned = this.planner.plan(inner, source, args, this.settings.efSearch);
     const restrictions = this.planner.search(planned);
-    const emitted = restrictions.size ? emitStatement(inner, 'sqlite', this.catalog, source, restrictions) : plain;
+    const emitted = restrictions.size ? lowerStatement(inner, this.catalog, source, restrictions) : plain;
     const stmt = this.db!.prepare(`EXPLAIN QUERY PLAN ${emitted.sql}`);
     stmt.raw(true);
     const rows = stmt.all(...bindRowIds(args, emitted, restrictions)) as [number, number, number, string][];
@@ -795,7 +795,7 @@ export class Engine {
     return { columns: ['id', 'parent', 'detail'], rows: [...vectorRows, ...rows.map((r) => [r[0], r[1], r[3]])], changes: 0, lastInsertId: null };
   }
 
-  private pragma(s: A.PragmaStatement, emitted: EmittedStatement): StatementResult {
+  private pragma(s: A.PragmaStatement, emitted: LoweredStatement): StatementResult {
     const name = s.name.name.toLowerCase();
     const allowed = READABLE_PRAGMAS.has(name) && (s.value === undefined || PRAGMAS_WITH_ARGUMENT.has(name));
     if (!allowed) {

@@ -6,7 +6,7 @@
  * float32 BLOB; `{"$base64": "..."}` is a blob. Errors name the parameter, never its value.
  */
 import type * as A from '../dialect/ast.ts';
-import type { EmittedStatement } from '../lower/emit.ts';
+import type { LoweredStatement } from '../lower/to-sqlite.ts';
 import { QuiverError, checkDims, encodeVector } from '../../core/index.ts';
 import type { Params } from '../types.ts';
 
@@ -66,7 +66,7 @@ export class ParamCursor {
    * The arguments for one statement, in better-sqlite3's calling shape: one object, since
    * positional parameters are emitted as numbered names (`:3`), which better-sqlite3 binds by name ("3").
    */
-  take(statement: EmittedStatement): unknown[] {
+  take(statement: LoweredStatement): unknown[] {
     if (statement.positionalParams === 0 && statement.namedParams.size === 0) return [];
     const bound: Record<string, Bindable> = {};
     if (statement.positionalParams > 0) {
@@ -115,7 +115,7 @@ export function withNamed(args: unknown[], values: Record<string, unknown>): unk
 }
 
 /** `args` with each restricted core's candidate row ids bound as JSON. */
-export function bindRowIds(args: unknown[], statement: EmittedStatement, restrictions: ReadonlyMap<A.SelectCore, readonly number[]>): unknown[] {
+export function bindRowIds(args: unknown[], statement: LoweredStatement, restrictions: ReadonlyMap<A.SelectCore, readonly number[]>): unknown[] {
   if (statement.rowIdParams.size === 0) return args;
   const values: Record<string, string> = {};
   for (const [core, name] of statement.rowIdParams) values[name] = JSON.stringify(restrictions.get(core) ?? []);

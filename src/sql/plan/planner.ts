@@ -31,7 +31,8 @@ import { parseMetric } from '../../index/distance.ts';
 import type * as A from '../dialect/ast.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VectorIndexInfo } from '../catalog/table-info.ts';
-import { emitExpression } from '../lower/emit.ts';
+import { lowerExpression } from '../lower/to-sqlite.ts';
+import { distanceMetricOf } from '../functions/distance-names.ts';
 import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
 import { parseVectorText, viewVector } from '../../core/index.ts';
 import type { VectorIndexes } from '../index-sync/index-registry.ts';
@@ -87,15 +88,6 @@ interface Candidate {
   index: VectorIndexInfo;
   query: A.Expr;
 }
-
-const DISTANCE_METRICS: Record<string, Metric | 'index' | 'argument'> = {
-  vec_distance_cosine: 'cosine',
-  vec_distance_euclidean: 'euclidean',
-  vec_distance_dot: 'dot',
-  vec_distance: 'index',
-  vector_distance: 'index',
-  distance: 'argument',
-};
 
 function lower(s: string): string {
   return s.toLowerCase();
@@ -169,7 +161,7 @@ export class Planner {
       if (aliased?.kind === 'expr') call = aliased.expr;
     }
     if (call.kind !== 'function') return undefined;
-    const metricOf = DISTANCE_METRICS[lower(call.name)];
+    const metricOf = distanceMetricOf(call.name);
     if (!metricOf || (metricOf === 'argument' ? call.args.length !== 3 : call.args.length !== 2)) return undefined;
     const table = this.catalog.table(core.from.name.name);
     if (!table) return undefined;
@@ -268,7 +260,7 @@ export class Planner {
   }
 
   private whereSql(c: Candidate, where: A.Expr, source: string): string {
-    return emitExpression(where, 'sqlite', this.catalog, source, { table: c.core.from.name.name, alias: c.alias });
+    return lowerExpression(where, this.catalog, source, { table: c.core.from.name.name, alias: c.alias });
   }
 
   private fromSql(c: Candidate): string {
@@ -308,7 +300,7 @@ export class Planner {
   }
 
   private evaluate(e: A.Expr, source: string, args: unknown[]): unknown {
-    return this.prepared(`SELECT ${emitExpression(e, 'sqlite', this.catalog, source)}`).pluck().get(...args);
+    return this.prepared(`SELECT ${lowerExpression(e, this.catalog, source)}`).pluck().get(...args);
   }
 
   /**
