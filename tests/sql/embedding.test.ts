@@ -16,6 +16,7 @@ import { QuiverError } from '../../src/core/index.ts';
 import { parseScript } from '../../src/sql/dialect/parser.ts';
 import type { Params } from '../../src/sql/types.ts';
 import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
+import { parseColumnEmbedding } from '../../src/sql/catalog/column-embedding.ts';
 
 const MODEL = 'text-embedding-v4';
 const BATCH = 10;
@@ -287,7 +288,7 @@ describe('texts read before a statement runs', () => {
               { name: 'vec', declaredType: 'VECTOR(1024)', generatedExpr: `EMBEDDING(doc, '${MODEL}', 1024)`, generatedStorage: 'STORED' },
               { name: 'nvec', declaredType: 'VECTOR(1024)', generatedExpr: `EMBEDDING(n, '${MODEL}', 1024)`, generatedStorage: 'STORED' },
               { name: 'lazy', declaredType: 'VECTOR(8)', generatedExpr: `EMBEDDING(doc, '${MODEL}', 8)`, generatedStorage: 'VIRTUAL' },
-            ],
+            ].map((c) => ({ ...c, embedding: c.generatedExpr === null ? null : parseColumnEmbedding(c.generatedExpr) })),
           }
         : undefined,
   };

@@ -27,6 +27,7 @@ import {
 import type * as A from '../dialect/ast.ts';
 import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './table-info.ts';
 import * as schema from './catalog-tables.ts';
+import { parseColumnEmbedding, type ColumnEmbedding } from './column-embedding.ts';
 import { QuiverError } from '../../core/index.ts';
 
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
@@ -40,8 +41,11 @@ export interface TableDetail extends TableInfo {
   options: { name: string; value: string }[];
   /** Table constraints in Quiver's dialect. */
   constraints: string[];
-  columnRows: (typeof schema.columns.$inferSelect)[];
+  columnRows: ColumnRow[];
 }
+
+/** A column as the catalog stores it, with its EMBEDDING() call read from its expression. */
+export type ColumnRow = typeof schema.columns.$inferSelect & { embedding: ColumnEmbedding | null };
 
 /** What the DDL layer tells the catalog about one column. */
 export interface ColumnRecord {
@@ -119,7 +123,7 @@ export class Catalog implements CatalogView {
     for (const c of this.orm.select().from(schema.columns).orderBy(schema.columns.tableName, schema.columns.position).all()) {
       const t = map.get(key(c.tableName));
       if (!t) continue;
-      t.columnRows.push(c);
+      t.columnRows.push({ ...c, embedding: c.generatedExpr === null ? null : parseColumnEmbedding(c.generatedExpr) });
       t.columns.push({ name: c.name, declaredType: c.declaredType, vectorDims: c.vectorDims, generated: c.generatedExpr !== null } satisfies ColumnInfo);
     }
     for (const v of this.orm.select().from(schema.vectorIndexes).all()) {

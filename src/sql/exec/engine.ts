@@ -1,15 +1,12 @@
 /**
- * @module engine
- * The engine: opens the database, and runs a request's SQL — parse, emit for SQLite, bind, run,
- * shape the results — with the request's transaction rules:
- * - no BEGIN/COMMIT in the request: all statements run in one transaction, all or nothing;
- * - BEGIN/COMMIT/ROLLBACK in the request: they run as written; a failure rolls back the open
- *   transaction, and a transaction left open at the end is rolled back with an error.
- * Parsed scripts are cached by SQL text and emitted SQL by catalog version, so a repeated
- * statement costs one map lookup and SQLite's own prepared statement.
+ * @module exec/engine
+ * The engine: opens the database, and runs a request's SQL — parse, check, lower to SQLite
+ * (planning vector queries), bind, run, shape the results — under the request's transaction
+ * rules (transactions.ts). Parsed scripts are cached by SQL text and lowered SQL by catalog
+ * version, so a repeated statement costs one map lookup and SQLite's own prepared statement.
  * Writes run synchronously on the calling thread, one request at a time; requests made only of
- * SELECTs are planned here and run on read workers (read-pool.ts) when the engine has them
- * (DESIGN decision 8).
+ * SELECTs are planned here and run on read workers (../workers/) when the engine has them
+ * (DESIGN decision 8). What it answers itself is in admin.ts, EXPLAIN in ../plan/explain.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,23 +17,31 @@ import { Catalog, migrateCatalog } from '../catalog/catalog.ts';
 import { DdlRunner } from '../catalog/ddl.ts';
 import { resolveEfSearch } from '../../index/index.ts';
 import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/to-sqlite.ts';
-import { QuiverError, isQuiverError, decodeVector } from '../../core/index.ts';
+import { QuiverError, isQuiverError } from '../../core/index.ts';
 import { Introspector } from '../catalog/introspect.ts';
 import { positionOf } from '../dialect/lexer.ts';
 import { EmbeddingCalls, type EmbeddingRound, type EmbeddingSource } from '../functions/embedding-calls.ts';
 import { Mutex } from './mutex.ts';
-import { bindRowIds, ParamCursor } from './params.ts';
+import { ParamCursor } from './params.ts';
 import { checkRole } from '../check/roles.ts';
+import { checkPragma } from '../check/pragmas.ts';
 import { parseScript } from '../dialect/parser.ts';
-import { Planner, type PlannerOptions, type VectorPlan } from '../plan/planner.ts';
+import { Planner, type PlannerOptions } from '../plan/planner.ts';
+import { restrictToCandidates, type RestrictOptions } from '../plan/vector-query.ts';
+import { checkExplainable, explainResult } from '../plan/explain.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from '../types.ts';
 import { registerFulltextFunctions } from '../index-sync/fulltext.ts';
 import { registerVectorFunctions } from '../functions/vector-functions.ts';
 import { VectorIndexes, type VectorIndexesOptions } from '../index-sync/index-registry.ts';
-import { DEADLINE_FUNCTION, DEFAULT_LIMITS, effectiveTimeoutMs, ResultBudget, statementTimedOut, tooManyStatements, type Limits } from './limits.ts';
+import { DEFAULT_LIMITS, effectiveTimeoutMs, registerDeadlineFunction, tooManyStatements, type Limits } from './limits.ts';
 import { NEEDS_WRITER, ReadFailure, ReadPool } from '../workers/read-pool.ts';
 import type { ReadSearch, ReadStatement } from '../workers/read-protocol.ts';
+import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
+import { StatementCache } from './statement-cache.ts';
+import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows, type ResultShape } from './results.ts';
+import { showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
+import { RequestContext } from './request-context.ts';
 
 export const DATABASE_FILE = 'quiver.db';
 
@@ -58,7 +63,6 @@ export interface TableDescription {
   fulltextIndexes: { name: string; columns: string[] }[];
 }
 const MAX_CACHED_SCRIPTS = 1000;
-const MAX_CACHED_STATEMENTS = 1000;
 /** Runs of a request that may fetch embeddings; the last one treats a miss as an error. */
 const MAX_EMBEDDING_ROUNDS = 3;
 
@@ -86,45 +90,14 @@ export interface OpenOptions extends EngineOptions {
   limits?: Partial<Limits>;
 }
 
-/** Statement kinds that write: they always run inside a transaction. */
-const WRITE_KINDS = new Set<A.Statement['kind']>([
-  'insert', 'update', 'delete', 'createTable', 'createIndex', 'createVectorIndex', 'createFulltextIndex', 'createView',
-  'createTrigger', 'drop', 'alterTable', 'truncate',
-]);
-
 /** Statement kinds that can call EMBEDDING(). */
 const EMBEDDING_KINDS = new Set<A.Statement['kind']>(['select', 'insert', 'update', 'delete', 'createTable', 'alterTable']);
-
-/** Statement kinds that change the schema: they invalidate cached emissions and statements. */
-const SCHEMA_KINDS = new Set<A.Statement['kind']>([
-  'createTable', 'createIndex', 'createVectorIndex', 'createFulltextIndex', 'createView', 'createTrigger', 'drop', 'alterTable',
-]);
-
-/** PRAGMAs a user may read. Everything else (writing settings, files, safety) is refused. */
-const READABLE_PRAGMAS = new Set([
-  'table_info', 'table_xinfo', 'table_list', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list',
-  'foreign_key_check', 'integrity_check', 'quick_check', 'compile_options', 'collation_list', 'function_list',
-  'pragma_list', 'page_count', 'page_size', 'freelist_count', 'encoding', 'user_version', 'schema_version',
-  'data_version', 'journal_mode', 'synchronous', 'foreign_keys', 'application_id',
-]);
-
-/** PRAGMAs that take an argument naming a table or index (reads, not settings). */
-const PRAGMAS_WITH_ARGUMENT = new Set([
-  'table_info', 'table_xinfo', 'index_list', 'index_info', 'index_xinfo', 'foreign_key_list', 'foreign_key_check',
-  'integrity_check', 'quick_check', 'table_list',
-]);
-
-interface ResultShape {
-  version: number;
-  names: string[];
-  isVector: boolean[];
-}
 
 interface CompiledScript {
   statements: A.Statement[];
   /** Per statement: whether it holds a vector query the planner may answer from an index. */
   vectorQueries?: boolean[];
-  emitted: ({ version: number; statement: LoweredStatement } | undefined)[];
+  lowered: ({ version: number; statement: LoweredStatement } | undefined)[];
 }
 
 export class Engine {
@@ -133,9 +106,9 @@ export class Engine {
   private readonly ddl: DdlRunner;
   private readonly introspector: Introspector;
   private readonly scripts = new Map<string, CompiledScript>();
-  private readonly prepared = new Map<string, Database.Statement>();
+  private readonly prepared: StatementCache;
   private readonly lock = new Mutex();
-  private readonly shapes = new WeakMap<Database.Statement, ResultShape>();
+  private readonly shapes: ResultShapes;
   private readonly embeddingCalls: EmbeddingCalls;
   /** Requests waiting on an embedding provider, for SHOW PROCESSLIST. */
   private readonly fetching = new Set<EmbeddingRound>();
@@ -144,31 +117,26 @@ export class Engine {
   private readonly planner: Planner;
   /** The catalog version the vector indexes were last synced with. */
   private schemaVersion = -1;
-  /** Settings of the request holding the lock (SET vidx_hnsw_ef_search, request options). */
-  private settings: { efSearch?: number } = {};
   private readonly limits: Limits;
-  /** What the request holding the lock has returned so far, against the result limits. */
-  private budget: ResultBudget;
+  /** The request holding the lock on the writer's connection. */
+  private request: RequestContext;
   /** Runs plain reads off this thread; null when the engine has no read workers. */
   private readonly pool: ReadPool | null;
   /** Requests waiting for the lock on the writer's connection (the writer queue). */
   private queuedWrites = 0;
-  /** The statement of the request holding the lock that is running, for limit errors. */
-  private statementIndex = 0;
   /** Whether reads search the vector indexes on their worker (OpenOptions.searchOnWorkers). */
   private readonly searchOnWorkers: boolean;
-  /** The statement timeout of the request holding the lock, and when its running statement must stop. */
-  private timeoutMs = 0;
-  private deadline = Infinity;
 
   private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls, options: OpenOptions) {
     this.db = db;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.budget = new ResultBudget(this.limits);
+    this.request = new RequestContext(this.limits, {});
+    this.prepared = new StatementCache((sql) => db.prepare(sql));
     const workers = options.readWorkers ?? 0;
     this.pool = workers > 0 ? new ReadPool(path.join(options.dataDir, DATABASE_FILE), workers, this.limits.maxQueuedReads) : null;
     this.embeddingCalls = embeddingCalls;
     this.catalog = new Catalog(db);
+    this.shapes = new ResultShapes(this.catalog);
     this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
     this.introspector = new Introspector(db, this.catalog);
     this.searchOnWorkers = workers > 0 && (options.searchOnWorkers ?? true);
@@ -178,13 +146,13 @@ export class Engine {
       onClosed: this.searchOnWorkers ? (name) => this.pool!.forgetIndex(name) : undefined,
     });
     this.planner = new Planner(db, this.catalog, this.indexes, options.planner);
-    db.function(DEADLINE_FUNCTION, { deterministic: false }, () => this.checkDeadline());
+    // The deadline of whichever request holds the connection.
+    registerDeadlineFunction(db, () => this.checkDeadline());
   }
 
   /** Called as statements step (limits.ts DEADLINE_FUNCTION, and per row a read returns): stops one past its timeout. */
-  private checkDeadline(): 1 {
-    if (Date.now() > this.deadline) throw statementTimedOut(this.timeoutMs, this.db?.inTransaction ?? false);
-    return 1;
+  private checkDeadline(): void {
+    this.request.deadline.check(this.db?.inTransaction ?? false);
   }
 
   /** Opens (creating if needed) the database under `options.dataDir`, and its vector indexes. */
@@ -359,31 +327,21 @@ export class Engine {
         const cursor = new ParamCursor(params);
         for (; i < script.statements.length; i++) {
           const s = script.statements[i];
-          let emitted = this.emitted(script, i, sql);
-          if (!round && CALLS_EMBEDDING.test(emitted.sql)) return undefined;
-          let args = cursor.take(emitted);
+          let lowered = this.lowered(script, i, sql);
+          if (!round && CALLS_EMBEDDING.test(lowered.sql)) return undefined;
+          let args = cursor.take(lowered);
           let searches: ReadSearch[] | undefined;
           if (script.vectorQueries?.[i]) {
             // The read must see the rows the index sees now, however long it waits for a worker:
             // its snapshot and the index search (or, searching on the worker, the view) are both
             // taken here, under the lock.
             await lease.snapshot();
-            const planned = this.planner.plan(s, sql, args, efSearch);
-            if (planned.searches.size > 0 && this.searchOnWorkers) {
-              emitted = lowerStatement(s, this.catalog, sql, planned.searches);
-              searches = [...planned.searches].map(([core, plan]) => ({
-                param: emitted.rowIdParams.get(core)!,
-                step: plan.step!,
-                index: this.indexes.exportView(plan.index),
-              }));
-            } else if (planned.searches.size > 0) {
-              const restrictions = this.planner.search(planned);
-              emitted = lowerStatement(s, this.catalog, sql, restrictions);
-              args = bindRowIds(args, emitted, restrictions);
-            }
+            const ready = restrictToCandidates(this.planner, this.catalog, s, sql, lowered, args, { efSearch, searchHere: !this.searchOnWorkers });
+            ({ lowered, args } = ready);
+            if (ready.deferred.length > 0) searches = ready.deferred.map((d) => ({ param: d.param, step: d.step, index: this.indexes.exportView(d.index) }));
           }
-          shapes.push(this.resultShape(this.prepare(emitted.sql), emitted));
-          statements.push({ sql: emitted.sql, args, searches });
+          shapes.push(this.shapes.of(this.prepared.get(lowered.sql), lowered));
+          statements.push({ sql: lowered.sql, args, searches });
         }
         cursor.finish();
         if (round?.hasMisses) return undefined;
@@ -439,9 +397,7 @@ export class Engine {
   ): Promise<ExecuteResult | 'fetch embeddings'> {
     const db = this.db;
     if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
-    this.settings = { efSearch: typeof options.efSearch === 'number' ? options.efSearch : undefined };
-    this.timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
-    this.budget = new ResultBudget(this.limits);
+    this.request = new RequestContext(this.limits, options);
     try {
       return await this.runScript(db, sql, params, round, options);
     } finally {
@@ -462,10 +418,10 @@ export class Engine {
     if (options.role) checkRole(script.statements, options.role);
     const cursor = new ParamCursor(params);
     const { statements } = script;
-    const explicit = statements.some((s) => s.kind === 'transaction');
+    const explicit = isExplicit(statements);
     if (explicit) checkTransactionOrder(statements, sql);
     // Writes always run in a transaction, so a run with embedding placeholders can be undone.
-    const wrap = !explicit && (statements.length > 1 || WRITE_KINDS.has(statements[0].kind));
+    const wrap = !explicit && needsImplicitTransaction(statements);
     // Texts written in the request are fetched before its first run (lock released, as after a
     // collecting run): when they are all its EMBEDDING() calls need, it runs once.
     if (round && round.prefetchWritten(statements, params, this.catalog)) return 'fetch embeddings';
@@ -474,7 +430,7 @@ export class Engine {
     try {
       if (wrap) db.exec('BEGIN');
       for (; index < statements.length; index++) {
-        this.statementIndex = index;
+        this.request.statementIndex = index;
         const kind = statements[index].kind;
         if (kind === 'optimize') results.push(await this.optimize(statements[index] as A.OptimizeStatement));
         else if (explicit && round && EMBEDDING_KINDS.has(kind)) {
@@ -538,55 +494,54 @@ export class Engine {
     const statements = parseScript(sql, this.limits.maxSqlTokens);
     if (statements.length === 0) throw new QuiverError('BAD_REQUEST', 'the request holds no SQL statement');
     if (statements.length > this.limits.maxStatements) throw tooManyStatements(statements.length, this.limits);
-    const script: CompiledScript = { statements, emitted: new Array(statements.length) };
+    const script: CompiledScript = { statements, lowered: new Array(statements.length) };
     if (this.scripts.size >= MAX_CACHED_SCRIPTS) this.scripts.delete(this.scripts.keys().next().value!);
     this.scripts.set(sql, script);
     return script;
   }
 
-  /** The SQLite form of statement `i`, emitted against the current catalog. */
-  private emitted(script: CompiledScript, i: number, source: string): LoweredStatement {
-    const cached = script.emitted[i];
+  /** The SQLite form of statement `i`, lowered against the current catalog. */
+  private lowered(script: CompiledScript, i: number, source: string): LoweredStatement {
+    const cached = script.lowered[i];
     if (cached && cached.version === this.catalog.version) return cached.statement;
     const statement = lowerStatement(script.statements[i], this.catalog, source);
-    script.emitted[i] = { version: this.catalog.version, statement };
+    script.lowered[i] = { version: this.catalog.version, statement };
     // Whether the planner has work here depends on the catalog too: worked out at the same time.
     (script.vectorQueries ??= [])[i] = this.planner.candidates(script.statements[i]).length > 0;
     return statement;
   }
 
-  private prepare(sql: string): Database.Statement {
-    let stmt = this.prepared.get(sql);
-    if (!stmt) {
-      stmt = this.db!.prepare(sql);
-      if (this.prepared.size >= MAX_CACHED_STATEMENTS) this.prepared.delete(this.prepared.keys().next().value!);
-      this.prepared.set(sql, stmt);
-    }
-    return stmt;
+  /** How statements with vector queries are made ready on the writer's connection: searched here. */
+  private get restrictHere(): RestrictOptions {
+    return { efSearch: this.request.efSearch, searchHere: true };
   }
 
   private runStatement(script: CompiledScript, i: number, cursor: ParamCursor, source: string): StatementResult {
     const s = script.statements[i];
     const db = this.db!;
-    const empty: StatementResult = { columns: [], rows: [], changes: 0, lastInsertId: null };
+    const empty = emptyResult();
     switch (s.kind) {
       case 'transaction':
-        db.exec(this.emitted(script, i, source).sql);
+        db.exec(this.lowered(script, i, source).sql);
         if (s.action === 'ROLLBACK') this.afterRollback();
         return empty;
       case 'show':
-        if (s.what === 'EMBEDDING MODELS') return this.showEmbeddingModels();
-        if (s.what === 'PROCESSLIST') return this.showProcessList();
-        if (s.what === 'INDEX STATUS') return this.showIndexStatus(s.table);
+        if (s.what === 'EMBEDDING MODELS') return showEmbeddingModels(this.embeddingCalls.source);
+        if (s.what === 'PROCESSLIST') return showProcessList(this.fetching);
+        if (s.what === 'INDEX STATUS') return showIndexStatus(this.catalog, this.indexes, s.table);
         return this.introspector.run({ ...s, what: s.what });
       case 'set':
         return this.set(s, source);
       case 'optimize':
         throw new Error('OPTIMIZE runs in runScript');
-      case 'explain':
-        return this.explain(s, cursor, source);
+      case 'explain': {
+        checkExplainable(s.statement);
+        const plain = lowerStatement(s.statement, this.catalog, source);
+        return explainResult(db, restrictToCandidates(this.planner, this.catalog, s.statement, source, plain, cursor.take(plain), this.restrictHere));
+      }
       case 'pragma':
-        return this.pragma(s, this.emitted(script, i, source));
+        checkPragma(s);
+        return this.run(this.lowered(script, i, source), [], false);
       case 'createTable':
         this.schemaChange(() => this.ddl.createTable(s, source));
         return empty;
@@ -597,41 +552,38 @@ export class Engine {
         this.schemaChange(() => this.ddl.createFulltextIndex(s));
         return empty;
       case 'drop': {
-        const emitted = this.emitted(script, i, source);
-        this.schemaChange(() => this.ddl.drop(s, emitted.sql));
+        const lowered = this.lowered(script, i, source);
+        this.schemaChange(() => this.ddl.drop(s, lowered.sql));
         return empty;
       }
       case 'alterTable': {
-        const emitted = this.emitted(script, i, source);
-        this.schemaChange(() => this.ddl.alterTable(s, emitted.sql, source));
+        const lowered = this.lowered(script, i, source);
+        this.schemaChange(() => this.ddl.alterTable(s, lowered.sql, source));
         return empty;
       }
       case 'truncate': {
-        const emitted = this.emitted(script, i, source);
-        db.transaction(() => this.ddl.truncate(s, emitted.sql))();
+        const lowered = this.lowered(script, i, source);
+        db.transaction(() => this.ddl.truncate(s, lowered.sql))();
         return empty;
       }
       case 'select': {
-        const emitted = this.emitted(script, i, source);
-        const args = cursor.take(emitted);
-        if (!script.vectorQueries?.[i]) return this.run(emitted, args, false);
-        const planned = this.planner.plan(s, source, args, this.settings.efSearch);
-        if (planned.searches.size === 0) return this.run(emitted, args, false);
-        const restrictions = this.planner.search(planned);
-        const restricted = lowerStatement(s, this.catalog, source, restrictions);
-        return this.run(restricted, bindRowIds(args, restricted, restrictions), false);
+        const lowered = this.lowered(script, i, source);
+        const args = cursor.take(lowered);
+        if (!script.vectorQueries?.[i]) return this.run(lowered, args, false);
+        const ready = restrictToCandidates(this.planner, this.catalog, s, source, lowered, args, this.restrictHere);
+        return this.run(ready.lowered, ready.args, false);
       }
       default: {
-        const emitted = this.emitted(script, i, source);
-        const args = cursor.take(emitted);
+        const lowered = this.lowered(script, i, source);
+        const args = cursor.take(lowered);
         if (SCHEMA_KINDS.has(s.kind)) {
           this.schemaChange(() => {
-            db.prepare(emitted.sql).run(...args);
-            for (const extra of emitted.after) db.exec(extra);
+            db.prepare(lowered.sql).run(...args);
+            for (const extra of lowered.after) db.exec(extra);
           });
           return empty;
         }
-        return this.run(emitted, args, s.kind === 'insert');
+        return this.run(lowered, args, s.kind === 'insert');
       }
     }
   }
@@ -668,8 +620,8 @@ export class Engine {
       throw new QuiverError('UNSUPPORTED_STATEMENT', `unknown setting ${s.name}; the settable one is vidx_hnsw_ef_search`);
     }
     const value = this.db!.prepare(`SELECT ${lowerExpression(s.value, this.catalog, source)}`).pluck().get();
-    this.settings.efSearch = resolveEfSearch(Number(value));
-    return { columns: [], rows: [], changes: 0, lastInsertId: null };
+    this.request.efSearch = resolveEfSearch(Number(value));
+    return emptyResult();
   }
 
   /** OPTIMIZE TABLE: the table's vector indexes flush their tails and merge their segments. */
@@ -680,131 +632,26 @@ export class Engine {
     if (!this.db!.inTransaction) this.afterCommit();
     await this.indexes.optimize(table.name);
     const message = table.vectorIndexes.length ? `${table.vectorIndexes.length} vector index(es) flushed and merged` : 'no vector index to optimize';
-    return { columns: ['Table', 'Op', 'Msg_type', 'Msg_text'], rows: [[table.name, 'optimize', 'status', message]], changes: 0, lastInsertId: null };
+    return rowsResult(['Table', 'Op', 'Msg_type', 'Msg_text'], [[table.name, 'optimize', 'status', message]]);
   }
 
-  /** SHOW INDEX STATUS [FROM t]: each vector index's state, size and lag. */
-  private showIndexStatus(tableName: string | undefined): StatementResult {
-    const tables = tableName === undefined ? this.catalog.tables() : [this.catalog.table(tableName)];
-    if (tables.some((t) => t === undefined)) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${tableName}`);
-    const rows: SqlValue[][] = [];
-    for (const t of tables) {
-      for (const v of t!.vectorIndexes) {
-        const st = this.indexes.stats(v.name);
-        const deleted = st ? st.segments.reduce((sum, seg) => sum + (seg.rows - seg.aliveRows), 0) : 0;
-        const inSegments = st ? st.segments.reduce((sum, seg) => sum + seg.rows, 0) : 0;
-        rows.push([
-          v.name, t!.name, v.column, v.metric, this.indexes.state(v.name) ?? 'closed',
-          st?.rows ?? 0, st?.indexedRows ?? 0, st?.tailRows ?? 0, st?.segments.length ?? 0,
-          inSegments ? deleted / inSegments : 0, st?.lagRows ?? 0, st?.lagSeconds ?? 0,
-          st?.build ? `${st.build.kind} of ${st.build.rows} rows, ${st.build.seconds.toFixed(1)} s` : null,
-          st?.memoryBytes ?? 0,
-          v.quantization,
-        ]);
-      }
-    }
-    return {
-      columns: ['index', 'table', 'column', 'metric', 'state', 'rows', 'indexed_rows', 'tail_rows', 'segments', 'deleted_fraction', 'lag_rows', 'lag_seconds', 'build', 'memory_bytes', 'quantization'],
-      rows,
-      changes: 0,
-      lastInsertId: null,
-    };
-  }
-
-  private run(emitted: LoweredStatement, args: unknown[], isInsert: boolean): StatementResult {
-    const stmt = this.prepare(emitted.sql);
-    this.deadline = Date.now() + this.timeoutMs;
-    try {
+  private run(lowered: LoweredStatement, args: unknown[], isInsert: boolean): StatementResult {
+    const stmt = this.prepared.get(lowered.sql);
+    const request = this.request;
+    return request.timed(() => {
       if (!stmt.reader) {
         const info = stmt.run(...args);
-        return {
-          columns: [],
-          rows: [],
-          changes: info.changes,
-          lastInsertId: isInsert ? normalizeInteger(info.lastInsertRowid) : null,
-        };
+        return emptyResult(info.changes, isInsert ? normalizeInteger(info.lastInsertRowid) : null);
       }
-      const shape = this.resultShape(stmt, emitted);
+      const shape = this.shapes.of(stmt, lowered);
       const rows: SqlValue[][] = [];
       for (const row of stmt.iterate(...args) as Iterable<SqlValue[]>) {
         rows.push(row);
-        this.budget.add(row, rows.length, this.statementIndex);
+        request.budget.add(row, rows.length, request.statementIndex);
         this.checkDeadline();
       }
-      return { columns: shape.names, rows: shapeRows(rows, shape), changes: 0, lastInsertId: null };
-    } finally {
-      this.deadline = Infinity;
-    }
-  }
-
-  /** A reader's column names and which of them hold vectors, worked out once per catalog version. */
-  private resultShape(stmt: Database.Statement, emitted: LoweredStatement): ResultShape {
-    const known = this.shapes.get(stmt);
-    if (known && known.version === this.catalog.version) return known;
-    stmt.raw(true);
-    stmt.safeIntegers(true);
-    const columns = stmt.columns();
-    const shape: ResultShape = {
-      version: this.catalog.version,
-      names: columns.map((c) => c.name),
-      isVector: columns.map((c) => {
-        if (emitted.vectorResultNames.has(c.name)) return true;
-        if (!c.table || !c.column) return false;
-        const table = this.catalog.table(c.table);
-        return table?.columns.some((col) => col.vectorDims !== null && col.name.toLowerCase() === c.column!.toLowerCase()) ?? false;
-      }),
-    };
-    this.shapes.set(stmt, shape);
-    return shape;
-  }
-
-  /** SHOW PROCESSLIST: the requests waiting on an embedding provider, with their progress. */
-  private showProcessList(): StatementResult {
-    const rows = [...this.fetching].flatMap((round): SqlValue[][] => {
-      const p = round.progress;
-      return p ? [[p.model, p.done, p.total, (Date.now() - p.startedAt) / 1000, `embedding ${p.done}/${p.total} texts`]] : [];
+      return rowsResult(shape.names, shapeRows(rows, shape));
     });
-    return { columns: ['model', 'texts_done', 'texts_total', 'seconds', 'state'], rows, changes: 0, lastInsertId: null };
-  }
-
-  private showEmbeddingModels(): StatementResult {
-    const models = this.embeddingCalls.source?.listModels() ?? [];
-    return {
-      columns: ['model', 'provider', 'dims', 'max_batch', 'max_concurrency'],
-      rows: models.map((m) => [m.name, m.provider, m.dims, m.maxBatch, m.maxConcurrency]),
-      changes: 0,
-      lastInsertId: null,
-    };
-  }
-
-  /** EXPLAIN: SQLite's query plan for the statement. */
-  private explain(s: A.ExplainStatement, cursor: ParamCursor, source: string): StatementResult {
-    const inner = s.statement;
-    if (inner.kind !== 'select' && inner.kind !== 'insert' && inner.kind !== 'update' && inner.kind !== 'delete') {
-      throw new QuiverError('UNSUPPORTED_STATEMENT', 'EXPLAIN works on SELECT, INSERT, UPDATE and DELETE');
-    }
-    const plain = lowerStatement(inner, this.catalog, source);
-    const args = cursor.take(plain);
-    const planned = this.planner.plan(inner, source, args, this.settings.efSearch);
-    const restrictions = this.planner.search(planned);
-    const emitted = restrictions.size ? lowerStatement(inner, this.catalog, source, restrictions) : plain;
-    const stmt = this.db!.prepare(`EXPLAIN QUERY PLAN ${emitted.sql}`);
-    stmt.raw(true);
-    const rows = stmt.all(...bindRowIds(args, emitted, restrictions)) as [number, number, number, string][];
-    const vectorRows = planned.plans.map((p): SqlValue[] => [0, 0, describePlan(p)]);
-    return { columns: ['id', 'parent', 'detail'], rows: [...vectorRows, ...rows.map((r) => [r[0], r[1], r[3]])], changes: 0, lastInsertId: null };
-  }
-
-  private pragma(s: A.PragmaStatement, emitted: LoweredStatement): StatementResult {
-    const name = s.name.name.toLowerCase();
-    const allowed = READABLE_PRAGMAS.has(name) && (s.value === undefined || PRAGMAS_WITH_ARGUMENT.has(name));
-    if (!allowed) {
-      throw new QuiverError(
-        'UNSUPPORTED_STATEMENT',
-        `PRAGMA ${s.name.name}${s.value !== undefined ? ' with a value' : ''} is not allowed: Quiver owns the database's settings and files. Readable PRAGMAs: ${[...READABLE_PRAGMAS].join(', ')}`,
-      );
-    }
-    return this.run(emitted, [], false);
   }
 
   /** `e` as a QuiverError placed at its statement, or `e` itself when it is not the user's. */
@@ -819,84 +666,7 @@ export class Engine {
   }
 }
 
-/**
- * Refuses, before anything runs, a request whose transaction statements cannot all succeed in
- * their order (a COMMIT with no BEGIN before it, a BEGIN inside an open transaction, ...): run
- * as written, the statements before the bad one would autocommit and stay, though the request
- * fails. A request always starts outside a transaction, so the order alone decides.
- */
-function checkTransactionOrder(statements: readonly A.Statement[], sql: string): void {
-  let open = false;
-  /** Savepoints open, outermost first; `openedBy` is the one that began the transaction, if any. */
-  const savepoints: string[] = [];
-  let openedBy: string | undefined;
-  statements.forEach((s, i) => {
-    if (s.kind !== 'transaction') return;
-    const refuse = (why: string) => {
-      throw new QuiverError('TRANSACTION_ERROR', `statement ${i + 1}: ${why}; nothing was run`, { statementIndex: i, position: positionOf(sql, s.start) });
-    };
-    const name = s.savepoint?.toLowerCase();
-    switch (s.action) {
-      case 'BEGIN':
-        if (open) refuse('BEGIN inside a transaction that is already open');
-        open = true;
-        break;
-      case 'COMMIT':
-        if (!open) refuse('COMMIT with no open transaction (no BEGIN before it)');
-        open = false;
-        break;
-      case 'ROLLBACK':
-        if (!open) refuse(`ROLLBACK${name ? ' TO' : ''} with no open transaction`);
-        if (name === undefined) open = false;
-        else if (!savepoints.includes(name)) refuse(`ROLLBACK TO ${s.savepoint}: no such savepoint is open`);
-        else savepoints.length = savepoints.lastIndexOf(name) + 1;
-        break;
-      case 'SAVEPOINT':
-        if (!open) {
-          open = true;
-          openedBy = name;
-        }
-        savepoints.push(name!);
-        break;
-      case 'RELEASE':
-        if (!open || !savepoints.includes(name!)) refuse(`RELEASE ${s.savepoint}: no such savepoint is open`);
-        savepoints.length = savepoints.lastIndexOf(name!);
-        if (savepoints.length === 0 && openedBy === name) open = false;
-        break;
-    }
-    if (!open) {
-      savepoints.length = 0;
-      openedBy = undefined;
-    }
-  });
-}
-
-/** One EXPLAIN line for a vector query: the path and why, with the figures that chose it. */
-function describePlan(p: VectorPlan): string {
-  const figures = [`k=${p.k}`, `ef_search=${p.efSearch}`];
-  if (p.selectivity !== undefined) figures.push(`selectivity=${p.selectivity.toFixed(3)}`);
-  figures.push(`segments=${p.segments}`, `tail_rows=${p.tailRows}`);
-  if (p.candidates !== undefined) figures.push(`candidates=${p.candidates}`);
-  return `VECTOR SEARCH ${p.table} USING ${p.index}: ${p.path} (${figures.join(', ')}) — ${p.reason}`;
-}
-
 /** Large fetches (a backfill, a bulk insert) report their progress in the server log. */
 function logProgress(p: { model: string; done: number; total: number; startedAt: number }): void {
   if (p.total >= 1000) console.log(`quiver: embedding with ${p.model}: ${p.done}/${p.total} texts (${((Date.now() - p.startedAt) / 1000).toFixed(1)} s)`);
-}
-
-/** Rows as the API gives them: safe integers as numbers, vector blobs as Float32Array. In place. */
-function shapeRows(rows: SqlValue[][], { isVector }: ResultShape): SqlValue[][] {
-  for (const row of rows) {
-    for (let j = 0; j < row.length; j++) {
-      const v = row[j];
-      if (typeof v === 'bigint') row[j] = normalizeInteger(v);
-      else if (isVector[j] && v instanceof Uint8Array && v.byteLength % 4 === 0) row[j] = decodeVector(v);
-    }
-  }
-  return rows;
-}
-
-function normalizeInteger(v: number | bigint): number | bigint {
-  return typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }

@@ -1,11 +1,12 @@
 /**
- * @module limits
+ * @module exec/limits
  * The engine's limits on one request: statements, rows and bytes returned, time, and how many
  * requests may wait for the writer. Each has a default a serious deployment can live with, and
  * crossing one is a LIMIT_EXCEEDED (or OVERLOADED, STATEMENT_TIMEOUT) error that names the
  * setting to change — never a silent cut. The server sets them from its environment
  * (src/api/config.ts); the names in messages are those variables.
  */
+import type Database from 'better-sqlite3';
 import { QuiverError } from '../../core/index.ts';
 import type { SqlValue } from '../types.ts';
 
@@ -51,9 +52,40 @@ export function effectiveTimeoutMs(limits: Limits, requested: number | undefined
  * The SQL function statements call as they step to be stopped at the timeout, where SQLite
  * cannot be interrupted (better-sqlite3 has neither sqlite3_interrupt nor a progress handler):
  * it throws statementTimedOut once past the deadline. Registered on the writer's connection
- * (engine.ts) and each read worker's (read-worker.ts); emit.ts says which SELECTs call it.
+ * (engine.ts) and each read worker's (read-worker.ts) by {@link registerDeadlineFunction};
+ * ../lower/to-sqlite.ts says which SELECTs call it.
  */
 export const DEADLINE_FUNCTION = '__quiver_check_deadline';
+
+/** The running statement's deadline on one connection: set while it runs, Infinity between statements. */
+export class StatementDeadline {
+  private at = Infinity;
+  private timeoutMs = 0;
+
+  /** Runs `statement` stopped `timeoutMs` after it starts. */
+  timed<T>(timeoutMs: number, statement: () => T): T {
+    this.timeoutMs = timeoutMs;
+    this.at = Date.now() + timeoutMs;
+    try {
+      return statement();
+    } finally {
+      this.at = Infinity;
+    }
+  }
+
+  /** Throws STATEMENT_TIMEOUT once past the deadline; `rolledBack`: the statement runs in a transaction that is then undone. */
+  check(rolledBack: boolean): void {
+    if (Date.now() > this.at) throw statementTimedOut(this.timeoutMs, rolledBack);
+  }
+}
+
+/** Registers DEADLINE_FUNCTION on `db`; `check` throws once the running statement is past its deadline. */
+export function registerDeadlineFunction(db: Database.Database, check: () => void): void {
+  db.function(DEADLINE_FUNCTION, { deterministic: false }, () => {
+    check();
+    return 1;
+  });
+}
 
 /** A statement stopped at the timeout; `rolledBack`: it ran in a transaction that was undone. */
 export function statementTimedOut(timeoutMs: number, rolledBack: boolean): QuiverError {

@@ -20,7 +20,7 @@
 import type Database from 'better-sqlite3';
 import type * as A from '../dialect/ast.ts';
 import { QuiverError, vectorBlob } from '../../core/index.ts';
-import { parseExpression } from '../dialect/parser.ts';
+import type { ColumnEmbedding } from '../catalog/column-embedding.ts';
 import type { Params } from '../types.ts';
 
 /** What EMBEDDING() needs from the embedding layer (src/embed). */
@@ -42,10 +42,10 @@ export interface MissingTexts {
   texts: string[];
 }
 
-/** What predictTexts reads from the catalog: a table's columns, with generated ones' expressions. */
+/** What predictTexts reads from the catalog: a table's columns, with generated ones' EMBEDDING() calls. */
 export interface GeneratedColumnsView {
   table(name: string):
-    | { columnRows: readonly { name: string; declaredType: string | null; generatedExpr: string | null; generatedStorage: string | null }[] }
+    | { columnRows: readonly { name: string; declaredType: string | null; generatedExpr: string | null; generatedStorage: string | null; embedding: ColumnEmbedding | null }[] }
     | undefined;
 }
 
@@ -193,17 +193,6 @@ const PREDICTED_KINDS = new Set<A.Statement['kind']>(['select', 'insert', 'updat
 /** Functions that may skip an argument: EMBEDDING() calls under them are left to the collecting run. */
 const CONDITIONAL_FUNCTIONS = new Set(['iif', 'if', 'coalesce', 'ifnull', 'nullif']);
 
-/** A generated column's `EMBEDDING(column, 'model' [, dims])`, read from its expression. */
-interface GeneratedEmbedding {
-  column: string;
-  model: string;
-  dims: number | undefined;
-}
-
-/** Parsed generated-column expressions, by text; null when not a plain EMBEDDING(column, ...). */
-const generatedEmbeddings = new Map<string, GeneratedEmbedding | null>();
-const MAX_REMEMBERED_EXPRESSIONS = 1000;
-
 /**
  * The texts `statements` will embed that are written in them, by model and dims, each list
  * de-duplicated; `params` as the request bound them. Read: EMBEDDING(t, 'model' [, n]) with t a
@@ -269,10 +258,12 @@ function addGeneratedTexts(
   const targets = (s.columns ?? table.columnRows.filter((c) => c.generatedExpr === null).map((c) => c.name)).map((n) => n.toLowerCase());
   for (const column of table.columnRows) {
     if (column.generatedExpr === null || column.generatedStorage?.toUpperCase() !== 'STORED') continue;
-    const call = generatedEmbedding(column.generatedExpr);
-    if (!call) continue;
-    const at = targets.indexOf(call.column.toLowerCase());
-    const sourceColumn = table.columnRows.find((c) => c.name.toLowerCase() === call.column.toLowerCase());
+    // Only a plain EMBEDDING(column, 'model' [, n]): the text and dims are known from the row.
+    const call = column.embedding;
+    if (!call || call.source === undefined || call.dims === null) continue;
+    const source = call.source.toLowerCase();
+    const at = targets.indexOf(source);
+    const sourceColumn = table.columnRows.find((c) => c.name.toLowerCase() === source);
     if (at < 0 || !sourceColumn) continue;
     for (const row of s.source.rows) {
       if (row.length !== targets.length) return;
@@ -280,27 +271,6 @@ function addGeneratedTexts(
       if (text !== undefined && keepsText(sourceColumn.declaredType, text)) add(call.model, call.dims, text);
     }
   }
-}
-
-function generatedEmbedding(expression: string): GeneratedEmbedding | null {
-  let known = generatedEmbeddings.get(expression);
-  if (known !== undefined) return known;
-  known = null;
-  try {
-    const e = parseExpression(expression);
-    if (e.kind === 'function' && e.name.toLowerCase() === 'embedding' && (e.args.length === 2 || e.args.length === 3)) {
-      const [column, model, dims] = e.args;
-      const n = dims === undefined ? undefined : integerLiteral(dims);
-      if (column.kind === 'column' && model.kind === 'literal' && model.type === 'string' && (dims === undefined || n !== undefined)) {
-        known = { column: column.column, model: model.value, dims: n };
-      }
-    }
-  } catch {
-    // Not ours to report: the column was accepted when it was created.
-  }
-  if (generatedEmbeddings.size >= MAX_REMEMBERED_EXPRESSIONS) generatedEmbeddings.clear();
-  generatedEmbeddings.set(expression, known);
-  return known;
 }
 
 /** What predictTexts needs of a statement's tree, worked out once per parsed statement. */
@@ -368,6 +338,16 @@ function keepsText(declaredType: string | null, text: string): boolean {
   return textOrBlob || !NUMERIC_TEXT.test(text);
 }
 
+/**
+ * Registers EMBEDDING(text, model) and EMBEDDING(text, model, dims) on `db`, both answered by
+ * `embed` (dims undefined when not given). Deterministic, as SQLite requires of a function in a
+ * generated column; each connection's `embed` answers from what is at hand, never the network.
+ */
+export function registerEmbeddingFunction(db: Database.Database, embed: (text: unknown, model: unknown, dims: unknown) => Buffer | null): void {
+  db.function('embedding', { deterministic: true }, (text: unknown, model: unknown) => embed(text, model, undefined));
+  db.function('embedding', { deterministic: true }, (text: unknown, model: unknown, dims: unknown) => embed(text, model, dims));
+}
+
 /** EMBEDDING() on a connection, answering for whichever request holds the connection. */
 export class EmbeddingCalls {
   /** The round of the request that holds the engine's lock; null between requests. */
@@ -377,10 +357,9 @@ export class EmbeddingCalls {
 
   constructor(readonly source: EmbeddingSource | null) {}
 
-  /** Registers EMBEDDING(text, model) and EMBEDDING(text, model, dims) on `db`. */
+  /** Registers EMBEDDING() on `db`, answering for the request that holds it. */
   register(db: Database.Database): void {
-    db.function('embedding', { deterministic: true }, (text: unknown, model: unknown) => this.call(text, model, undefined));
-    db.function('embedding', { deterministic: true }, (text: unknown, model: unknown, dims: unknown) => this.call(text, model, dims));
+    registerEmbeddingFunction(db, (text, model, dims) => this.call(text, model, dims));
   }
 
   /** A new round for a request, or null when no embedding model is configured. */

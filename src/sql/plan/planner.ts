@@ -33,6 +33,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { VectorIndexInfo } from '../catalog/table-info.ts';
 import { lowerExpression } from '../lower/to-sqlite.ts';
 import { distanceMetricOf } from '../functions/distance-names.ts';
+import { StatementCache } from '../exec/statement-cache.ts';
 import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
 import { parseVectorText, viewVector } from '../../core/index.ts';
 import type { VectorIndexes } from '../index-sync/index-registry.ts';
@@ -125,9 +126,11 @@ export interface PlannerOptions {
 export class Planner {
   private readonly exactMaxRows: number;
   private readonly prefilterMaxRows: number;
-  private readonly statements = new Map<string, Database.Statement>();
-  /** The catalog version `statements` were prepared against. */
-  private statementsVersion = -1;
+  /**
+   * The planner's own statements, kept prepared: their SQL depends on the query's shape, not on
+   * its values (row ids go in as one JSON parameter), so a repeated query prepares nothing.
+   */
+  private readonly statements: StatementCache;
 
   constructor(
     private readonly db: Database.Database,
@@ -137,6 +140,7 @@ export class Planner {
   ) {
     this.exactMaxRows = options.exactMaxRows ?? EXACT_MAX_ROWS;
     this.prefilterMaxRows = options.prefilterMaxRows ?? PREFILTER_MAX_ROWS;
+    this.statements = new StatementCache((sql) => db.prepare(sql), MAX_PREPARED);
   }
 
   /** The vector queries of `statement` that an index could answer. */
@@ -303,22 +307,8 @@ export class Planner {
     return this.prepared(`SELECT ${lowerExpression(e, this.catalog, source)}`).pluck().get(...args);
   }
 
-  /**
-   * The planner's own statements, kept prepared: their SQL depends on the query's shape, not on
-   * its values (row ids go in as one JSON parameter), so a repeated query prepares nothing.
-   */
   private prepared(sql: string): Database.Statement {
-    if (this.statementsVersion !== this.catalog.version) {
-      this.statements.clear();
-      this.statementsVersion = this.catalog.version;
-    }
-    let stmt = this.statements.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare(sql);
-      if (this.statements.size >= MAX_PREPARED) this.statements.delete(this.statements.keys().next().value!);
-      this.statements.set(sql, stmt);
-    }
-    return stmt;
+    return this.statements.get(sql, this.catalog.version);
   }
 
   private queryVector(e: A.Expr, source: string, args: unknown[]): Float32Array | undefined {

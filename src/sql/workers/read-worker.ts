@@ -13,9 +13,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { embeddingKey, type ReadEmbeddings } from '../functions/embedding-calls.ts';
+import { embeddingKey, registerEmbeddingFunction, type ReadEmbeddings } from '../functions/embedding-calls.ts';
 import { registerFulltextFunctions } from '../index-sync/fulltext.ts';
-import { DEADLINE_FUNCTION, ResultBudget, statementTimedOut } from '../exec/limits.ts';
+import { registerDeadlineFunction, ResultBudget, StatementDeadline } from '../exec/limits.ts';
 import { IndexViewReader } from '../../index/index.ts';
 import { withNamed } from '../exec/params.ts';
 import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
@@ -25,6 +25,7 @@ import { originalsReader, vectorBlob } from '../../core/index.ts';
 import { registerVectorFunctions } from '../functions/vector-functions.ts';
 import { ReceivedMemories } from './view-memories.ts';
 import { SharedMemoryCollector } from '../../util/shared-memory-gc.ts';
+import { StatementCache } from '../exec/statement-cache.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
 
@@ -39,15 +40,12 @@ let embeddings: ReadEmbeddings | undefined;
 
 /**
  * The running request's statement timeout, checked as its SELECTs step (limits.ts
- * DEADLINE_FUNCTION; emit.ts says which). The pool answers a read past it at once and terminates this thread, but
- * termination lands only when JavaScript runs here: these checks stop the statement itself.
+ * DEADLINE_FUNCTION; ../lower/to-sqlite.ts says which). The pool answers a read past it at once
+ * and terminates this thread, but termination lands only when JavaScript runs here: these checks
+ * stop the statement itself. A read writes nothing, so nothing is rolled back.
  */
-let timeoutMs = 0;
-let deadline = Infinity;
-db.function(DEADLINE_FUNCTION, { deterministic: false }, () => {
-  if (Date.now() > deadline) throw statementTimedOut(timeoutMs, false);
-  return 1;
-});
+const deadline = new StatementDeadline();
+registerDeadlineFunction(db, () => deadline.check(false));
 
 /**
  * EMBEDDING() from the vectors the engine fetched before the read (the texts written in the
@@ -64,22 +62,16 @@ function embedding(text: unknown, model: unknown, dims?: unknown): Buffer | null
   if (!vector) throw new Error(NEEDS_EMBEDDINGS);
   return vectorBlob(vector);
 }
-db.function('embedding', { deterministic: true }, (text: unknown, model: unknown) => embedding(text, model));
-db.function('embedding', { deterministic: true }, (text: unknown, model: unknown, dims: unknown) => embedding(text, model, dims));
+registerEmbeddingFunction(db, embedding);
 
-const prepared = new Map<string, Database.Statement>();
+/** Statements returning a result's rows: raw rows with exact integers, as results need. */
+const rowStatements = new StatementCache((sql) => db.prepare(sql).raw(true).safeIntegers(true), MAX_CACHED_STATEMENTS);
+/** The index searches' own statements (the WHERE's rows, counts), returning plain objects. */
+const searchStatements = new StatementCache((sql) => db.prepare(sql), MAX_CACHED_STATEMENTS);
 
 /** A cached statement: `rows` ones return raw rows with exact integers, as results need. */
 function prepare(sql: string, rows = true): Database.Statement {
-  const cacheKey = rows ? sql : `search:${sql}`;
-  let stmt = prepared.get(cacheKey);
-  if (!stmt) {
-    stmt = db.prepare(sql);
-    if (rows) stmt.raw(true).safeIntegers(true);
-    if (prepared.size >= MAX_CACHED_STATEMENTS) prepared.delete(prepared.keys().next().value!);
-    prepared.set(cacheKey, stmt);
-  }
-  return stmt;
+  return (rows ? rowStatements : searchStatements).get(sql);
 }
 
 /**
@@ -119,28 +111,27 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
   const rows: SqlValue[][][] = [];
   let index = 0;
   embeddings = request.embeddings;
-  timeoutMs = request.timeoutMs;
-  deadline = Date.now() + timeoutMs;
   try {
-    // First, whatever happens next: the engine's ledger of this worker's memories counts on it.
-    const statements = memories.restore(request.statements);
-    // One snapshot for all statements and their searches: the one `begin` opened, or one opened now.
-    if (!db.inTransaction && (statements.length > 1 || statements[0]?.searches)) db.exec('BEGIN');
-    for (; index < statements.length; index++) {
-      const statement = statements[index];
-      const out: SqlValue[][] = [];
-      for (const row of prepare(statement.sql).iterate(...searched(statement)) as Iterable<SqlValue[]>) {
-        out.push(row);
-        budget.add(row, out.length, index);
+    return deadline.timed(request.timeoutMs, () => {
+      // First, whatever happens next: the engine's ledger of this worker's memories counts on it.
+      const statements = memories.restore(request.statements);
+      // One snapshot for all statements and their searches: the one `begin` opened, or one opened now.
+      if (!db.inTransaction && (statements.length > 1 || statements[0]?.searches)) db.exec('BEGIN');
+      for (; index < statements.length; index++) {
+        const statement = statements[index];
+        const out: SqlValue[][] = [];
+        for (const row of prepare(statement.sql).iterate(...searched(statement)) as Iterable<SqlValue[]>) {
+          out.push(row);
+          budget.add(row, out.length, index);
+        }
+        rows.push(out);
       }
-      rows.push(out);
-    }
-    return { id, rows };
+      return { id, rows };
+    });
   } catch (e) {
     return { id, error: toWire(e), index: Math.min(index, request.statements.length - 1) };
   } finally {
     embeddings = undefined;
-    deadline = Infinity;
     if (db.inTransaction) db.exec('COMMIT');
   }
 }

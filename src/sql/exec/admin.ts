@@ -1,0 +1,59 @@
+/**
+ * @module exec/admin
+ * The statements Quiver answers itself rather than SQLite, about its own state: SHOW INDEX
+ * STATUS (each vector index's state, size and lag), SHOW PROCESSLIST (requests waiting on an
+ * embedding provider) and SHOW EMBEDDING MODELS. Each reads, on the engine's thread, what the
+ * executor holds; none touches the database.
+ */
+import { QuiverError } from '../../core/index.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { EmbeddingRound, EmbeddingSource } from '../functions/embedding-calls.ts';
+import type { VectorIndexes } from '../index-sync/index-registry.ts';
+import type { SqlValue, StatementResult } from '../types.ts';
+import { rowsResult } from './results.ts';
+
+const INDEX_STATUS_COLUMNS = [
+  'index', 'table', 'column', 'metric', 'state', 'rows', 'indexed_rows', 'tail_rows', 'segments', 'deleted_fraction',
+  'lag_rows', 'lag_seconds', 'build', 'memory_bytes', 'quantization',
+];
+
+/** SHOW INDEX STATUS [FROM t]: each vector index's state, size and lag. */
+export function showIndexStatus(catalog: Catalog, indexes: VectorIndexes, tableName: string | undefined): StatementResult {
+  const tables = tableName === undefined ? catalog.tables() : [catalog.table(tableName)];
+  if (tables.some((t) => t === undefined)) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${tableName}`);
+  const rows: SqlValue[][] = [];
+  for (const t of tables) {
+    for (const v of t!.vectorIndexes) {
+      const st = indexes.stats(v.name);
+      const deleted = st ? st.segments.reduce((sum, seg) => sum + (seg.rows - seg.aliveRows), 0) : 0;
+      const inSegments = st ? st.segments.reduce((sum, seg) => sum + seg.rows, 0) : 0;
+      rows.push([
+        v.name, t!.name, v.column, v.metric, indexes.state(v.name) ?? 'closed',
+        st?.rows ?? 0, st?.indexedRows ?? 0, st?.tailRows ?? 0, st?.segments.length ?? 0,
+        inSegments ? deleted / inSegments : 0, st?.lagRows ?? 0, st?.lagSeconds ?? 0,
+        st?.build ? `${st.build.kind} of ${st.build.rows} rows, ${st.build.seconds.toFixed(1)} s` : null,
+        st?.memoryBytes ?? 0,
+        v.quantization,
+      ]);
+    }
+  }
+  return rowsResult(INDEX_STATUS_COLUMNS, rows);
+}
+
+/** SHOW PROCESSLIST: the requests waiting on an embedding provider, with their progress. */
+export function showProcessList(fetching: Iterable<EmbeddingRound>): StatementResult {
+  const rows = [...fetching].flatMap((round): SqlValue[][] => {
+    const p = round.progress;
+    return p ? [[p.model, p.done, p.total, (Date.now() - p.startedAt) / 1000, `embedding ${p.done}/${p.total} texts`]] : [];
+  });
+  return rowsResult(['model', 'texts_done', 'texts_total', 'seconds', 'state'], rows);
+}
+
+/** SHOW EMBEDDING MODELS: the models EMBEDDING() can call. */
+export function showEmbeddingModels(source: EmbeddingSource | null): StatementResult {
+  const models = source?.listModels() ?? [];
+  return rowsResult(
+    ['model', 'provider', 'dims', 'max_batch', 'max_concurrency'],
+    models.map((m) => [m.name, m.provider, m.dims, m.maxBatch, m.maxConcurrency]),
+  );
+}
