@@ -10,7 +10,7 @@
  * less than keeping every float32 vector resident, and the tail (rows not yet in a graph) stays
  * float32 anyway, so its keys are exact already.
  */
-import type { Metric } from './distance.ts';
+import type { Metric } from '../core/index.ts';
 import type { Quantization } from './quantization.ts';
 import { exactKey, writeStored } from './space.ts';
 

@@ -43,7 +43,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { QuiverError } from '../core/index.ts';
-import type { Metric } from './distance.ts';
+import type { Metric } from '../core/index.ts';
 import { HnswGraph, quantizeGraph, shareGraph } from './hnsw/graph.ts';
 import { DEFAULT_LEVEL_SEED, resolveHnswParams } from './hnsw/params.ts';
 import { VectorArena } from './kernels.ts';

@@ -10,10 +10,9 @@ import {
   dot,
   euclideanDistance,
   negativeDot,
-  parseMetric,
   squaredEuclidean,
 } from '../../src/index/distance.ts';
-import { QuiverError } from '../../src/core/errors.ts';
+import { QuiverError, parseMetric } from '../../src/core/index.ts';
 
 const LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 16, 100, 128, 129, 960];
 const PAIRS_PER_LENGTH = 20;
