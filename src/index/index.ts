@@ -16,7 +16,6 @@ export {
   MAX_SEARCH_K,
   MAX_SEARCH_LANES,
   MIN_FLUSH_ROWS,
-  type FailPoint,
   type LoadResult,
   type SearchOptions,
   type SegmentStats,
@@ -24,6 +23,7 @@ export {
   type VectorIndexOptions,
   type VectorIndexStats,
 } from './vector-index.ts';
+export type { FailPoint } from './lifecycle/segment-jobs.ts';
 export { IndexViewReader } from './view-reader.ts';
 export type { IndexViewData, SegmentViewData, TailViewData } from './view-data.ts';
 export { AllowedRowBitSet, type RowFilter } from './row-filter.ts';
