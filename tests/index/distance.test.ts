@@ -1,7 +1,9 @@
 /**
+ * @module tests/index/distance.test
  * Distance kernels against a plain float64 reference on seeded random vectors of every
  * remainder modulo the unroll width, plus the edge cases that sort order depends on
- * (zero vectors, parallel and opposite vectors, extreme magnitudes) and metric parsing.
+ * (zero vectors, parallel and opposite vectors, extreme magnitudes), and the parsing of metric
+ * names (src/core/metric.ts).
  */
 import { describe, expect, it } from 'vitest';
 import {
