@@ -62,9 +62,9 @@ async function merge(layout: Layout, jobs: SegmentJobs, ids: readonly number[]):
   const rowIds = new Float64Array(count);
   for (let i = 0; i < count; i++) rowIds[i] = entries[i].rowId;
   // A quantized source gives its decoded codes: the merged graph is linked on them rather
-  // than on the originals (no reads from the owner on this thread). Measured on 50K wink
-  // vectors, re-ranked recall@10 at ef 80 goes from 0.9453 to 0.9431 for int8, unchanged for
-  // int16; codes of decoded codes are the same codes, so merging again loses nothing more.
+  // than on the originals (no reads from the owner on this thread). That costs int8 a little
+  // re-ranked recall and int16 none (BENCHMARKS.md, bench:ann); codes of decoded codes are the
+  // same codes, so merging again loses nothing more.
   writeGraphVectors(metric, dims, count, (i) => entries[i].source.vectorOf(entries[i].node), arena.floats);
   const id = jobs.takeId();
   await jobs.track('merge', count, () =>
