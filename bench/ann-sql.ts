@@ -23,7 +23,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { simdAvailable } from '../src/index/index.ts';
+import { simdAvailable } from '../src/index/testing.ts';
 import { QUERY_COUNT, filterAttribute, loadDataset, type AnnDataset } from './ann/dataset.ts';
 import { groundTruth, qpsAtRecall, recall } from './ann/truth.ts';
 import { readPublishedAnn, type CurvePoint, type PublishedAnn } from './ann/benchmarks-file.ts';

@@ -36,7 +36,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { queryWords } from '../src/chat/words.ts';
-import { simdAvailable } from '../src/index/index.ts';
+import { simdAvailable } from '../src/index/testing.ts';
 import { ChatClient, type ChatResponse } from './chat/chat-client.ts';
 import { MAX_DOC_WORDS, MAX_QUESTION_WORDS, MIN_DOC_WORDS, MIN_QUESTION_WORDS, loadVocabulary, makeCorpus, type Corpus } from './chat/corpus.ts';
 import { SqlClient, type SqlResponse } from './ann/sql-client.ts';

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { mulberry32 } from '../../src/index/hnsw/graph.ts';
+import { mulberry32 } from '../../src/index/testing.ts';
 
 export const QUERY_COUNT = 1000;
 const SHUFFLE_SEED = 20240611;

@@ -11,14 +11,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { Quantization } from '../../src/index/index.ts';
 import {
   ExactReranker,
   quantizeSegment,
   rerankPoolSize,
   type OriginalVectors,
-  type Quantization,
   type Segment,
-} from '../../src/index/index.ts';
+} from '../../src/index/testing.ts';
 import type { AnnDataset } from './dataset.ts';
 
 /** Where a quantized side reads its float32 originals from. */

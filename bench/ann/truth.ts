@@ -2,11 +2,11 @@
  * @module bench/ann/truth
  * Exact ground truth for the ANN benchmark: for each query, the ids of the k base vectors with
  * the largest inner product (the vectors are normalised, so this is cosine), optionally among
- * those a filter accepts. Computed in float64 with ./distance.ts's kernel — independent of the
- * SIMD kernels both sides of the comparison use — with ties broken by the lower id.
+ * those a filter accepts. Computed in float64 with the index's JavaScript kernel (dotAt of
+ * src/index/distance.ts) — independent of the SIMD kernels both sides of the comparison use —
+ * with ties broken by the lower id.
  */
-import { dotAt } from '../../src/index/distance.ts';
-import { MinHeap } from '../../src/index/hnsw/heap.ts';
+import { MinHeap, dotAt } from '../../src/index/testing.ts';
 
 export function groundTruth(
   base: Float32Array,

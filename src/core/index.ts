@@ -19,3 +19,4 @@ export {
   vectorToNumbers,
   viewVector,
 } from './vector-codec.ts';
+export { parseMetric, type Metric } from './metric.ts';

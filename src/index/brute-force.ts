@@ -8,7 +8,8 @@
  * nothing with the index but the public kernels of ./distance.ts, so that a bug in stored forms
  * or keys cannot hide in both sides of a recall test.
  */
-import { distanceFunction, type Metric } from './distance.ts';
+import type { Metric } from '../core/index.ts';
+import { distanceFunction } from './distance.ts';
 import type { ArenaKernel } from './kernels.ts';
 import { MinHeap } from './hnsw/heap.ts';
 import type { NodeFilter } from './hnsw/search.ts';

@@ -1,30 +1,22 @@
 /**
- * @module distance
- * The distance kernels every vector path shares: the SQL functions (VEC_DISTANCE_*, DISTANCE),
- * the exact scan and, later, HNSW build and search. Each kernel reads two Float32Arrays of
- * equal length (the caller checks; these run in the hot loop and check nothing), allocates
+ * @module index/distance
+ * The distance kernels in JavaScript that every vector path shares: the SQL functions
+ * (VEC_DISTANCE_*, DISTANCE), the exact scan, the float64 distances the index reports, and the
+ * fallback of its WebAssembly kernels (./kernels.ts). The names of metrics live in
+ * src/core/metric.ts; this file says how each is computed. Each kernel reads two Float32Arrays
+ * of equal length (the caller checks; these run in the hot loop and check nothing), allocates
  * nothing, and accumulates in float64 so that long or badly scaled float32 vectors neither
  * overflow nor lose digits. Loops are unrolled four ways with independent accumulators, which
  * lets V8 keep four additions in flight instead of waiting on one dependency chain. Every
  * distance is "smaller is closer", so one ORDER BY ... ASC and one heap serve all metrics.
  */
-import { QuiverError } from '../core/index.ts';
+import type { Metric } from '../core/index.ts';
 
-/** A distance metric, as stored in the catalog and named in index options. */
-export type Metric = 'cosine' | 'euclidean' | 'dot';
+// Re-exported for the SQL layer and chat, which still import the metric names from this file.
+export { parseMetric, type Metric } from '../core/index.ts';
 
 /** A kernel: two vectors of equal length in, a distance (smaller is closer) out. */
 export type DistanceFunction = (a: Float32Array, b: Float32Array) => number;
-
-/** Accepted spellings, upper-cased. L2 and IP/INNER_PRODUCT are pgvector's and FAISS's names. */
-const METRIC_NAMES: ReadonlyMap<string, Metric> = new Map([
-  ['COSINE', 'cosine'],
-  ['EUCLIDEAN', 'euclidean'],
-  ['L2', 'euclidean'],
-  ['DOT', 'dot'],
-  ['IP', 'dot'],
-  ['INNER_PRODUCT', 'dot'],
-]);
 
 /** Inner product a·b. */
 export function dot(a: Float32Array, b: Float32Array): number {
@@ -138,19 +130,6 @@ export function cosineDistance(a: Float32Array, b: Float32Array): number {
   if (similarity >= 1) return 0;
   if (similarity <= -1) return 2;
   return 1 - similarity;
-}
-
-/** Reads a metric name (COSINE, EUCLIDEAN or L2, DOT or IP or INNER_PRODUCT; any case). */
-export function parseMetric(text: string, what = 'distance metric'): Metric {
-  const metric = METRIC_NAMES.get(text.trim().toUpperCase());
-  if (metric === undefined) {
-    // The name may be a bound parameter, so it is not echoed back.
-    throw new QuiverError(
-      'SQL_ERROR',
-      `${what} is not a known metric; expected one of ${[...METRIC_NAMES.keys()].join(', ')}`,
-    );
-  }
-  return metric;
 }
 
 /** The kernel SQL and exact search use for `metric`; every one is smaller-is-closer. */

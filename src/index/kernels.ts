@@ -3,8 +3,8 @@
  * The index's hot distance kernels, in WebAssembly SIMD, over vectors that live in a
  * WebAssembly.Memory — a {@link VectorArena}. Plain JavaScript reads one float32 at a time and
  * widens it to float64; the 128-bit kernels below do four lanes per instruction with four
- * independent accumulators, about 4-5x faster on 100-dimensional vectors including the call
- * from JavaScript (measured in bench/ann.ts). They accumulate in float32, as hnswlib's kernels
+ * independent accumulators, several times faster even counting the call from JavaScript
+ * (BENCHMARKS.md, bench:ann). They accumulate in float32, as hnswlib's kernels
  * do: that is plenty to rank neighbours, and the index recomputes the final k distances in
  * float64 with ./distance.ts, so what a caller sees matches the SQL functions.
  *
@@ -171,10 +171,10 @@ function kernelBody(l2: boolean): number[] {
  * to two i16x8 halves and multiplied pairwise into i32 lanes with i32x4.dot_i16x8_s (exact:
  * no lane can overflow, see quantization.ts); int16: one dot per chunk, converted to f32 at
  * once, since 2 × 32767² leaves no room to add a second chunk in i32. Then the scales (and, for
- * L2, the norms) of both records turn Σ ca·cb into the key. Measured one call at a time from
- * JavaScript on 100-d records: int8 33-36 ns, int16 36-42 ns (float32: 40-44 ns); the
- * JavaScript fallback's loops take 415-660 ns. The gain in a graph walk is mostly memory: a
- * node's record is 120 or 216 bytes instead of 400.
+ * L2, the norms) of both records turn Σ ca·cb into the key. A call costs about what a float32
+ * kernel's does, and a fraction of the JavaScript fallback's loops (BENCHMARKS.md, bench:ann),
+ * so the gain in a graph walk is mostly memory: a 100-d node's record is 120 or 216 bytes
+ * instead of 400.
  */
 function quantizedKernelBody(int16: boolean, l2: boolean): number[] {
   const get = (i: number) => [LOCAL_GET, i];

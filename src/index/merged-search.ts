@@ -9,8 +9,7 @@
  * re-rank reads the candidate's float32 vector where it lives, or, for a quantized segment,
  * asks the originals.
  */
-import { QuiverError } from '../core/index.ts';
-import type { Metric } from './distance.ts';
+import { QuiverError, type Metric } from '../core/index.ts';
 import { resolveEfSearch } from './hnsw/params.ts';
 import type { Quantization } from './quantization.ts';
 import { rerankPoolSize, type ExactReranker } from './rerank.ts';

@@ -7,15 +7,14 @@
  * in front of the codes). int8 does the same with 127. The final candidates are re-ranked
  * exactly from float32 originals the index does not keep in memory (./rerank.ts).
  *
- * Why a per-vector scale and not per-dimension min/max (FAISS's SQ8): measured on the bench's
- * 100K wink vectors (brute force over the codes, 200 queries, top 10 by approximate key vs the
- * exact top 10), per-vector int8 keeps 0.9900 of the top 10 with a float query, per-dimension
- * min/max 0.9855 (a vector's own max |x| is 0.28 on average, a dimension's range 0.80, so the
- * per-vector step is finer); it needs no training pass over a segment, so codes never change
- * on merge; and when the query is quantized the same way, both sides of a distance are
- * integers and the kernel is an integer dot product (i32x4.dot_i16x8_s). That costs 0.0015
- * (0.9885), and re-ranking the best 15 instead of 10 recovers all of it (1.0000). int16 keys
- * (mean error 3e-6 against 7e-4 for int8) keep the exact top 10 as they are.
+ * Why a per-vector scale and not per-dimension min/max (FAISS's SQ8): on the bench's wink
+ * vectors per-vector int8 keeps more of the exact top 10 (BENCHMARKS.md, bench:ann), since a
+ * vector's own max |x| is well below a dimension's range and so the per-vector step is finer;
+ * it needs no training pass over a segment, so codes never change on merge; and when the query
+ * is quantized the same way, both sides of a distance are integers and the kernel is an
+ * integer dot product (i32x4.dot_i16x8_s). That costs a little of the top 10, and re-ranking
+ * the best 15 instead of 10 recovers it. int16 keys, far more precise, keep the exact top 10
+ * as they are.
  *
  * A record, in the arena at node × stride floats (stride = {@link recordFloats}):
  *

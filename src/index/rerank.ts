@@ -10,7 +10,7 @@
  * less than keeping every float32 vector resident, and the tail (rows not yet in a graph) stays
  * float32 anyway, so its keys are exact already.
  */
-import type { Metric } from './distance.ts';
+import type { Metric } from '../core/index.ts';
 import type { Quantization } from './quantization.ts';
 import { exactKey, writeStored } from './space.ts';
 
@@ -33,11 +33,10 @@ const RERANK_EXTRA: Readonly<Record<Exclude<Quantization, 'none'>, { share: numb
 export const RERANK_MAX_EXTRA = 100;
 
 /**
- * How many candidates are re-ranked exactly for k answers. Measured on the bench's wink
- * vectors (50K base, 1,000 queries, M = 16, efConstruction = 200, recall@10 after re-ranking a
- * pool of p): int8 at ef 80 gives 0.9353 / 0.9449 / 0.9453 / 0.9453 for p = 10 / 12 / 15 / 30,
- * float32 0.9459; int16 gives float32's recall already at p = 10. So k + k/2 (at least 5) for
- * int8, k + k/10 (at least 2) for int16: each original read costs 10-25 µs from SQLite.
+ * How many candidates are re-ranked exactly for k answers: k + k/2 (at least 5) for int8,
+ * k + k/10 (at least 2) for int16. On the bench's wink vectors, int8's re-ranked recall@10
+ * stops growing at a pool of 15 and int16's equals float32's already at 10 (BENCHMARKS.md,
+ * bench:ann); a larger pool only adds reads of originals from SQLite, one per candidate.
  */
 export function rerankPoolSize(k: number, quantization: Exclude<Quantization, 'none'>): number {
   const { share, min } = RERANK_EXTRA[quantization];

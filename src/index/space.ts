@@ -10,8 +10,8 @@
  * row's distance is the same number whichever path (exact, ANN, tail) found it, up to float32
  * rounding of the stored vector.
  */
-import { QuiverError } from '../core/index.ts';
-import { dotAt, squaredEuclideanAt, type Metric } from './distance.ts';
+import { QuiverError, type Metric } from '../core/index.ts';
+import { dotAt, squaredEuclideanAt } from './distance.ts';
 
 /**
  * Whether a metric ranks by squared L2 (euclidean) rather than by negative inner product

@@ -4,20 +4,22 @@
  *
  * - the *tail* takes every insert and is searched by brute force, so a committed row is found
  *   by the very next query;
- * - a *flush* freezes the tail once it passes `flushRows` rows or `flushAgeMs` of age, builds an
- *   immutable HNSW segment from it on a worker thread, and installs it;
- * - a *merge* rewrites the segments the merge policy picks (./lifecycle/merge-policy.ts) into
- *   one, dropping deleted rows, also on the worker;
+ * - a *flush* (./lifecycle/flush.ts) freezes the tail once it passes `flushRows` rows or
+ *   `flushAgeMs` of age, builds an immutable HNSW segment from it on a worker thread, and
+ *   installs it;
+ * - a *merge* (./lifecycle/merge.ts) rewrites the segments the merge policy picks
+ *   (./lifecycle/merge-policy.ts) into one, dropping deleted rows, also on the worker;
  * - a *delete* clears the row's bit in its segment's AliveBitSet (or removes it from the tail)
  *   at once; an update is a delete plus an insert.
  *
  * Every live row is in exactly one place — a segment, the frozen tail of a running flush, or
- * the tail — recorded in `location`. Builds run off the main thread, but everything that
- * changes what a search sees (freezing, installing a segment, retiring merged ones) happens in
- * one synchronous step on the main thread, so a search never sees a row twice or misses it,
- * whatever job is running. Rows deleted while their segment is being built are found on
- * install (their location is no longer the snapshot's source) and masked there. Jobs run one at
- * a time, in order. `save`/`load` persist segments and the tail with a manifest
+ * the tail (./lifecycle/layout.ts). Builds run off the main thread, but everything that changes
+ * what a search sees (freezing, installing a segment, retiring merged ones) happens in one
+ * synchronous step on the main thread, so a search never sees a row twice or misses it,
+ * whatever job is running. This file owns the index object: its options, inserts, deletes,
+ * searches, views and stats, when a flush or merge starts (thresholds, a timer, OPTIMIZE), and
+ * the queue that runs jobs one at a time, in order; the stages themselves are in
+ * ./lifecycle/. `save`/`load` persist segments and the tail with a manifest
  * (./lifecycle/persist.ts). All methods run on the thread that owns the index.
  *
  * With `quantization` int8 or int16, segments keep codes instead of float32 vectors
@@ -42,23 +44,22 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { QuiverError } from '../core/index.ts';
-import type { Metric } from './distance.ts';
-import { HnswGraph, quantizeGraph, shareGraph } from './hnsw/graph.ts';
+import { QuiverError, type Metric } from '../core/index.ts';
+import { HnswGraph, quantizeGraph } from './hnsw/graph.ts';
 import { DEFAULT_LEVEL_SEED, resolveHnswParams } from './hnsw/params.ts';
-import { VectorArena } from './kernels.ts';
-import type { BuildRequest } from './lifecycle/build-job.ts';
 import { InlineBuilder, WorkerBuilder, type GraphBuilder } from './lifecycle/builder.ts';
-import { DEFAULT_MERGE_POLICY, chooseMerges, type MergePolicy } from './lifecycle/merge-policy.ts';
+import { flush } from './lifecycle/flush.ts';
+import type { Layout } from './lifecycle/layout.ts';
+import { mergeAll, mergeByPolicy } from './lifecycle/merge.ts';
+import { DEFAULT_MERGE_POLICY, type MergePolicy } from './lifecycle/merge-policy.ts';
 import { loadIndexFiles, saveIndexFiles, type LoadProblem, type PersistState } from './lifecycle/persist.ts';
-import { Tail } from './lifecycle/tail.ts';
+import { SegmentJobs, type FailPoints } from './lifecycle/segment-jobs.ts';
+import type { Tail } from './lifecycle/tail.ts';
 import { MergedSearch, type SearchOptions, type VectorHit } from './merged-search.ts';
-import { QUANTIZATIONS, recordFloats, type Quantization } from './quantization.ts';
+import { QUANTIZATIONS, type Quantization } from './quantization.ts';
 import { ExactReranker, type OriginalVectors } from './rerank.ts';
-import { AliveBitSet } from './segment/alive-bitset.ts';
-import { Segment } from './segment/segment.ts';
-import { sharedCopy } from './shared-arrays.ts';
-import { graphDims, graphMetric, writeGraphVectors, writeStored } from './space.ts';
+import type { Segment } from './segment/segment.ts';
+import { writeStored } from './space.ts';
 import type { IndexViewData } from './view-data.ts';
 
 export { MAX_SEARCH_K, type SearchOptions, type VectorHit } from './merged-search.ts';
@@ -70,9 +71,6 @@ export const MIN_FLUSH_ROWS = 1;
 export const DEFAULT_FLUSH_AGE_MS = 30_000;
 /** The most search lanes a shareable index keeps scratch for. */
 export const MAX_SEARCH_LANES = 256;
-
-/** Named points where tests can hold or fail a job (Tantivy's fail points). */
-export type FailPoint = 'flush:before-build' | 'flush:before-install' | 'merge:before-build' | 'merge:before-install';
 
 export interface VectorIndexOptions {
   dims: number;
@@ -97,8 +95,8 @@ export interface VectorIndexOptions {
   autoMaintain?: boolean;
   /** Base seed of level generation; segment s uses seed + s, so rebuilds are reproducible. */
   seed?: number;
-  /** Test hooks run at named points of a job; a throw fails the job as a crash there would. */
-  failPoints?: Partial<Record<FailPoint, () => void | Promise<void>>>;
+  /** Test hooks run at named points of a job (./lifecycle/segment-jobs.ts). */
+  failPoints?: FailPoints;
   /**
    * Whether other threads may search views of the index (`exportView`): every array a search
    * reads then lives on shared memory. Default false.
@@ -149,8 +147,6 @@ export interface LoadResult {
   meta: unknown;
 }
 
-type Location = Segment | Tail;
-
 export class VectorIndex {
   readonly dims: number;
   readonly metric: Metric;
@@ -164,21 +160,15 @@ export class VectorIndex {
   private readonly flushRows: number;
   private readonly flushAgeMs: number;
   private readonly mergePolicy: MergePolicy;
-  private readonly builder: GraphBuilder;
   private readonly builderKind: 'worker' | 'inline' | 'custom';
   private readonly autoMaintain: boolean;
-  private readonly seed: number;
-  private readonly failPoints: Partial<Record<FailPoint, () => void | Promise<void>>>;
+  /** Builds, numbers and tracks the segments of flushes and merges. */
+  private readonly jobs: SegmentJobs;
+  /** The segments, frozen tail and tail, and where each live row is. */
+  private readonly layout: Layout;
 
-  private segments: Segment[] = [];
-  private tail: Tail;
-  private frozen: Tail | null = null;
-  private readonly location = new Map<number, Location>();
-  private nextSegmentId = 1;
   private chain: Promise<unknown> = Promise.resolve();
   private maintenanceQueued = false;
-  private busy: { kind: 'flush' | 'merge'; rows: number; startedAt: number } | null = null;
-  private lastError: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly persistState: PersistState = { dir: null, written: new Map() };
@@ -218,12 +208,24 @@ export class VectorIndex {
     this.flushAgeMs = Math.max(1, options.flushAgeMs ?? DEFAULT_FLUSH_AGE_MS);
     this.mergePolicy = { ...DEFAULT_MERGE_POLICY, ...options.mergePolicy };
     const builder = options.builder ?? 'worker';
-    this.builder = builder === 'worker' ? new WorkerBuilder() : builder === 'inline' ? new InlineBuilder() : builder;
     this.builderKind = typeof builder === 'string' ? builder : 'custom';
     this.autoMaintain = options.autoMaintain ?? true;
-    this.seed = options.seed ?? DEFAULT_LEVEL_SEED;
-    this.failPoints = options.failPoints ?? {};
-    this.tail = this.newTail();
+    this.jobs = new SegmentJobs(
+      {
+        dims: this.dims,
+        metric: this.metric,
+        m: this.m,
+        efConstruction: this.efConstruction,
+        quantization,
+        seed: options.seed ?? DEFAULT_LEVEL_SEED,
+        searchLanes: this.searchLanes,
+        shareable: this.shareable,
+      },
+      builder === 'worker' ? new WorkerBuilder() : builder === 'inline' ? new InlineBuilder() : builder,
+      options.failPoints ?? {},
+      () => this.closed,
+    );
+    this.layout = { segments: [], frozen: null, tail: this.jobs.newTail(), location: new Map() };
     this.stored = new Float32Array(this.dims);
     if (this.autoMaintain) {
       this.timer = setInterval(() => this.checkAge(), Math.min(this.flushAgeMs, 1000));
@@ -233,16 +235,16 @@ export class VectorIndex {
 
   /** Live rows. */
   get size(): number {
-    return this.location.size;
+    return this.layout.location.size;
   }
 
   has(rowId: number): boolean {
-    return this.location.has(rowId);
+    return this.layout.location.has(rowId);
   }
 
   /** Every live row id, in no particular order (to reconcile with SQLite after a partial load). */
   rowIds(): IterableIterator<number> {
-    return this.location.keys();
+    return this.layout.location.keys();
   }
 
   /**
@@ -256,17 +258,17 @@ export class VectorIndex {
     }
     writeStored(this.metric, this.dims, vector, this.stored, 0);
     this.delete(rowId);
-    this.tail.insertStored(rowId, this.stored, Date.now());
-    this.location.set(rowId, this.tail);
-    if (this.autoMaintain && this.tail.count >= this.flushRows) this.scheduleMaintenance();
+    this.layout.tail.insertStored(rowId, this.stored, Date.now());
+    this.layout.location.set(rowId, this.layout.tail);
+    if (this.autoMaintain && this.layout.tail.count >= this.flushRows) this.scheduleMaintenance();
   }
 
   /** Removes `rowId`; true if it was there. It is never returned again. */
   delete(rowId: number): boolean {
-    const where = this.location.get(rowId);
+    const where = this.layout.location.get(rowId);
     if (where === undefined) return false;
     where.delete(rowId);
-    this.location.delete(rowId);
+    this.layout.location.delete(rowId);
     return true;
   }
 
@@ -280,7 +282,8 @@ export class VectorIndex {
    * many overall from the originals, so the distances returned are exact float32 ones either way.
    */
   search(query: ArrayLike<number>, options: SearchOptions): VectorHit[] {
-    return this.searcher.search(this.segments, this.frozen === null ? [this.tail] : [this.frozen, this.tail], query, options);
+    const { segments, frozen, tail } = this.layout;
+    return this.searcher.search(segments, frozen === null ? [tail] : [frozen, tail], query, options);
   }
 
   /**
@@ -299,15 +302,15 @@ export class VectorIndex {
       quantization: this.quantization,
       m: this.m,
       lanes: this.searchLanes,
-      segments: this.segments.map((s) => s.viewData()),
-      frozen: this.frozen?.viewData() ?? null,
-      tail: this.tail.viewData(),
+      segments: this.layout.segments.map((s) => s.viewData()),
+      frozen: this.layout.frozen?.viewData() ?? null,
+      tail: this.layout.tail.viewData(),
     };
   }
 
   /** Flushes the whole tail into a segment; resolves when it is installed (OPTIMIZE TABLE). */
   flushNow(): Promise<void> {
-    return this.enqueue(() => this.flushJob());
+    return this.enqueue(() => flush(this.layout, this.jobs));
   }
 
   /**
@@ -315,25 +318,20 @@ export class VectorIndex {
    * one and drops every deleted row. Resolves when the merges are installed.
    */
   mergeNow(options: { all?: boolean } = {}): Promise<void> {
-    return this.enqueue(async () => {
-      if (options.all) {
-        const needed = this.segments.length > 1 || this.segments.some((s) => s.alive.deadCount > 0);
-        if (needed) await this.mergeJob(this.segments.map((s) => s.id));
-        return;
-      }
-      await this.mergeByPolicy();
-    });
+    return this.enqueue(() => (options.all ? mergeAll(this.layout, this.jobs) : mergeByPolicy(this.layout, this.jobs, this.mergePolicy)));
   }
 
   /** Figures for the API and metrics; cheap, no I/O. */
   stats(): VectorIndexStats {
     const now = Date.now();
-    const tailRows = this.tail.count + (this.frozen?.count ?? 0);
+    const { tail, frozen } = this.layout;
+    const running = this.jobs.running;
+    const tailRows = tail.count + (frozen?.count ?? 0);
     const oldest = Math.min(
-      this.tail.count > 0 ? this.tail.oldestAt : Infinity,
-      this.frozen !== null && this.frozen.count > 0 ? this.frozen.oldestAt : Infinity,
+      tail.count > 0 ? tail.oldestAt : Infinity,
+      frozen !== null && frozen.count > 0 ? frozen.oldestAt : Infinity,
     );
-    const segments = this.segments.map((s) => ({
+    const segments = this.layout.segments.map((s) => ({
       id: s.id,
       rows: s.rows,
       aliveRows: s.aliveRows,
@@ -347,16 +345,16 @@ export class VectorIndex {
       m: this.m,
       efConstruction: this.efConstruction,
       quantization: this.quantization,
-      rows: this.location.size,
+      rows: this.layout.location.size,
       indexedRows: segments.reduce((sum, s) => sum + s.aliveRows, 0),
       tailRows,
       segments,
       lagRows: tailRows,
       lagSeconds: oldest === Infinity ? 0 : Math.max(0, (now - oldest) / 1000),
-      build: this.busy === null ? null : { kind: this.busy.kind, rows: this.busy.rows, seconds: (now - this.busy.startedAt) / 1000 },
+      build: running === null ? null : { kind: running.kind, rows: running.rows, seconds: (now - running.startedAt) / 1000 },
       builder: this.builderKind,
-      lastError: this.lastError,
-      memoryBytes: segments.reduce((sum, s) => sum + s.bytes, 0) + tailBytes(this.tail) + tailBytes(this.frozen),
+      lastError: this.jobs.lastError,
+      memoryBytes: segments.reduce((sum, s) => sum + s.bytes, 0) + tailBytes(tail) + tailBytes(frozen),
     };
   }
 
@@ -367,15 +365,15 @@ export class VectorIndex {
    */
   save(dir: string, meta: unknown = null): Promise<void> {
     return this.enqueue(async () => {
-      const segments = this.segments.map((s) => ({ segment: s, alive: s.alive.clone() }));
-      const tail = this.tail.snapshot(false);
+      const segments = this.layout.segments.map((s) => ({ segment: s, alive: s.alive.clone() }));
+      const tail = this.layout.tail.snapshot(false);
       await saveIndexFiles(dir, {
         dims: this.dims,
         metric: this.metric,
         m: this.m,
         efConstruction: this.efConstruction,
         quantization: this.quantization,
-        nextSegmentId: this.nextSegmentId,
+        nextSegmentId: this.jobs.nextSegmentId,
         segments,
         tail: { rowIds: tail.rowIds, vectors: tail.arena.floats.subarray(0, tail.rowIds.length * this.dims) },
         meta,
@@ -399,17 +397,17 @@ export class VectorIndex {
       if (graph.quantization !== index.quantization && index.quantization !== 'none') {
         graph = quantizeGraph(graph, index.quantization, index.dims, index.shareable);
       }
-      index.installLoaded(index.newSegment(contents.id, graph, contents.rowIds, contents.alive));
+      index.installLoaded(index.jobs.segment(contents.id, graph, contents.rowIds, contents.alive));
     }
     if (loaded.tail !== null) {
       const { rowIds, vectors } = loaded.tail;
       for (let i = 0; i < rowIds.length; i++) {
-        if (index.location.has(rowIds[i])) continue;
-        index.tail.insertStored(rowIds[i], vectors.subarray(i * index.dims, (i + 1) * index.dims), now);
-        index.location.set(rowIds[i], index.tail);
+        if (index.layout.location.has(rowIds[i])) continue;
+        index.layout.tail.insertStored(rowIds[i], vectors.subarray(i * index.dims, (i + 1) * index.dims), now);
+        index.layout.location.set(rowIds[i], index.layout.tail);
       }
     }
-    index.nextSegmentId = Math.max(index.nextSegmentId, loaded.nextSegmentId);
+    index.jobs.skipIdsBelow(loaded.nextSegmentId);
     index.persistState.dir = null;
     return { index, problems: loaded.problems, meta: loaded.meta };
   }
@@ -420,24 +418,11 @@ export class VectorIndex {
     for (let n = 0; n < segment.rows; n++) {
       if (!segment.alive.isAlive(n)) continue;
       const rowId = segment.rowIds[n];
-      if (this.location.has(rowId)) segment.alive.kill(n);
-      else this.location.set(rowId, segment);
+      if (this.layout.location.has(rowId)) segment.alive.kill(n);
+      else this.layout.location.set(rowId, segment);
     }
-    this.segments.push(segment);
-    this.nextSegmentId = Math.max(this.nextSegmentId, segment.id + 1);
-  }
-
-  private newTail(): Tail {
-    return new Tail(this.dims, this.metric, this.searchLanes, this.shareable);
-  }
-
-  /** A segment to install; a shareable index first moves whatever is not on shared memory there. */
-  private newSegment(id: number, graph: HnswGraph, rowIds: Float64Array, alive: AliveBitSet): Segment {
-    if (this.shareable) {
-      graph = shareGraph(graph);
-      rowIds = sharedCopy(rowIds);
-    }
-    return new Segment(id, graph, rowIds, alive, this.metric);
+    this.layout.segments.push(segment);
+    this.jobs.skipIdsBelow(segment.id + 1);
   }
 
   /**
@@ -450,7 +435,7 @@ export class VectorIndex {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.chain.catch(() => {});
-    await this.builder.close();
+    await this.jobs.close();
   }
 
   private checkOpen(): void {
@@ -466,8 +451,8 @@ export class VectorIndex {
   }
 
   private checkAge(): void {
-    if (this.closed || this.tail.count === 0) return;
-    if (Date.now() - this.tail.oldestAt >= this.flushAgeMs) this.scheduleMaintenance();
+    if (this.closed || this.layout.tail.count === 0) return;
+    if (Date.now() - this.layout.tail.oldestAt >= this.flushAgeMs) this.scheduleMaintenance();
   }
 
   private scheduleMaintenance(): void {
@@ -475,158 +460,13 @@ export class VectorIndex {
     this.maintenanceQueued = true;
     this.enqueue(async () => {
       this.maintenanceQueued = false;
-      const tail = this.tail;
+      const tail = this.layout.tail;
       if (tail.count >= this.flushRows || (tail.count > 0 && Date.now() - tail.oldestAt >= this.flushAgeMs)) {
-        await this.flushJob();
+        await flush(this.layout, this.jobs);
       }
-      await this.mergeByPolicy();
+      await mergeByPolicy(this.layout, this.jobs, this.mergePolicy);
     }).catch(() => {
       // Recorded in lastError by the job; the rows stay searchable where they were.
     });
-  }
-
-  private async failPoint(point: FailPoint): Promise<void> {
-    const hook = this.failPoints[point];
-    if (hook !== undefined) await hook();
-  }
-
-  private async mergeByPolicy(): Promise<void> {
-    for (;;) {
-      if (this.closed) return;
-      const summaries = this.segments.map((s) => ({ id: s.id, rows: s.rows, aliveRows: s.aliveRows }));
-      const groups = chooseMerges(summaries, this.mergePolicy);
-      if (groups.length === 0) return;
-      await this.mergeJob(groups[0]);
-    }
-  }
-
-  private buildRequest(arena: VectorArena, count: number, id: number): BuildRequest {
-    return {
-      dims: graphDims(this.metric, this.dims),
-      metric: graphMetric(this.metric),
-      m: this.m,
-      efConstruction: this.efConstruction,
-      count,
-      seed: (this.seed + id) >>> 0,
-      memory: arena.memory,
-      quantization: this.quantization,
-      codedDims: this.dims,
-    };
-  }
-
-  private graphFrom(arena: VectorArena, count: number, result: Awaited<ReturnType<GraphBuilder['build']>>): HnswGraph {
-    const dims = graphDims(this.metric, this.dims);
-    // A quantized build hands back its records in their own memory; the float32 arena it was
-    // linked on is dropped with the snapshot.
-    const quantization = result.records === null ? 'none' : this.quantization;
-    if (result.records !== null) arena = VectorArena.fromMemory(result.records, true);
-    const stride = recordFloats(quantization, this.dims, dims);
-    return new HnswGraph(
-      {
-        dims,
-        metric: graphMetric(this.metric),
-        m: this.m,
-        efConstruction: this.efConstruction,
-        count,
-        quantization,
-        codedDims: this.dims,
-        entryPoint: result.entryPoint,
-        maxLevel: result.maxLevel,
-        vectors: arena.floats.subarray(0, count * stride),
-        levels: result.levels,
-        links0: result.links0,
-        upperOffsets: result.upperOffsets,
-        upperLinks: result.upperLinks,
-      },
-      arena,
-      this.searchLanes,
-    );
-  }
-
-  /** Freezes the tail, builds its segment off-thread, installs it. */
-  private async flushJob(): Promise<void> {
-    if (this.tail.count === 0 || this.closed) return;
-    const frozen = this.tail;
-    this.tail = this.newTail();
-    this.frozen = frozen;
-    const { rowIds, arena } = frozen.snapshot();
-    const id = this.nextSegmentId++;
-    this.busy = { kind: 'flush', rows: rowIds.length, startedAt: Date.now() };
-    try {
-      await this.failPoint('flush:before-build');
-      const result = await this.builder.build(this.buildRequest(arena, rowIds.length, id));
-      await this.failPoint('flush:before-install');
-      if (this.closed) throw new Error('the vector index closed during a flush');
-      const alive = AliveBitSet.allAlive(rowIds.length);
-      for (let n = 0; n < rowIds.length; n++) if (this.location.get(rowIds[n]) !== frozen) alive.kill(n);
-      const segment = this.newSegment(id, this.graphFrom(arena, rowIds.length, result), rowIds, alive);
-      // Install: one synchronous step, so no search sees the rows twice or not at all.
-      for (let n = 0; n < rowIds.length; n++) if (alive.isAlive(n)) this.location.set(rowIds[n], segment);
-      this.segments.push(segment);
-      this.frozen = null;
-    } catch (e) {
-      // The frozen rows go back to the tail; they were searchable all along.
-      const now = Date.now();
-      for (const [rowId, slot] of frozen.liveSlots()) {
-        this.tail.insertStored(rowId, frozen.vectorAt(slot), Math.min(now, frozen.oldestAt));
-        this.location.set(rowId, this.tail);
-      }
-      this.frozen = null;
-      this.lastError = `flush failed: ${e instanceof Error ? e.message : String(e)}`;
-      throw e;
-    } finally {
-      this.busy = null;
-    }
-  }
-
-  /** Rewrites the segments with ids `ids` into one, without their deleted rows. */
-  private async mergeJob(ids: readonly number[]): Promise<void> {
-    const wanted = new Set(ids);
-    const sources = this.segments.filter((s) => wanted.has(s.id));
-    if (sources.length === 0 || this.closed) return;
-    const entries: { rowId: number; source: Segment; node: number }[] = [];
-    for (const source of sources) {
-      for (let n = 0; n < source.rows; n++) {
-        if (source.alive.isAlive(n)) entries.push({ rowId: source.rowIds[n], source, node: n });
-      }
-    }
-    const retire = (replacement: Segment | null) => {
-      const gone = new Set(sources);
-      this.segments = this.segments.filter((s) => !gone.has(s));
-      if (replacement !== null) this.segments.push(replacement);
-    };
-    if (entries.length === 0) {
-      retire(null);
-      return;
-    }
-    entries.sort((a, b) => a.rowId - b.rowId);
-    const count = entries.length;
-    const dims = this.dims;
-    const arena = new VectorArena(graphDims(this.metric, dims) * (count + 1), true);
-    const rowIds = new Float64Array(count);
-    for (let i = 0; i < count; i++) rowIds[i] = entries[i].rowId;
-    // A quantized source gives its decoded codes: the merged graph is linked on them rather
-    // than on the originals (no reads from the owner on this thread). Measured on 50K wink
-    // vectors, re-ranked recall@10 at ef 80 goes from 0.9453 to 0.9431 for int8, unchanged for
-    // int16; codes of decoded codes are the same codes, so merging again loses nothing more.
-    writeGraphVectors(this.metric, dims, count, (i) => entries[i].source.vectorOf(entries[i].node), arena.floats);
-    const id = this.nextSegmentId++;
-    this.busy = { kind: 'merge', rows: count, startedAt: Date.now() };
-    try {
-      await this.failPoint('merge:before-build');
-      const result = await this.builder.build(this.buildRequest(arena, count, id));
-      await this.failPoint('merge:before-install');
-      if (this.closed) throw new Error('the vector index closed during a merge');
-      const alive = AliveBitSet.allAlive(count);
-      for (let i = 0; i < count; i++) if (this.location.get(rowIds[i]) !== entries[i].source) alive.kill(i);
-      const merged = this.newSegment(id, this.graphFrom(arena, count, result), rowIds, alive);
-      for (let i = 0; i < count; i++) if (alive.isAlive(i)) this.location.set(rowIds[i], merged);
-      retire(merged);
-    } catch (e) {
-      this.lastError = `merge failed: ${e instanceof Error ? e.message : String(e)}`;
-      throw e;
-    } finally {
-      this.busy = null;
-    }
   }
 }

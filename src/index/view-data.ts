@@ -9,7 +9,7 @@
  * since the tail only appends). A view stays valid for as long as someone holds it, whatever
  * the owner does since, closing the index included: it keeps the memories it names alive.
  */
-import type { Metric } from './distance.ts';
+import type { Metric } from '../core/index.ts';
 import type { HnswGraphData } from './hnsw/graph.ts';
 import type { Quantization } from './quantization.ts';
 import type { AliveRows } from './segment/alive-bitset.ts';

@@ -5,7 +5,7 @@
  * every thread holding a wrapper for it has collected that wrapper, and V8 counts shared
  * buffers towards no thread's external memory, so their size never prompts a collection: a
  * read worker, which allocates little, kept the merged-away segments of the vector indexes
- * alive for minutes (the soak's server memory climbed by tens of MiB over 90 s).
+ * alive for minutes (the soak's server memory kept climbing: BENCHMARKS.md, soak).
  *
  * Node has no supported call that just runs a collection, but `vm.measureMemory` with eager
  * execution starts one right away (its documented behaviour; it measures during that

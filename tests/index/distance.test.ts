@@ -1,7 +1,9 @@
 /**
+ * @module tests/index/distance.test
  * Distance kernels against a plain float64 reference on seeded random vectors of every
  * remainder modulo the unroll width, plus the edge cases that sort order depends on
- * (zero vectors, parallel and opposite vectors, extreme magnitudes) and metric parsing.
+ * (zero vectors, parallel and opposite vectors, extreme magnitudes), and the parsing of metric
+ * names (src/core/metric.ts).
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,10 +12,9 @@ import {
   dot,
   euclideanDistance,
   negativeDot,
-  parseMetric,
   squaredEuclidean,
 } from '../../src/index/distance.ts';
-import { QuiverError } from '../../src/core/errors.ts';
+import { QuiverError, parseMetric } from '../../src/core/index.ts';
 
 const LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 16, 100, 128, 129, 960];
 const PAIRS_PER_LENGTH = 20;

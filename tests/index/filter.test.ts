@@ -1,4 +1,5 @@
 /**
+ * @module tests/index/filter.test
  * Filtered and masked search: the filter runs inside the graph walk (masked nodes route but are
  * never returned), so a search returns exactly min(k, matching) rows, only matching ones, at
  * every selectivity down to a handful of rows and none — also through the exact-scan fallback
@@ -6,15 +7,8 @@
  * the index must still be correct.) Deleted rows are never returned, while still routing.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  AllowedRowBitSet,
-  VectorIndex,
-  buildSegment,
-  exactSearch,
-  toStored,
-  type Metric,
-  type RowFilter,
-} from '../../src/index/index.ts';
+import { AllowedRowBitSet, VectorIndex, type Metric } from '../../src/index/index.ts';
+import { buildSegment, exactSearch, toStored, type RowFilter } from '../../src/index/testing.ts';
 import { METRICS, clusteredVectors, mulberry32, recallAtK } from './helpers.ts';
 
 const N = 4000;

@@ -1,8 +1,10 @@
 /**
+ * @module tests/index/helpers
  * Seeded data for the index tests: uniform and clustered vectors, so every failure reproduces,
  * and a recall@k measure against the exact oracle.
  */
-import { exactSearch, type Metric, type VectorHit } from '../../src/index/index.ts';
+import type { Metric, VectorHit } from '../../src/index/index.ts';
+import { exactSearch } from '../../src/index/testing.ts';
 import { mulberry32 } from '../../src/index/hnsw/graph.ts';
 
 export { mulberry32 };

@@ -1,4 +1,5 @@
 /**
+ * @module tests/index/hnsw.test
  * The HNSW graph alone (algorithms 1, 2, 4, 5 in src/index/hnsw/), through a segment built on
  * this thread: recall@10 against brute force for every metric on uniform and clustered data,
  * structural invariants of the built graph, reproducible builds, and the small parts (heap,
@@ -9,7 +10,8 @@ import { dotAt, squaredEuclideanAt } from '../../src/index/distance.ts';
 import { MinHeap } from '../../src/index/hnsw/heap.ts';
 import { VisitedSet } from '../../src/index/hnsw/visited-set.ts';
 import { VectorArena } from '../../src/index/kernels.ts';
-import { buildSegment, toStored, type Metric, type Segment, type VectorHit } from '../../src/index/index.ts';
+import type { Metric, VectorHit } from '../../src/index/index.ts';
+import { buildSegment, toStored, type Segment } from '../../src/index/testing.ts';
 import { reportedDistance } from '../../src/index/space.ts';
 import { METRICS, clusteredVectors, mulberry32, recallAtK, uniformVectors } from './helpers.ts';
 

@@ -1,9 +1,10 @@
 /**
+ * @module tests/index/merge-policy.test
  * The merge policy as a table: a pure function of the segment list, so each case is input and
  * expected groups, nothing else.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MERGE_POLICY, chooseMerges, type SegmentSummary } from '../../src/index/index.ts';
+import { DEFAULT_MERGE_POLICY, chooseMerges, type SegmentSummary } from '../../src/index/testing.ts';
 
 const seg = (id: number, rows: number, aliveRows = rows): SegmentSummary => ({ id, rows, aliveRows });
 const policy = { ...DEFAULT_MERGE_POLICY, minSegments: 3, minLevelRows: 1000, maxMergedRows: 1_000_000, maxDeletedFraction: 0.25 };

@@ -1,4 +1,5 @@
 /**
+ * @module tests/index/quantization.test
  * Quantized segments (src/index/quantization.ts, rerank.ts): records and their kernels against
  * plain references; recall@10 against brute force per metric with int8 and int16 beside float32
  * on the same data; answers carry the exact float32 distance of each row and read at most the
@@ -11,20 +12,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  QUANTIZATIONS,
-  SegmentCorruptError,
   VectorIndex,
-  buildSegment,
   distanceFunction,
-  exactSearch,
   parseQuantization,
-  quantizeSegment,
-  rerankPoolSize,
-  segmentFromContents,
   type Metric,
   type Quantization,
   type VectorIndexOptions,
 } from '../../src/index/index.ts';
+import {
+  QUANTIZATIONS,
+  SegmentCorruptError,
+  buildSegment,
+  exactSearch,
+  quantizeSegment,
+  rerankPoolSize,
+  segmentFromContents,
+} from '../../src/index/testing.ts';
 import { VectorArena } from '../../src/index/kernels.ts';
 import { codeLimit, decodeRecord, encodeRecord, recordFloats } from '../../src/index/quantization.ts';
 import { crc32, decodeSegment, encodeSegment, segmentContents } from '../../src/index/segment/format.ts';

@@ -1,4 +1,5 @@
 /**
+ * @module tests/index/segment-format.test
  * The segment file (src/index/segment/format.ts): a round trip keeps every array and every
  * answer; any flipped byte, a truncation, a foreign file or a newer version is refused with
  * SegmentCorruptError and the right reason; writes are atomic (no temp files left, a failed
@@ -8,6 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Metric } from '../../src/index/index.ts';
 import {
   SEGMENT_FORMAT_VERSION,
   SegmentCorruptError,
@@ -16,9 +18,8 @@ import {
   segmentFromContents,
   toStored,
   writeSegment,
-  type Metric,
   type Segment,
-} from '../../src/index/index.ts';
+} from '../../src/index/testing.ts';
 import { decodeSegment, encodeSegment, segmentContents } from '../../src/index/segment/format.ts';
 import { METRICS, clusteredVectors } from './helpers.ts';
 

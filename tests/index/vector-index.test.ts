@@ -1,4 +1,5 @@
 /**
+ * @module tests/index/vector-index.test
  * VectorIndex, the LSM-shaped index: a fast-check model test (insert / update / delete /
  * search / flush / merge / save+load, in any order, with background jobs interleaving) against
  * a Map plus brute force, for float32 and for int8 / int16 segments (re-ranked from the model's
@@ -11,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VectorIndex, exactSearch, type Metric, type Quantization, type VectorIndexOptions } from '../../src/index/index.ts';
+import { VectorIndex, type Metric, type Quantization, type VectorIndexOptions } from '../../src/index/index.ts';
+import { exactSearch } from '../../src/index/testing.ts';
 import { clusteredVectors, mulberry32, uniformVectors } from './helpers.ts';
 
 const DIMS = 8;

@@ -1,9 +1,11 @@
 /**
+ * @module tests/index/view-protocol
  * What tests/index/view.test.ts and its worker (./view-worker.ts) exchange: a view, queries and
  * a filter described in plain data, built into a RowFilter or AllowedRowBitSet on each side,
  * as the SQL layer's read workers build theirs.
  */
-import { AllowedRowBitSet, type IndexViewData, type RowFilter, type VectorHit } from '../../src/index/index.ts';
+import { AllowedRowBitSet, type IndexViewData, type VectorHit } from '../../src/index/index.ts';
+import type { RowFilter } from '../../src/index/testing.ts';
 
 /** Row ids not divisible by `mod`, or exactly `rowIds`. */
 export type FilterSpec = { kind: 'mod'; mod: number } | { kind: 'bitset'; rowIds: number[] };

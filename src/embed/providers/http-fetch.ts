@@ -3,8 +3,8 @@
  * The `fetch` the embeddings client hands the openai SDK (its `fetch` option): node:http(s)
  * with keep-alive agents, the answer read whole, then given to the SDK as a standard Response.
  * Embedding answers are one small JSON body each, and the global fetch (undici) spends about as
- * much CPU again on streams and bookkeeping: measured beside a local provider, ~1 ms per request
- * of the two a 100-row insert sends, on the path between the provider's answer and the reply.
+ * much CPU again on streams and bookkeeping, on the path between the provider's answer and the
+ * reply (measured beside a local provider: BENCHMARKS.md, bench:embed).
  * The SDK still builds requests, parses answers, times out and maps errors; only the transport
  * changes. Not for streaming (chat keeps the global fetch), and anything but a string or bytes
  * body goes to the global fetch. Compressed answers (gzip, deflate, br) are inflated, though the

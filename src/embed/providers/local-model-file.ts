@@ -33,9 +33,10 @@
  * of the bytes read, and a second load costs one read and one checksum (tens of milliseconds)
  * where building a Map of 341K words would take hundreds.
  *
- * Int8 with a per-row scale keeps every row's cosine to its float original above 0.9999 (the
- * worst of a sample of 9K rows) while making the matrix a quarter of float32's size. The file is written to a temporary name and renamed, so
- * a reader never sees half a file; two processes converting at once both write the same bytes.
+ * Int8 with a per-row scale keeps every row's cosine to its float original all but exact (the
+ * worst of a sample: BENCHMARKS.md, bench:embed) while making the matrix a quarter of float32's
+ * size. The file is written to a temporary name and renamed, so a reader never sees half a
+ * file; two processes converting at once both write the same bytes.
  * A file whose magic, version, length, checksum or source fingerprint does not match is rebuilt.
  */
 import { createHash } from 'node:crypto';

@@ -11,7 +11,7 @@
  * the next layer's search starts from the single closest node of W; algorithm 4 runs without
  * extendCandidates and keepPrunedConnections (section 4, they help only on special data).
  */
-import type { Metric } from '../distance.ts';
+import type { Metric } from '../../core/index.ts';
 import type { ArenaKernel, VectorArena } from '../kernels.ts';
 import { HnswGraph, drawLevels } from './graph.ts';
 import { DEFAULT_LEVEL_SEED, maxLinksLayer0, type HnswParams } from './params.ts';

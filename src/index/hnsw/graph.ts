@@ -27,7 +27,7 @@
  * keeps every one of these arrays on shared memory; nothing but the lanes' scratch is written
  * once it is built.
  */
-import type { Metric } from '../distance.ts';
+import type { Metric } from '../../core/index.ts';
 import { VectorArena, type KernelPair } from '../kernels.ts';
 import { encodeRecord, recordFloats, type Quantization } from '../quantization.ts';
 import { sharedCopy } from '../shared-arrays.ts';

@@ -10,7 +10,7 @@
  * dropped once the segment is installed).
  * {@link runBuildJob} is the same code the worker and the inline builder run.
  */
-import type { Metric } from '../distance.ts';
+import type { Metric } from '../../core/index.ts';
 import { buildGraph } from '../hnsw/build.ts';
 import { quantizeGraph } from '../hnsw/graph.ts';
 import { VectorArena } from '../kernels.ts';

@@ -8,8 +8,8 @@
  * memories (the snapshot's arena, a quantized segment's records) stay alive, for every thread,
  * until this thread collects its wrappers for them, and a thread whose heap hardly grows runs
  * no full collection for minutes. Under the soak the worker held every arena it had ever been
- * sent (one more per flush or merge, ~20 MiB of touched pages over two minutes), since a busy
- * index never leaves it idle long enough to be stopped (./builder.ts).
+ * sent (one more per flush or merge; BENCHMARKS.md, soak), since a busy index never leaves it
+ * idle long enough to be stopped (./builder.ts).
  */
 import { parentPort } from 'node:worker_threads';
 import { runBuildJob, transferList, type BuildRequest } from './build-job.ts';

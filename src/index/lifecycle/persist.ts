@@ -14,7 +14,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Metric } from '../distance.ts';
+import type { Metric } from '../../core/index.ts';
 import type { Quantization } from '../quantization.ts';
 import { isSegmentCorruptError } from '../errors.ts';
 import type { HnswGraphData } from '../hnsw/graph.ts';

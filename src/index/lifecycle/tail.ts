@@ -14,7 +14,7 @@
  * answers searches and deletes until its segment is installed — and a fresh tail takes the
  * inserts. A shareable tail keeps its arena and row ids on shared memory.
  */
-import type { Metric } from '../distance.ts';
+import type { Metric } from '../../core/index.ts';
 import { bruteForceKeys } from '../brute-force.ts';
 import { MinHeap } from '../hnsw/heap.ts';
 import type { NodeFilter } from '../hnsw/search.ts';

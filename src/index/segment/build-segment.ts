@@ -6,7 +6,7 @@
  * door serves the benchmark (which measures the graph itself, in-process) and tests. With a
  * `quantization`, the graph is linked on float32 and its vectors then re-encoded, as a flush does.
  */
-import type { Metric } from '../distance.ts';
+import type { Metric } from '../../core/index.ts';
 import { buildGraph } from '../hnsw/build.ts';
 import { quantizeGraph } from '../hnsw/graph.ts';
 import { DEFAULT_LEVEL_SEED, resolveHnswParams } from '../hnsw/params.ts';

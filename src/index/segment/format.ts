@@ -50,7 +50,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import type { Metric } from '../distance.ts';
+import type { Metric } from '../../core/index.ts';
 import { SegmentCorruptError } from '../errors.ts';
 import { HnswGraph, type HnswGraphData } from '../hnsw/graph.ts';
 import { MAX_LEVEL, MAX_M, MIN_M, maxLinksLayer0 } from '../hnsw/params.ts';

@@ -9,7 +9,7 @@
  * extends each query by the zero coordinate and turns the graph's keys back into −q·x.
  */
 import { bruteForceKeys } from '../brute-force.ts';
-import type { Metric } from '../distance.ts';
+import type { Metric } from '../../core/index.ts';
 import type { HnswGraph } from '../hnsw/graph.ts';
 import { MinHeap } from '../hnsw/heap.ts';
 import { HnswSearcher, type NodeFilter } from '../hnsw/search.ts';

@@ -12,7 +12,7 @@
  * and its vectors are decoded on demand; the index re-ranks its answers from the originals.
  */
 import type { HnswGraph } from '../hnsw/graph.ts';
-import type { Metric } from '../distance.ts';
+import type { Metric } from '../../core/index.ts';
 import type { SearchPart } from '../merged-search.ts';
 import { decodeRecord, type Quantization } from '../quantization.ts';
 import type { RowFilter } from '../row-filter.ts';
