@@ -7,7 +7,7 @@
  * rest is found from the generated column's source. Hybrid retrieval degrades to the side that
  * exists, with a note saying so; a side that was asked for by name and does not exist is a 400.
  */
-import type { Metric } from '../index/distance.ts';
+import type { Metric } from '../core/index.ts';
 import type * as A from '../sql/dialect/ast.ts';
 import { parseExpression } from '../sql/dialect/parser.ts';
 import { QuiverError } from '../core/index.ts';

@@ -12,9 +12,6 @@
  */
 import type { Metric } from '../core/index.ts';
 
-// Re-exported for the SQL layer and chat, which still import the metric names from this file.
-export { parseMetric, type Metric } from '../core/index.ts';
-
 /** A kernel: two vectors of equal length in, a distance (smaller is closer) out. */
 export type DistanceFunction = (a: Float32Array, b: Float32Array) => number;
 

@@ -7,8 +7,8 @@
  * save/load with typed reports of damaged files; with {@link IndexViewReader}, searches of its
  * views from other threads. Beside it: the bounds of its options that the catalog and SET check
  * (HNSW parameters, flush thresholds, quantization, k), the name of its manifest file, and the
- * distance kernels the SQL functions compute with. Metric names are core's, re-exported here
- * for the SQL layer. What benchmarks and tests need besides is in ./testing.ts.
+ * distance kernels the SQL functions compute with. Metric names are src/core's. What benchmarks
+ * and tests need besides is in ./testing.ts.
  */
 export {
   VectorIndex,
@@ -43,4 +43,3 @@ export {
   negativeDot,
   type DistanceFunction,
 } from './distance.ts';
-export { parseMetric, type Metric } from '../core/index.ts';

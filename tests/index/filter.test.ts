@@ -7,7 +7,8 @@
  * the index must still be correct.) Deleted rows are never returned, while still routing.
  */
 import { describe, expect, it } from 'vitest';
-import { AllowedRowBitSet, VectorIndex, type Metric } from '../../src/index/index.ts';
+import { AllowedRowBitSet, VectorIndex } from '../../src/index/index.ts';
+import { type Metric } from '../../src/core/index.ts';
 import { buildSegment, exactSearch, toStored, type RowFilter } from '../../src/index/testing.ts';
 import { METRICS, clusteredVectors, mulberry32, recallAtK } from './helpers.ts';
 

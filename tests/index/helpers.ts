@@ -3,7 +3,8 @@
  * Seeded data for the index tests: uniform and clustered vectors, so every failure reproduces,
  * and a recall@k measure against the exact oracle.
  */
-import type { Metric, VectorHit } from '../../src/index/index.ts';
+import type { VectorHit } from '../../src/index/index.ts';
+import type { Metric } from '../../src/core/index.ts';
 import { exactSearch } from '../../src/index/testing.ts';
 import { mulberry32 } from '../../src/index/hnsw/graph.ts';
 

@@ -11,14 +11,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  VectorIndex,
-  distanceFunction,
-  parseQuantization,
-  type Metric,
-  type Quantization,
-  type VectorIndexOptions,
-} from '../../src/index/index.ts';
+import { VectorIndex, distanceFunction, parseQuantization, type Quantization, type VectorIndexOptions } from '../../src/index/index.ts';
+import { type Metric } from '../../src/core/index.ts';
 import {
   QUANTIZATIONS,
   SegmentCorruptError,

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Metric } from '../../src/index/index.ts';
+import type { Metric } from '../../src/core/index.ts';
 import {
   SEGMENT_FORMAT_VERSION,
   SegmentCorruptError,

@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VectorIndex, type Metric, type Quantization, type VectorIndexOptions } from '../../src/index/index.ts';
+import { VectorIndex, type Quantization, type VectorIndexOptions } from '../../src/index/index.ts';
+import { type Metric } from '../../src/core/index.ts';
 import { exactSearch } from '../../src/index/testing.ts';
 import { clusteredVectors, mulberry32, uniformVectors } from './helpers.ts';
 

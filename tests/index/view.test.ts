@@ -13,15 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  IndexViewReader,
-  VectorIndex,
-  type IndexViewData,
-  type Metric,
-  type Quantization,
-  type VectorHit,
-  type VectorIndexOptions,
-} from '../../src/index/index.ts';
+import { IndexViewReader, VectorIndex, type IndexViewData, type Quantization, type VectorHit, type VectorIndexOptions } from '../../src/index/index.ts';
+import { type Metric } from '../../src/core/index.ts';
 import { startTsWorker } from '../../src/util/ts-worker.ts';
 import { clusteredVectors, uniformVectors } from './helpers.ts';
 import { filterFrom, type FilterSpec, type ViewRequest, type ViewResponse } from './view-protocol.ts';

@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { and, eq, sql } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { parseMetric, type Metric } from '../../index/distance.ts';
+import { parseMetric, type Metric, QuiverError } from '../../core/index.ts';
 import {
   DEFAULT_EF_CONSTRUCTION,
   DEFAULT_M,
@@ -28,7 +28,6 @@ import type * as A from '../dialect/ast.ts';
 import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './table-info.ts';
 import * as schema from './catalog-tables.ts';
 import { parseColumnEmbedding, type ColumnEmbedding } from './column-embedding.ts';
-import { QuiverError } from '../../core/index.ts';
 
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../migrations');
 

@@ -4,8 +4,8 @@
  * columns as the user declared them and the vector indexes on them. Names compare
  * case-insensitively, as SQLite's do.
  */
-import type { Metric } from '../../index/distance.ts';
-import type { Quantization } from '../../index/quantization.ts';
+import type { Metric } from '../../core/index.ts';
+import type { Quantization } from '../../index/index.ts';
 
 export interface ColumnInfo {
   name: string;

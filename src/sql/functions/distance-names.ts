@@ -3,7 +3,7 @@
  * The SQL names of the distance functions and the metric each one means: the one table the
  * translation to SQLite, the planner and the registered functions read.
  */
-import type { Metric } from '../../index/index.ts';
+import type { Metric } from '../../core/index.ts';
 
 /**
  * Each distance function's metric: fixed by its name, taken from the column's vector index

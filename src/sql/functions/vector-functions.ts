@@ -12,9 +12,8 @@
  * SQLite's default.
  */
 import type Database from 'better-sqlite3';
-import { cosineDistance, distanceFunction, euclideanDistance, negativeDot, parseMetric } from '../../index/distance.ts';
-import type { DistanceFunction } from '../../index/distance.ts';
-import { QuiverError, MAX_VECTOR_DIMS, MIN_VECTOR_DIMS, checkDims, viewVector, encodeVector, formatVectorText, parseVectorText } from '../../core/index.ts';
+import { cosineDistance, distanceFunction, euclideanDistance, negativeDot, type DistanceFunction } from '../../index/index.ts';
+import { parseMetric, QuiverError, MAX_VECTOR_DIMS, MIN_VECTOR_DIMS, checkDims, viewVector, encodeVector, formatVectorText, parseVectorText } from '../../core/index.ts';
 
 /** What better-sqlite3 hands a function for one SQL value (BigInt under safeIntegers). */
 type SqlArg = string | number | bigint | Buffer | null;

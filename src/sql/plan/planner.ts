@@ -26,8 +26,8 @@
  * index answer differs from the exact one only in which near rows it found.
  */
 import type Database from 'better-sqlite3';
-import { MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch, type Metric } from '../../index/index.ts';
-import { parseMetric } from '../../index/distance.ts';
+import { MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch } from '../../index/index.ts';
+import { parseMetric, type Metric, parseVectorText, viewVector } from '../../core/index.ts';
 import type * as A from '../dialect/ast.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { VectorIndexInfo } from '../catalog/table-info.ts';
@@ -35,7 +35,6 @@ import { lowerExpression } from '../lower/to-sqlite.ts';
 import { distanceMetricOf } from '../functions/distance-names.ts';
 import { StatementCache } from '../exec/statement-cache.ts';
 import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
-import { parseVectorText, viewVector } from '../../core/index.ts';
 import type { VectorIndexes } from '../index-sync/index-registry.ts';
 
 export type VectorPath = 'exact' | 'ann' | 'prefilter' | 'filtered-ann' | 'postfilter';
