@@ -6,6 +6,6 @@ export type { BackupResult, RestoreResult } from './exec/backup.ts';
 export type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from './types.ts';
 export { ROLES, roleAllows } from './check/roles.ts';
 export type { Role } from './check/roles.ts';
-export { DEFAULT_LIMITS } from './exec/limits.ts';
-export type { Limits } from './exec/limits.ts';
+export { DEFAULT_LIMITS } from './runtime/limits.ts';
+export type { Limits } from './runtime/limits.ts';
 export { DEFAULT_READ_WORKERS, MAX_READ_WORKERS } from './workers/read-pool.ts';

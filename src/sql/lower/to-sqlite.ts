@@ -22,7 +22,7 @@ import { QuiverError } from '../../core/index.ts';
 import { checkFunctionAllowed, checkUserTableName, INTERNAL_PREFIX } from '../check/user-objects.ts';
 import { vectorDimsOf } from '../check/vector-columns.ts';
 import { isDistanceFunction, metricFunction } from '../functions/distance-names.ts';
-import { DEADLINE_FUNCTION } from '../exec/limits.ts';
+import { DEADLINE_FUNCTION } from '../runtime/limits.ts';
 import { lower } from './expr-facts.ts';
 import { fulltextJoins, relevance, whereWithMatches, type FulltextJoin, type LoweringScope } from './fulltext-rewrite.ts';
 

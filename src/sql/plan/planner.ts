@@ -33,7 +33,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { VectorIndexInfo } from '../catalog/table-info.ts';
 import { lowerExpression } from '../lower/to-sqlite.ts';
 import { distanceMetricOf } from '../functions/distance-names.ts';
-import { StatementCache } from '../exec/statement-cache.ts';
+import { StatementCache } from '../runtime/statement-cache.ts';
 import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
 import type { VectorIndexes } from '../index-sync/index-registry.ts';
 

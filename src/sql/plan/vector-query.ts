@@ -7,7 +7,7 @@
  */
 import type * as A from '../dialect/ast.ts';
 import type { CatalogView } from '../catalog/table-info.ts';
-import { bindRowIds } from '../exec/params.ts';
+import { bindRowIds } from '../runtime/params.ts';
 import { lowerStatement, type LoweredStatement } from '../lower/to-sqlite.ts';
 import type { Planner, VectorPlan } from './planner.ts';
 import type { SearchStep } from './search-step.ts';

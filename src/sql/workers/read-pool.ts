@@ -27,7 +27,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../../util/ts-worker.ts';
 import { QuiverError } from '../../core/index.ts';
-import { statementTimedOut } from '../exec/limits.ts';
+import { statementTimedOut } from '../runtime/limits.ts';
 import type { ReadEmbeddings } from '../functions/embedding-calls.ts';
 import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import type { SqlValue } from '../types.ts';

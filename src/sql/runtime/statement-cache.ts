@@ -1,5 +1,5 @@
 /**
- * @module exec/statement-cache
+ * @module runtime/statement-cache
  * Prepared statements kept by their SQL text, so a repeated statement costs one map lookup and
  * SQLite's own prepared statement. Bounded (the oldest goes first), and emptied when the
  * schema changes, since a statement prepared against the old schema may no longer be valid.

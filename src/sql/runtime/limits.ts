@@ -1,5 +1,5 @@
 /**
- * @module exec/limits
+ * @module runtime/limits
  * The engine's limits on one request: statements, rows and bytes returned, time, and how many
  * requests may wait for the writer. Each has a default a serious deployment can live with, and
  * crossing one is a LIMIT_EXCEEDED (or OVERLOADED, STATEMENT_TIMEOUT) error that names the
