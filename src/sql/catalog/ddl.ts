@@ -9,17 +9,14 @@ import type Database from 'better-sqlite3';
 import type * as A from '../dialect/ast.ts';
 import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDetail } from './catalog.ts';
 import { printColumnDef, printExpression, printIdent, printTableConstraint } from '../dialect/print.ts';
-import { lowerStatement } from '../lower/to-sqlite.ts';
-import { vectorDimsOf } from '../check/vector-columns.ts';
-import type { EmbeddingSource } from '../functions/embedding-calls.ts';
+import { lowerStatement } from '../lower/index.ts';
+import { vectorDimsOf } from '../check/index.ts';
+import type { EmbeddingSource } from '../functions/index.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
 import { parseStatement } from '../dialect/parser.ts';
-import { dropFulltext, installFulltext } from '../index-sync/fulltext.ts';
-import { dropCaptureTriggers, installCaptureTriggers } from '../index-sync/index-registry.ts';
+import { dropFulltext, installFulltext, dropCaptureTriggers, installCaptureTriggers } from '../index-sync/index.ts';
+import { quoteIdent, quoteString } from '../dialect/quote.ts';
 
-function quoteSqlite(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 function lower(s: string): string {
   return s.toLowerCase();
@@ -317,8 +314,8 @@ export class DdlRunner {
         name: c.name,
         value:
           c === oldRow && record.vectorDims !== null
-            ? `__quiver_to_vector(${quoteSqlite(c.name)}, ${record.vectorDims}, '${c.name.replace(/'/g, "''")}')`
-            : quoteSqlite(c.name),
+            ? `__quiver_to_vector(${quoteIdent(c.name)}, ${record.vectorDims}, ${quoteString(c.name)})`
+            : quoteIdent(c.name),
       }));
     const definitions = table.columnRows.map((c) => (c === oldRow ? record.definition : c.definition));
     this.rebuild(table, definitions, copied, `MODIFY COLUMN ${column.name}`);
@@ -332,7 +329,7 @@ export class DdlRunner {
    */
   private addStoredColumn(table: TableDetail, column: A.ColumnDef, source: string): void {
     const record = columnRecord(column, this.catalog, source);
-    const copied = table.columnRows.filter((c) => c.generatedExpr === null).map((c) => ({ name: c.name, value: quoteSqlite(c.name) }));
+    const copied = table.columnRows.filter((c) => c.generatedExpr === null).map((c) => ({ name: c.name, value: quoteIdent(c.name) }));
     this.rebuild(table, [...table.columnRows.map((c) => c.definition), record.definition], copied, `ADD COLUMN ${column.name}`);
     this.catalog.addColumn(table.name, record);
   }
@@ -354,18 +351,18 @@ export class DdlRunner {
     const columns = [...rowId, ...copied];
     this.db.pragma('legacy_alter_table = ON');
     try {
-      this.db.exec(`ALTER TABLE ${quoteSqlite(table.name)} RENAME TO ${quoteSqlite(aside)}`);
+      this.db.exec(`ALTER TABLE ${quoteIdent(table.name)} RENAME TO ${quoteIdent(aside)}`);
       this.db.exec(create.sql);
       try {
         this.db.exec(
-          `INSERT INTO ${quoteSqlite(table.name)} (${columns.map((c) => (c.name === 'rowid' ? 'rowid' : quoteSqlite(c.name))).join(', ')}) ` +
-            `SELECT ${columns.map((c) => c.value).join(', ')} FROM ${quoteSqlite(aside)}`,
+          `INSERT INTO ${quoteIdent(table.name)} (${columns.map((c) => (c.name === 'rowid' ? 'rowid' : quoteIdent(c.name))).join(', ')}) ` +
+            `SELECT ${columns.map((c) => c.value).join(', ')} FROM ${quoteIdent(aside)}`,
         );
       } catch (e) {
         const why = isQuiverError(e) ? e.detail : e instanceof Error ? e.message : String(e);
         throw new QuiverError('CONVERSION_FAILED', `ALTER TABLE ${table.name} ${what} changed nothing: a row does not convert (${why})`, { cause: e });
       }
-      this.db.exec(`DROP TABLE ${quoteSqlite(aside)}`);
+      this.db.exec(`DROP TABLE ${quoteIdent(aside)}`);
       for (const d of dependents) this.db.exec(d.sql);
       this.rebuilt.add(table.name);
     } finally {

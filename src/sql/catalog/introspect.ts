@@ -8,9 +8,10 @@ import type Database from 'better-sqlite3';
 import type * as A from '../dialect/ast.ts';
 import type { Catalog, TableDetail } from './catalog.ts';
 import { printIdent } from '../dialect/print.ts';
-import { INTERNAL_PREFIX } from '../check/user-objects.ts';
+import { INTERNAL_PREFIX } from '../check/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import type { StatementResult, SqlValue } from '../types.ts';
+import { quoteString } from '../dialect/quote.ts';
 
 function result(columns: string[], rows: SqlValue[][]): StatementResult {
   return { columns, rows, changes: 0, lastInsertId: null };
@@ -22,9 +23,6 @@ function likeToRegExp(pattern: string): RegExp {
   return new RegExp(`^${body}$`, 'is');
 }
 
-function quoteString(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
 
 /** A vector index's options as DDL writes them; quantization only when it is not the default. */
 function vectorIndexOptionsText(v: TableDetail['vectorIndexes'][number]): string {

@@ -6,9 +6,9 @@
  * executor holds; none touches the database.
  */
 import { QuiverError } from '../../core/index.ts';
-import type { Catalog } from '../catalog/catalog.ts';
-import type { EmbeddingRound, EmbeddingSource } from '../functions/embedding-calls.ts';
-import type { VectorIndexes } from '../index-sync/index-registry.ts';
+import type { Catalog } from '../catalog/index.ts';
+import type { EmbeddingRound, EmbeddingSource } from '../functions/index.ts';
+import type { IndexRegistry } from '../index-sync/index.ts';
 import type { SqlValue, StatementResult } from '../types.ts';
 import { rowsResult } from './results.ts';
 
@@ -18,7 +18,7 @@ const INDEX_STATUS_COLUMNS = [
 ];
 
 /** SHOW INDEX STATUS [FROM t]: each vector index's state, size and lag. */
-export function showIndexStatus(catalog: Catalog, indexes: VectorIndexes, tableName: string | undefined): StatementResult {
+export function showIndexStatus(catalog: Catalog, indexes: IndexRegistry, tableName: string | undefined): StatementResult {
   const tables = tableName === undefined ? catalog.tables() : [catalog.table(tableName)];
   if (tables.some((t) => t === undefined)) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${tableName}`);
   const rows: SqlValue[][] = [];

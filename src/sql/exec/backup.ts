@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { registerVectorFunctions } from '../functions/vector-functions.ts';
+import { registerVectorFunctions } from '../functions/index.ts';
 
 /** The database file inside a data dir (engine.ts's DATABASE_FILE; repeated to avoid a cycle). */
 const DATABASE_FILE = 'quiver.db';

@@ -13,32 +13,23 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type * as A from '../dialect/ast.ts';
 import { backupDatabase, type BackupResult } from './backup.ts';
-import { Catalog, migrateCatalog } from '../catalog/catalog.ts';
-import { DdlRunner } from '../catalog/ddl.ts';
+import { Catalog, migrateCatalog, DdlRunner, Introspector } from '../catalog/index.ts';
 import { resolveEfSearch } from '../../index/index.ts';
-import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/to-sqlite.ts';
+import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/index.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
-import { Introspector } from '../catalog/introspect.ts';
 import { positionOf } from '../dialect/lexer.ts';
-import { EmbeddingCalls, type EmbeddingRound, type EmbeddingSource } from '../functions/embedding-calls.ts';
+import { EmbeddingCalls, type EmbeddingRound, type EmbeddingSource, registerVectorFunctions } from '../functions/index.ts';
 import { Mutex } from './mutex.ts';
-import { ParamCursor } from '../runtime/params.ts';
-import { checkRole } from '../check/roles.ts';
-import { checkPragma } from '../check/pragmas.ts';
+import { ParamCursor, DEFAULT_LIMITS, effectiveTimeoutMs, registerDeadlineFunction, tooManyStatements, type Limits, StatementCache } from '../runtime/index.ts';
+import { checkRole, checkPragma } from '../check/index.ts';
 import { parseScript } from '../dialect/parser.ts';
-import { Planner, type PlannerOptions } from '../plan/planner.ts';
-import { restrictToCandidates, type RestrictOptions } from '../plan/vector-query.ts';
-import { checkExplainable, explainResult } from '../plan/explain.ts';
+import { Planner, type PlannerOptions, restrictToCandidates, type RestrictOptions, checkExplainable, explainResult } from '../plan/index.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from '../types.ts';
-import { registerFulltextFunctions } from '../index-sync/fulltext.ts';
-import { registerVectorFunctions } from '../functions/vector-functions.ts';
-import { VectorIndexes, type VectorIndexesOptions } from '../index-sync/index-registry.ts';
-import { DEFAULT_LIMITS, effectiveTimeoutMs, registerDeadlineFunction, tooManyStatements, type Limits } from '../runtime/limits.ts';
-import { NEEDS_WRITER, ReadFailure, ReadPool } from '../workers/read-pool.ts';
-import type { ReadSearch, ReadStatement } from '../workers/read-protocol.ts';
+import { registerFulltextFunctions, IndexRegistry, type IndexRegistryOptions } from '../index-sync/index.ts';
+import { NEEDS_WRITER, ReadFailure, ReadPool } from '../workers/index.ts';
+import type { ReadSearch, ReadStatement } from '../workers/index.ts';
 import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
-import { StatementCache } from '../runtime/statement-cache.ts';
 import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows, type ResultShape } from './results.ts';
 import { showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
 import { RequestContext } from './request-context.ts';
@@ -72,7 +63,7 @@ const CALLS_EMBEDDING = /\bembedding\s*\(/i;
 /** Options of Engine.open beyond the data dir. */
 export interface OpenOptions extends EngineOptions {
   embeddings?: EmbeddingSource;
-  index?: VectorIndexesOptions;
+  index?: IndexRegistryOptions;
   planner?: PlannerOptions;
   /** Read worker threads (read-pool.ts); 0, the default, runs every statement on the calling thread. */
   readWorkers?: number;
@@ -113,7 +104,7 @@ export class Engine {
   /** Requests waiting on an embedding provider, for SHOW PROCESSLIST. */
   private readonly fetching = new Set<EmbeddingRound>();
 
-  private readonly indexes: VectorIndexes;
+  private readonly indexes: IndexRegistry;
   private readonly planner: Planner;
   /** The catalog version the vector indexes were last synced with. */
   private schemaVersion = -1;
@@ -140,7 +131,7 @@ export class Engine {
     this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
     this.introspector = new Introspector(db, this.catalog);
     this.searchOnWorkers = workers > 0 && (options.searchOnWorkers ?? true);
-    this.indexes = new VectorIndexes(db, this.catalog, options.dataDir, {
+    this.indexes = new IndexRegistry(db, this.catalog, options.dataDir, {
       ...options.index,
       searchLanes: this.searchOnWorkers ? workers + 1 : 1,
       onClosed: this.searchOnWorkers ? (name) => this.pool!.forgetIndex(name) : undefined,

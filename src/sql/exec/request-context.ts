@@ -6,7 +6,7 @@
  * request run, so nothing of one request leaks into the next.
  */
 import type { ExecuteOptions } from '../types.ts';
-import { effectiveTimeoutMs, ResultBudget, StatementDeadline, type Limits } from '../runtime/limits.ts';
+import { effectiveTimeoutMs, ResultBudget, StatementDeadline, type Limits } from '../runtime/index.ts';
 
 export class RequestContext {
   /** The request's `ef_search`: its option, then SET vidx_hnsw_ef_search. */

@@ -6,8 +6,8 @@
  */
 import type Database from 'better-sqlite3';
 import { decodeVector } from '../../core/index.ts';
-import type { Catalog } from '../catalog/catalog.ts';
-import type { LoweredStatement } from '../lower/to-sqlite.ts';
+import type { Catalog } from '../catalog/index.ts';
+import type { LoweredStatement } from '../lower/index.ts';
 import type { SqlValue, StatementResult } from '../types.ts';
 
 /** A reader's column names and which of them hold vectors. */

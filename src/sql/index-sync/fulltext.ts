@@ -7,28 +7,25 @@
  * accent-insensitive), and its relevance is BM25, higher for better matches, 0 for none.
  */
 import type Database from 'better-sqlite3';
-import type { FulltextIndexInfo } from '../catalog/table-info.ts';
+import type { FulltextIndexInfo } from '../catalog/index.ts';
+import { quoteIdent } from '../dialect/quote.ts';
 
 export const FTS_TABLE_PREFIX = '__quiver_fts_';
 
-function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
 /** The FTS5 table of full-text index `name`. */
 export function ftsTable(name: string): string {
-  return quote(`${FTS_TABLE_PREFIX}${name}`);
+  return quoteIdent(`${FTS_TABLE_PREFIX}${name}`);
 }
 
 function triggerNames(name: string): string[] {
-  return ['ai', 'au', 'ad'].map((suffix) => quote(`${FTS_TABLE_PREFIX}${name}_${suffix}`));
+  return ['ai', 'au', 'ad'].map((suffix) => quoteIdent(`${FTS_TABLE_PREFIX}${name}_${suffix}`));
 }
 
 /** Creates the FTS5 table and triggers of `info`, and indexes the rows already there. */
 export function installFulltext(db: Database.Database, info: FulltextIndexInfo): void {
   const fts = ftsTable(info.name);
-  const table = quote(info.table);
-  const cols = info.columns.map(quote);
+  const table = quoteIdent(info.table);
+  const cols = info.columns.map((c) => quoteIdent(c));
   const [ai, au, ad] = triggerNames(info.name);
   db.exec(`CREATE VIRTUAL TABLE ${fts} USING fts5(${cols.join(', ')}, tokenize = 'porter unicode61 remove_diacritics 2')`);
   const insertNew = `INSERT INTO ${fts} (rowid, ${cols.join(', ')}) VALUES (NEW.rowid, ${cols.map((c) => `NEW.${c}`).join(', ')});`;

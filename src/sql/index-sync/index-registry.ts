@@ -1,12 +1,11 @@
 /**
- * @module vector-indexes
+ * @module index-sync/index-registry
  * Keeps one VectorIndex (src/index) per vector index in the catalog, in step with SQLite:
  *
- * - *capture*: triggers written here record every insert, update and delete of an indexed
- *   column in `__quiver_changes`, in the same transaction as the change (DESIGN decision 3);
+ * - *capture*: the change log's triggers (change-log.ts) record every change of an indexed
+ *   column in the same transaction as the change (DESIGN decision 3);
  * - *apply*: after each commit the engine calls `applyCommitted`, which replays new log entries
- *   into the indexes — an entry says "make the index hold what the table now holds for this
- *   row", so replaying one twice is harmless. Rolled-back work never reaches the log;
+ *   into the indexes; replaying one twice is harmless, and rolled-back work never reaches the log;
  * - *persist*: an index is saved to `<dataDir>/indexes/<name>/` with the last sequence it had
  *   applied, and log entries every index has saved are pruned. On start an index loads its
  *   files and replays the log past that sequence; a missing or corrupt file is logged and the
@@ -18,10 +17,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import { MANIFEST_FILE, VectorIndex, type VectorIndexOptions, type VectorIndexStats } from '../../index/index.ts';
-import type { Catalog } from '../catalog/catalog.ts';
-import type { VectorIndexInfo } from '../catalog/table-info.ts';
-import type { IndexViewRef } from '../plan/search-step.ts';
+import type { Catalog, VectorIndexInfo } from '../catalog/index.ts';
+import type { IndexViewRef } from '../plan/index.ts';
 import { originalsReader, viewVector } from '../../core/index.ts';
+import { quoteIdent } from '../dialect/quote.ts';
+import { ChangeLog } from './change-log.ts';
 
 /** How often saved state is brought up to date when segments changed or the log grew. */
 const SAVE_INTERVAL_MS = 5_000;
@@ -29,7 +29,7 @@ const SAVE_INTERVAL_MS = 5_000;
 const SAVE_AFTER_CHANGES = 50_000;
 const INDEX_DIR = 'indexes';
 
-export interface VectorIndexesOptions {
+export interface IndexRegistryOptions {
   /** Rows in an index's tail before a flush builds a segment (VectorIndex default when unset). */
   flushRows?: number;
   flushAgeMs?: number;
@@ -64,62 +64,29 @@ function key(name: string): string {
   return name.toLowerCase();
 }
 
-function quote(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
-}
-
 /** The read of one row's vector, by rowid: a quantized index's float32 original. */
 function readRowSql(info: VectorIndexInfo): string {
-  return `SELECT ${quote(info.column)} AS v FROM ${quote(info.table)} WHERE rowid = ?`;
+  return `SELECT ${quoteIdent(info.column)} AS v FROM ${quoteIdent(info.table)} WHERE rowid = ?`;
 }
 
-/** The names of the three capture triggers of an index. */
-function triggerNames(indexName: string): string[] {
-  return ['ai', 'au', 'ad'].map((suffix) => `__quiver_vidx_${indexName}_${suffix}`);
-}
-
-/** Creates the capture triggers of `info` (inside the DDL's transaction). */
-export function installCaptureTriggers(db: Database.Database, info: VectorIndexInfo): void {
-  const [ai, au, ad] = triggerNames(info.name).map(quote);
-  const table = quote(info.table);
-  const col = quote(info.column);
-  const name = literal(info.name);
-  const log = (row: string, op: number): string => `INSERT INTO __quiver_changes (index_name, row_id, op) VALUES (${name}, ${row}, ${op});`;
-  db.exec(`CREATE TRIGGER ${ai} AFTER INSERT ON ${table} WHEN NEW.${col} IS NOT NULL BEGIN ${log('NEW.rowid', 1)} END`);
-  db.exec(
-    `CREATE TRIGGER ${au} AFTER UPDATE ON ${table} WHEN OLD.${col} IS NOT NEW.${col} OR OLD.rowid IS NOT NEW.rowid ` +
-      `BEGIN ${log('OLD.rowid', 0)} ${log('NEW.rowid', 1)} END`,
-  );
-  db.exec(`CREATE TRIGGER ${ad} AFTER DELETE ON ${table} BEGIN ${log('OLD.rowid', 0)} END`);
-}
-
-/** Drops the capture triggers of index `name`, if they exist. */
-export function dropCaptureTriggers(db: Database.Database, name: string): void {
-  for (const trigger of triggerNames(name)) db.exec(`DROP TRIGGER IF EXISTS ${quote(trigger)}`);
-}
-
-export class VectorIndexes {
+export class IndexRegistry {
   private readonly indexes = new Map<string, OpenIndex>();
   /** Every log entry up to here has been applied to every open index. */
   private appliedSeq = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly warn: (message: string) => void;
-  private readonly newEntries: Database.Statement;
+  private readonly log: ChangeLog;
   private closed = false;
 
   constructor(
     private readonly db: Database.Database,
     private readonly catalog: Catalog,
     private readonly dataDir: string,
-    private readonly options: VectorIndexesOptions = {},
+    private readonly options: IndexRegistryOptions = {},
   ) {
     this.warn = options.warn ?? ((m) => console.warn(`quiver: ${m}`));
-    this.newEntries = db.prepare('SELECT seq, index_name AS indexName, row_id AS rowId, op FROM __quiver_changes WHERE seq > ? ORDER BY seq');
-    this.appliedSeq = this.maxSeq();
+    this.log = new ChangeLog(db);
+    this.appliedSeq = this.log.lastSeq();
     this.sync();
     this.timer = setInterval(() => void this.saveDue(), SAVE_INTERVAL_MS);
     this.timer.unref();
@@ -175,8 +142,7 @@ export class VectorIndexes {
   /** Applies committed log entries to the indexes. Cheap when nothing changed. */
   applyCommitted(): void {
     if (this.indexes.size === 0) return;
-    const entries = this.newEntries.all(this.appliedSeq) as { seq: number; indexName: string; rowId: number; op: number }[];
-    for (const e of entries) {
+    for (const e of this.log.after(this.appliedSeq)) {
       const open = this.indexes.get(key(e.indexName));
       if (open) this.applyEntry(open, e.rowId, e.op);
       this.appliedSeq = e.seq;
@@ -185,7 +151,7 @@ export class VectorIndexes {
 
   /** Whether the current transaction has changed rows of `table`'s indexes not yet applied. */
   hasUncommittedChanges(indexName: string): boolean {
-    return this.db.prepare('SELECT 1 FROM __quiver_changes WHERE seq > ? AND index_name = ? LIMIT 1').get(this.appliedSeq, indexName) !== undefined;
+    return this.log.hasEntriesAfter(this.appliedSeq, indexName);
   }
 
   stats(name: string): VectorIndexStats | undefined {
@@ -230,15 +196,11 @@ export class VectorIndexes {
     return path.join(this.dataDir, INDEX_DIR, name);
   }
 
-  private maxSeq(): number {
-    return (this.db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM __quiver_changes').get() as { seq: number }).seq;
-  }
-
   /** The vector dims of an index: its column's VECTOR(n), or the first stored vector's length. */
   private dimsOf(info: VectorIndexInfo): number | null {
     const declared = this.catalog.table(info.table)?.columns.find((c) => key(c.name) === key(info.column))?.vectorDims;
     if (declared) return declared;
-    const row = this.db.prepare(`SELECT length(${quote(info.column)}) / 4 AS dims FROM ${quote(info.table)} WHERE ${quote(info.column)} IS NOT NULL LIMIT 1`).get() as
+    const row = this.db.prepare(`SELECT length(${quoteIdent(info.column)}) / 4 AS dims FROM ${quoteIdent(info.table)} WHERE ${quoteIdent(info.column)} IS NOT NULL LIMIT 1`).get() as
       | { dims: number }
       | undefined;
     return row ? row.dims : null;
@@ -298,10 +260,7 @@ export class VectorIndexes {
         open.savedSeq = savedSeq;
         open.savedSegments = segmentIds(index);
         // Catch up with everything committed since the files were written.
-        const entries = this.db
-          .prepare('SELECT row_id AS rowId, op FROM __quiver_changes WHERE seq > ? AND index_name = ? AND seq <= ? ORDER BY seq')
-          .all(savedSeq, info.name, this.appliedSeq) as { rowId: number; op: number }[];
-        for (const e of entries) this.applyEntry(open, e.rowId, e.op);
+        for (const e of this.log.ofIndex(info.name, savedSeq, this.appliedSeq)) this.applyEntry(open, e.rowId, e.op);
         open.state = 'ready';
       },
       (e: unknown) => {
@@ -318,7 +277,7 @@ export class VectorIndexes {
   private buildFromTable(open: OpenIndex, dims: number): void {
     const index = new VectorIndex(this.indexOptions(open, dims));
     const rows = this.db
-      .prepare(`SELECT rowid AS id, ${quote(open.info.column)} AS v FROM ${quote(open.info.table)} WHERE ${quote(open.info.column)} IS NOT NULL`)
+      .prepare(`SELECT rowid AS id, ${quoteIdent(open.info.column)} AS v FROM ${quoteIdent(open.info.table)} WHERE ${quoteIdent(open.info.column)} IS NOT NULL`)
       .raw(true)
       .iterate() as IterableIterator<[number, Uint8Array]>;
     for (const [id, v] of rows) this.insertRow(index, open.info, id, v);
@@ -376,7 +335,7 @@ export class VectorIndexes {
     if (this.closed || !this.db.open || this.db.inTransaction) return;
     let floor = this.appliedSeq;
     for (const open of this.indexes.values()) floor = Math.min(floor, open.savedSeq);
-    this.db.prepare('DELETE FROM __quiver_changes WHERE seq <= ?').run(floor);
+    this.log.pruneThrough(floor);
   }
 }
 

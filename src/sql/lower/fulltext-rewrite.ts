@@ -12,7 +12,7 @@
 import type * as A from '../dialect/ast.ts';
 import { P_AND } from '../dialect/print.ts';
 import { QuiverError } from '../../core/index.ts';
-import { ftsTable } from '../index-sync/fulltext.ts';
+import { ftsTable } from '../index-sync/index.ts';
 import { conjunctsOf, lower, looksAcrossRows } from './expr-facts.ts';
 import type { ScopeEntry } from './to-sqlite.ts';
 

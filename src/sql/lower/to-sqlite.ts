@@ -16,13 +16,12 @@
  */
 import type * as A from '../dialect/ast.ts';
 import { Printer, P_CONCAT } from '../dialect/print.ts';
-import type { QuoteStyle } from '../dialect/quote.ts';
-import type { CatalogView, TableInfo } from '../catalog/table-info.ts';
+import { quoteIdent, type QuoteStyle } from '../dialect/quote.ts';
+import type { CatalogView, TableInfo } from '../catalog/index.ts';
 import { QuiverError } from '../../core/index.ts';
-import { checkFunctionAllowed, checkUserTableName, INTERNAL_PREFIX } from '../check/user-objects.ts';
-import { vectorDimsOf } from '../check/vector-columns.ts';
-import { isDistanceFunction, metricFunction } from '../functions/distance-names.ts';
-import { DEADLINE_FUNCTION } from '../runtime/limits.ts';
+import { checkFunctionAllowed, checkUserTableName, INTERNAL_PREFIX, vectorDimsOf } from '../check/index.ts';
+import { isDistanceFunction, metricFunction } from '../functions/index.ts';
+import { DEADLINE_FUNCTION } from '../runtime/index.ts';
 import { lower } from './expr-facts.ts';
 import { fulltextJoins, relevance, whereWithMatches, type FulltextJoin, type LoweringScope } from './fulltext-rewrite.ts';
 
@@ -362,7 +361,7 @@ class SqliteLowering extends Printer implements LoweringScope {
       this.vectorResultNames.add(name);
     }
     if (col.alias !== undefined) return `${text} AS ${this.ident(col.alias)}`;
-    if (name !== undefined && name !== text) return `${text} AS "${name.replace(/"/g, '""')}"`;
+    if (name !== undefined && name !== text) return `${text} AS ${quoteIdent(name)}`;
     return text;
   }
 

@@ -29,13 +29,13 @@ import type Database from 'better-sqlite3';
 import { MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch } from '../../index/index.ts';
 import { parseMetric, type Metric, parseVectorText, viewVector } from '../../core/index.ts';
 import type * as A from '../dialect/ast.ts';
-import type { Catalog } from '../catalog/catalog.ts';
-import type { VectorIndexInfo } from '../catalog/table-info.ts';
-import { lowerExpression } from '../lower/to-sqlite.ts';
-import { distanceMetricOf } from '../functions/distance-names.ts';
-import { StatementCache } from '../runtime/statement-cache.ts';
+import type { Catalog, VectorIndexInfo } from '../catalog/index.ts';
+import { lowerExpression } from '../lower/index.ts';
+import { distanceMetricOf } from '../functions/index.ts';
+import { StatementCache } from '../runtime/index.ts';
 import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
-import type { VectorIndexes } from '../index-sync/index-registry.ts';
+import type { IndexRegistry } from '../index-sync/index.ts';
+import { quoteIdent } from '../dialect/quote.ts';
 
 export type VectorPath = 'exact' | 'ann' | 'prefilter' | 'filtered-ann' | 'postfilter';
 
@@ -134,7 +134,7 @@ export class Planner {
   constructor(
     private readonly db: Database.Database,
     private readonly catalog: Catalog,
-    private readonly indexes: VectorIndexes,
+    private readonly indexes: IndexRegistry,
     options: PlannerOptions = {},
   ) {
     this.exactMaxRows = options.exactMaxRows ?? EXACT_MAX_ROWS;
@@ -267,12 +267,12 @@ export class Planner {
   }
 
   private fromSql(c: Candidate): string {
-    const name = `"${c.core.from.name.name.replace(/"/g, '""')}"`;
-    return c.core.from.alias ? `${name} AS "${c.alias.replace(/"/g, '""')}"` : name;
+    const name = quoteIdent(c.core.from.name.name);
+    return c.core.from.alias ? `${name} AS ${quoteIdent(c.alias)}` : name;
   }
 
   private rowIdSql(c: Candidate): string {
-    return `"${c.alias.replace(/"/g, '""')}".rowid`;
+    return `${quoteIdent(c.alias)}.rowid`;
   }
 
   /** The share of a random sample of rows that passes the WHERE; undefined if the sample is too thin. */

@@ -11,7 +11,7 @@
  */
 import type Database from 'better-sqlite3';
 import { AllowedRowBitSet, MAX_EF_SEARCH, MAX_SEARCH_K, type IndexViewData, type SearchOptions, type VectorHit } from '../../index/index.ts';
-import { withNamed } from '../runtime/params.ts';
+import { withNamed } from '../runtime/index.ts';
 
 /** Row ids bound as one JSON array, so the SQL is the same for every set of them. */
 export const IDS_PARAM = `(SELECT value FROM json_each(:__quiver_ids))`;

@@ -6,9 +6,9 @@
  * path and EXPLAIN all call {@link restrictToCandidates}, so they can never disagree on a plan.
  */
 import type * as A from '../dialect/ast.ts';
-import type { CatalogView } from '../catalog/table-info.ts';
-import { bindRowIds } from '../runtime/params.ts';
-import { lowerStatement, type LoweredStatement } from '../lower/to-sqlite.ts';
+import type { CatalogView } from '../catalog/index.ts';
+import { bindRowIds } from '../runtime/index.ts';
+import { lowerStatement, type LoweredStatement } from '../lower/index.ts';
 import type { Planner, VectorPlan } from './planner.ts';
 import type { SearchStep } from './search-step.ts';
 

@@ -6,7 +6,7 @@
  * float32 BLOB; `{"$base64": "..."}` is a blob. Errors name the parameter, never its value.
  */
 import type * as A from '../dialect/ast.ts';
-import type { LoweredStatement } from '../lower/to-sqlite.ts';
+import type { LoweredStatement } from '../lower/index.ts';
 import { QuiverError, checkDims, encodeVector } from '../../core/index.ts';
 import type { Params } from '../types.ts';
 

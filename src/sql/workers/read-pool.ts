@@ -27,8 +27,8 @@
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../../util/ts-worker.ts';
 import { QuiverError } from '../../core/index.ts';
-import { statementTimedOut } from '../runtime/limits.ts';
-import type { ReadEmbeddings } from '../functions/embedding-calls.ts';
+import { statementTimedOut } from '../runtime/index.ts';
+import type { ReadEmbeddings } from '../functions/index.ts';
 import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import type { SqlValue } from '../types.ts';
 import { SentMemories } from './view-memories.ts';

@@ -7,8 +7,8 @@
 import Database from 'better-sqlite3';
 import { QuiverError, isQuiverError, type ErrorCode } from '../../core/index.ts';
 import type { IndexViewData, SegmentViewData, TailViewData } from '../../index/index.ts';
-import type { ReadEmbeddings } from '../functions/embedding-calls.ts';
-import type { IndexViewRef, SearchStep } from '../plan/search-step.ts';
+import type { ReadEmbeddings } from '../functions/index.ts';
+import type { IndexViewRef, SearchStep } from '../plan/index.ts';
 import type { SqlValue } from '../types.ts';
 
 /** One statement for a worker: SQLite SQL as emitted, its bound arguments, and its index searches. */

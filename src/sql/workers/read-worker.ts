@@ -13,19 +13,16 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { embeddingKey, registerEmbeddingFunction, type ReadEmbeddings } from '../functions/embedding-calls.ts';
-import { registerFulltextFunctions } from '../index-sync/fulltext.ts';
-import { registerDeadlineFunction, ResultBudget, StatementDeadline } from '../runtime/limits.ts';
+import { embeddingKey, registerEmbeddingFunction, type ReadEmbeddings, registerVectorFunctions } from '../functions/index.ts';
+import { registerFulltextFunctions } from '../index-sync/index.ts';
+import { registerDeadlineFunction, ResultBudget, StatementDeadline, withNamed, StatementCache } from '../runtime/index.ts';
 import { IndexViewReader } from '../../index/index.ts';
-import { withNamed } from '../runtime/params.ts';
 import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
-import { runSearchStep, type IndexViewRef } from '../plan/search-step.ts';
+import { runSearchStep, type IndexViewRef } from '../plan/index.ts';
 import type { SqlValue } from '../types.ts';
 import { originalsReader, vectorBlob } from '../../core/index.ts';
-import { registerVectorFunctions } from '../functions/vector-functions.ts';
 import { ReceivedMemories } from './view-memories.ts';
 import { SharedMemoryCollector } from '../../util/shared-memory-gc.ts';
-import { StatementCache } from '../runtime/statement-cache.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
 

@@ -1,0 +1,6 @@
+/** @module catalog — the door of src/sql/catalog/. */
+export { Catalog, migrateCatalog } from './catalog.ts';
+export type { ColumnEmbedding } from './column-embedding.ts';
+export { DdlRunner } from './ddl.ts';
+export { Introspector } from './introspect.ts';
+export type { CatalogView, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './table-info.ts';

@@ -1,0 +1,5 @@
+/** @module exec — the door of src/sql/exec/. */
+export { RestoreError, backupDataDir, restoreDatabase } from './backup.ts';
+export type { BackupResult, RestoreResult } from './backup.ts';
+export { Engine } from './engine.ts';
+export type { TableDescription } from './engine.ts';
