@@ -5,6 +5,7 @@
  */
 export { QuiverError, isQuiverError, ERROR_TITLES } from './errors.ts';
 export type { ErrorCode, QuiverErrorOptions, SourcePosition } from './errors.ts';
+export type { EmbeddingSource } from './embedding-source.ts';
 export {
   MAX_VECTOR_DIMS,
   MIN_VECTOR_DIMS,

@@ -25,7 +25,7 @@
  * (memoryMaxBytes) and plain LRU order.
  */
 import type { Worker } from 'node:worker_threads';
-import { startTsWorker } from '../util/ts-worker.ts';
+import { startTsWorker } from '../util/index.ts';
 import { decodeVector } from '../core/index.ts';
 import { CacheFile, openCacheFile, rowKey } from './cache-file.ts';
 import type { RowTouch, RowWrite } from './cache-file.ts';

@@ -16,7 +16,7 @@
  * ```
  */
 import { join } from 'node:path';
-import type { EmbeddingSource } from '../sql/functions/embedding-calls.ts';
+import type { EmbeddingSource } from '../core/index.ts';
 import { Batcher } from './batcher.ts';
 import type { BatcherOptions } from './batcher.ts';
 import { CACHE_FILE, EmbeddingCache } from './cache.ts';

@@ -12,7 +12,7 @@ import { Embeddings } from '../../src/embed/index.ts';
 import type { EmbeddingsOptions } from '../../src/embed/index.ts';
 import { parseRetryAfter } from '../../src/embed/provider.ts';
 import { toVector } from '../../src/embed/providers/openai.ts';
-import type { EmbeddingSource } from '../../src/sql/functions/embedding-calls.ts';
+import type { EmbeddingSource } from '../../src/core/index.ts';
 import { QuiverError } from '../../src/core/errors.ts';
 import { FakeOpenAIServer, fakeShortVector } from './fake-openai-server.ts';
 import { HTTP_STATUS } from '../../src/api/problem.ts';

@@ -14,7 +14,7 @@
  * attempt starts a new one.
  */
 import type { Worker } from 'node:worker_threads';
-import { startTsWorker } from '../../util/ts-worker.ts';
+import { startTsWorker } from '../../util/index.ts';
 import { ProviderError } from '../provider.ts';
 import type { EmbeddingProvider, ModelInfo } from '../provider.ts';
 import type { ThreadAnswer, ThreadData, ThreadFailure, ThreadModel, ThreadRequest } from './provider-worker.ts';

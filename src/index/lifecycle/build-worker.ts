@@ -13,7 +13,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { runBuildJob, transferList, type BuildRequest } from './build-job.ts';
-import { SharedMemoryCollector } from '../../util/shared-memory-gc.ts';
+import { SharedMemoryCollector } from '../../util/index.ts';
 
 interface JobMessage {
   id: number;

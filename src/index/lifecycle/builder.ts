@@ -6,7 +6,7 @@
  * calling thread after a macrotask turn, for tests and for runtimes without workers.
  */
 import type { Worker } from 'node:worker_threads';
-import { startTsWorker } from '../../util/ts-worker.ts';
+import { startTsWorker } from '../../util/index.ts';
 import { runBuildJob, type BuildRequest, type BuildResult } from './build-job.ts';
 
 /** Builds graphs off the caller's stack; `close()` releases any thread. */

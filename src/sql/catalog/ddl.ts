@@ -11,7 +11,7 @@ import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDeta
 import { printColumnDef, printExpression, printIdent, printTableConstraint } from '../dialect/print.ts';
 import { lowerStatement } from '../lower/index.ts';
 import { vectorDimsOf } from '../check/index.ts';
-import type { EmbeddingSource } from '../functions/index.ts';
+import type { EmbeddingSource } from '../../core/index.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
 import { parseStatement } from '../dialect/parser.ts';
 import { dropFulltext, installFulltext, dropCaptureTriggers, installCaptureTriggers } from '../index-sync/index.ts';

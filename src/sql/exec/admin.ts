@@ -5,9 +5,10 @@
  * embedding provider) and SHOW EMBEDDING MODELS. Each reads, on the engine's thread, what the
  * executor holds; none touches the database.
  */
+import type { EmbeddingSource } from '../../core/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import type { Catalog } from '../catalog/index.ts';
-import type { EmbeddingRound, EmbeddingSource } from '../functions/index.ts';
+import type { EmbeddingRound } from '../functions/index.ts';
 import type { IndexRegistry } from '../index-sync/index.ts';
 import type { SqlValue, StatementResult } from '../types.ts';
 import { rowsResult } from './results.ts';

@@ -22,18 +22,7 @@ import type * as A from '../dialect/ast.ts';
 import { QuiverError, vectorBlob } from '../../core/index.ts';
 import type { ColumnEmbedding } from '../catalog/index.ts';
 import type { Params } from '../types.ts';
-
-/** What EMBEDDING() needs from the embedding layer (src/embed). */
-export interface EmbeddingSource {
-  /** The dims to produce for `model` (its own when `dims` is undefined); throws for unknown models or impossible dims. */
-  resolveDims(model: string, dims: number | undefined): number;
-  /** Cached vectors, synchronously; undefined where not cached. */
-  cached(model: string, dims: number, texts: string[]): (Float32Array | undefined)[];
-  /** Embeds `texts` (all distinct) through the provider, caching them; throws EMBEDDING_FAILED. */
-  fetch(model: string, dims: number, texts: string[]): Promise<Float32Array[]>;
-  /** The configured models, for SHOW EMBEDDING MODELS; never their keys. */
-  listModels(): ReadonlyArray<{ name: string; provider: string; dims: number; maxBatch: number; maxConcurrency: number }>;
-}
+import type { EmbeddingSource } from '../../core/index.ts';
 
 /** Texts one model/dims pair still needs. */
 export interface MissingTexts {

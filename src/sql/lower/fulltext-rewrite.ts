@@ -109,7 +109,7 @@ export function fulltextJoins(lo: LoweringScope, s: A.SelectStatement, c: A.Sele
 /**
  * The ORDER BY and LIMIT a full-text join can take on itself, so FTS5 keeps only the top n
  * (row id, BM25) pairs and only those n rows of the table are read, instead of every match
- * being joined to its row and sorted with it (BENCHMARKS.md, bench:chat's full-text figures).
+ * being joined to its row and sorted with it (BENCHMARKS.md, the notes after bench:chat).
  * Only where that cannot change the result: the SELECT reads one table, its WHERE is nothing
  * but this MATCH, it orders by the score and then at most the row id, has a LIMIT and no
  * OFFSET, and nothing in it looks across rows (no DISTINCT, GROUP BY, HAVING, aggregate or

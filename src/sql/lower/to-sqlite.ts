@@ -61,7 +61,7 @@ const INDEX_METRIC_FUNCTIONS = new Set(['vec_distance', 'vector_distance']);
  * SELECTs call the function as they step. SQLite evaluates a term that reads no column once
  * per row of the outermost loop it can, so a runaway join or recursive CTE is stopped within
  * one outer row's work. A call costs several times a plain scan's own cost per row
- * (BENCHMARKS.md, "statement timeout"), so reads carry it only where work can multiply; writes
+ * (BENCHMARKS.md, the notes after bench:sql), so reads carry it only where work can multiply; writes
  * carry it in every SELECT with a FROM. Only statements a request runs get it: never stored SQL
  * (views, triggers).
  */

@@ -25,7 +25,7 @@
  * thread.
  */
 import type { Worker } from 'node:worker_threads';
-import { startTsWorker } from '../../util/ts-worker.ts';
+import { startTsWorker } from '../../util/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import { statementTimedOut } from '../runtime/index.ts';
 import type { ReadEmbeddings } from '../functions/index.ts';

@@ -22,7 +22,7 @@ import { runSearchStep, type IndexViewRef } from '../plan/index.ts';
 import type { SqlValue } from '../types.ts';
 import { originalsReader, vectorBlob } from '../../core/index.ts';
 import { ReceivedMemories } from './view-memories.ts';
-import { SharedMemoryCollector } from '../../util/shared-memory-gc.ts';
+import { SharedMemoryCollector } from '../../util/index.ts';
 
 const MAX_CACHED_STATEMENTS = 500;
 
