@@ -11,6 +11,7 @@
  */
 import type { ChatEngine, Source } from './retrieval.ts';
 import { terms } from './words.ts';
+import { quoteString } from '../sql/index.ts';
 
 /** At most this many sentences make the answer. */
 export const MAX_ANSWER_SENTENCES = 3;
@@ -105,7 +106,7 @@ export function extractiveText(extracts: readonly Extract[]): string {
  */
 export async function sentenceDistances(engine: ChatEngine, model: string, dims: number, question: string, sentences: readonly string[]): Promise<(number | null)[]> {
   if (sentences.length === 0) return [];
-  const m = `'${model.replace(/'/g, "''")}'`;
+  const m = quoteString(model);
   const q = `EMBEDDING(:chat_question, ${m}, ${dims})`;
   const columns = sentences.map((_, i) => `DISTANCE(${q}, EMBEDDING(:chat_s${i}, ${m}, ${dims}), 'COSINE')`);
   const params: Record<string, unknown> = { chat_question: question };

@@ -10,10 +10,8 @@
  * text — is then printed back in Quiver's dialect and spliced into the retrieval SQL, with its
  * parameters renamed to `:chat_where_N` so they can never collide with Quiver's own.
  */
-import type * as A from '../sql/dialect/ast.ts';
-import { printExpression } from '../sql/dialect/print.ts';
-import { positionOf } from '../sql/dialect/lexer.ts';
-import { parseExpression } from '../sql/dialect/parser.ts';
+import { parseExpression, positionOf, printExpression } from '../sql/index.ts';
+import type { A } from '../sql/index.ts';
 import { QuiverError, isQuiverError } from '../core/index.ts';
 import type { TableDescription } from '../sql/index.ts';
 import { kindOf } from './request.ts';

@@ -21,7 +21,7 @@
  * identifiers are printed by Quiver's emitter and literals quoted here, so no user text reaches
  * the SQL unparsed.
  */
-import { printIdent } from '../sql/dialect/print.ts';
+import { printIdent, quoteString } from '../sql/index.ts';
 import type { Engine, SqlValue } from '../sql/index.ts';
 import type { CompiledFilter } from './filter.ts';
 import { reciprocalRankFusion, type RankedList } from './fusion.ts';
@@ -63,12 +63,6 @@ export interface RetrievalParams {
   fusion: FusionSettings;
 }
 
-const METRIC_NAME = { cosine: 'COSINE', euclidean: 'EUCLIDEAN', dot: 'DOT' } as const;
-
-function quoteString(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
 /** An alias no column of the table has, so ORDER BY cannot mean a column instead. */
 function freeAlias(base: string, columns: readonly string[]): string {
   const taken = new Set(columns.map((c) => c.toLowerCase()));
@@ -87,7 +81,7 @@ export function retrievalSql(target: RetrievalTarget, filter: CompiledFilter | u
   if (target.vector) {
     const v = target.vector;
     const alias = freeAlias('_quiver_distance', allColumns);
-    const distance = `DISTANCE(${printIdent(v.column)}, EMBEDDING(:chat_question, ${quoteString(v.model)}, ${v.dims}), ${quoteString(METRIC_NAME[v.metric])})`;
+    const distance = `DISTANCE(${printIdent(v.column)}, EMBEDDING(:chat_question, ${quoteString(v.model)}, ${v.dims}), ${quoteString(v.metric.toUpperCase())})`;
     out.vector = `SELECT ${projection}, ${distance} AS ${alias} FROM ${table}${where ? ` WHERE ${where}` : ''} ORDER BY ${alias} LIMIT :chat_n`;
   }
   if (target.fulltextIndex) {

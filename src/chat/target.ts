@@ -7,10 +7,7 @@
  * rest is found from the generated column's source. Hybrid retrieval degrades to the side that
  * exists, with a note saying so; a side that was asked for by name and does not exist is a 400.
  */
-import type { Metric } from '../core/index.ts';
-import type * as A from '../sql/dialect/ast.ts';
-import { parseExpression } from '../sql/dialect/parser.ts';
-import { QuiverError } from '../core/index.ts';
+import { QuiverError, type Metric } from '../core/index.ts';
 import type { TableDescription } from '../sql/index.ts';
 import type { RetrievalMode } from './request.ts';
 
@@ -150,21 +147,12 @@ export function resolveTarget(table: TableDescription, request: TargetRequest): 
 
 /** The EMBEDDING(...) call generating `c`, if that is what generates it. */
 function embeddingColumn(table: TableDescription, c: TableDescription['columns'][number]): EmbeddingColumn | undefined {
-  if (c.vectorDims === null || c.generatedExpr === null) return undefined;
-  let expr: A.Expr;
-  try {
-    expr = parseExpression(c.generatedExpr);
-  } catch {
-    return undefined;
-  }
-  if (expr.kind !== 'function' || expr.name.toLowerCase() !== 'embedding' || expr.args.length < 2) return undefined;
-  const [text, model] = expr.args;
-  if (model.kind !== 'literal' || model.type !== 'string') return undefined;
+  if (c.vectorDims === null || c.embedding === null) return undefined;
   const index = table.vectorIndexes.find((v) => same(v.column, c.name));
   return {
     column: c.name,
-    source: text.kind === 'column' ? text.column : undefined,
-    model: model.value,
+    source: c.embedding.source,
+    model: c.embedding.model,
     // The column's own dims: EMBEDDING()'s third argument, or the model's dims it was checked against.
     dims: c.vectorDims,
     metric: index?.metric ?? DEFAULT_CHAT_METRIC,

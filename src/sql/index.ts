@@ -1,4 +1,9 @@
-/** @module sql — Quiver's SQL engine: the public door of src/sql. */
+/**
+ * @module sql
+ * Quiver's SQL engine: the public door of src/sql. Beside the engine, the dialect's functions a
+ * caller above SQL needs to take a user's expression apart and write SQL text safely (chat's
+ * filters and retrieval queries), and the AST types they work on.
+ */
 export { Engine } from './exec/index.ts';
 export type { TableDescription } from './exec/index.ts';
 export { backupDataDir, restoreDatabase, RestoreError } from './exec/index.ts';
@@ -9,3 +14,8 @@ export type { Role } from './check/index.ts';
 export { DEFAULT_LIMITS } from './runtime/index.ts';
 export type { Limits } from './runtime/index.ts';
 export { DEFAULT_READ_WORKERS, MAX_READ_WORKERS } from './workers/index.ts';
+export type * as A from './dialect/ast.ts';
+export { parseExpression } from './dialect/parser.ts';
+export { positionOf } from './dialect/lexer.ts';
+export { printExpression, printIdent } from './dialect/print.ts';
+export { quoteString } from './dialect/quote.ts';

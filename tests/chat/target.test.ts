@@ -4,10 +4,13 @@ import { retrievalSql } from '../../src/chat/retrieval.ts';
 import { resolveTarget } from '../../src/chat/target.ts';
 import { QuiverError } from '../../src/core/index.ts';
 import type { TableDescription } from '../../src/sql/index.ts';
+import { parseColumnEmbedding } from '../../src/sql/catalog/column-embedding.ts';
 
 type Column = TableDescription['columns'][number];
 const col = (name: string, declaredType: string, generatedExpr: string | null = null, vectorDims: number | null = null): Column => ({
   name, declaredType, vectorDims, generatedExpr, primaryKey: name === 'id',
+  // As the catalog reads it from the generated column's expression.
+  embedding: generatedExpr === null ? null : parseColumnEmbedding(generatedExpr),
 });
 
 function table(extra: Partial<TableDescription> = {}): TableDescription {

@@ -49,6 +49,8 @@ export interface TableDescription {
     vectorDims: number | null;
     /** A generated column's expression in Quiver's dialect (e.g. `EMBEDDING(doc, 'm', 100)`); null otherwise. */
     generatedExpr: string | null;
+    /** When that expression is an EMBEDDING() call: the column its text comes from (if a column) and the model. */
+    embedding: { source: string | undefined; model: string } | null;
     primaryKey: boolean;
   }[];
   vectorIndexes: { name: string; column: string; metric: 'cosine' | 'euclidean' | 'dot' }[];
@@ -192,6 +194,7 @@ export class Engine {
           declaredType: c.declaredType,
           vectorDims: c.vectorDims,
           generatedExpr: c.generatedExpr,
+          embedding: c.embedding && { source: c.embedding.source, model: c.embedding.model },
           primaryKey: c.primaryKey,
         })),
         vectorIndexes: t.vectorIndexes.map((v) => ({ name: v.name, column: v.column, metric: v.metric })),
