@@ -14,7 +14,7 @@ import type * as A from '../sql/dialect/ast.ts';
 import type { CatalogView } from '../sql/catalog/table-info.ts';
 import { emitExpression } from '../sql/lower/emit.ts';
 import { positionOf } from '../sql/dialect/lexer.ts';
-import { parseExpression } from '../sql/dialect/parser.ts';
+import { parseExpression } from '../sql/dialect/index.ts';
 import { QuiverError, isQuiverError } from '../core/index.ts';
 import type { TableDescription } from '../sql/index.ts';
 import { kindOf } from './request.ts';

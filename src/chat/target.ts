@@ -9,7 +9,7 @@
  */
 import type { Metric } from '../index/distance.ts';
 import type * as A from '../sql/dialect/ast.ts';
-import { parseExpression } from '../sql/dialect/parser.ts';
+import { parseExpression } from '../sql/dialect/index.ts';
 import { QuiverError } from '../core/index.ts';
 import type { TableDescription } from '../sql/index.ts';
 import type { RetrievalMode } from './request.ts';

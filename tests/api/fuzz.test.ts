@@ -29,7 +29,7 @@ import { Embeddings, LOCAL_MODEL_NAME } from '../../src/embed/index.ts';
 import type * as A from '../../src/sql/dialect/ast.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { DATABASE_FILE } from '../../src/sql/exec/engine.ts';
-import { MAX_EXPR_DEPTH, parseScript } from '../../src/sql/dialect/parser.ts';
+import { MAX_EXPR_DEPTH, parseScript } from '../../src/sql/dialect/index.ts';
 import { loadCorpus, mutate, structuralMutation, tokens, type Mutation } from '../sql/fuzz-corpus.ts';
 import { checkedApp, type RequestTarget } from './contract/checked.ts';
 

@@ -11,7 +11,7 @@ import { describe, expect, test } from 'vitest';
 import type * as A from '../../src/sql/dialect/ast.ts';
 import { emitStatement } from '../../src/sql/lower/emit.ts';
 import { QuiverError } from '../../src/core/index.ts';
-import { MAX_EXPR_DEPTH, MAX_TREE_DEPTH, parseExpression, parseScript } from '../../src/sql/dialect/parser.ts';
+import { MAX_EXPR_DEPTH, MAX_TREE_DEPTH, parseExpression, parseScript } from '../../src/sql/dialect/index.ts';
 import { loadCorpus, mutate, structuralMutation, tokens } from './fuzz-corpus.ts';
 
 const RUNS = Number(process.env.QUIVER_FUZZ_RUNS) || 0;

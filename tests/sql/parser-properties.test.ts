@@ -12,7 +12,7 @@ import type * as A from '../../src/sql/dialect/ast.ts';
 import { emitStatement } from '../../src/sql/lower/emit.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { QuiverError } from '../../src/core/index.ts';
-import { MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../src/sql/dialect/parser.ts';
+import { MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../src/sql/dialect/index.ts';
 import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 const NO_CATALOG = { table: () => undefined };

@@ -11,7 +11,7 @@ import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDeta
 import { emitExpression, emitStatement, printColumnDef, printIdent, printTableConstraint, vectorDimsOf } from '../lower/emit.ts';
 import type { EmbeddingSource } from '../functions/embedding-calls.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
-import { parseStatement } from '../dialect/parser.ts';
+import { parseStatement } from '../dialect/index.ts';
 import { dropFulltext, installFulltext } from '../index-sync/fulltext.ts';
 import { dropCaptureTriggers, installCaptureTriggers } from '../index-sync/index-registry.ts';
 

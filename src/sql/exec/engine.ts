@@ -27,7 +27,7 @@ import { EmbeddingCalls, type EmbeddingRound, type EmbeddingSource } from '../fu
 import { Mutex } from './mutex.ts';
 import { bindRowIds, ParamCursor } from './params.ts';
 import { checkRole } from '../check/roles.ts';
-import { parseScript } from '../dialect/parser.ts';
+import { parseScript } from '../dialect/index.ts';
 import { Planner, type PlannerOptions, type VectorPlan } from '../plan/planner.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from '../types.ts';

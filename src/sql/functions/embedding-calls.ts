@@ -20,7 +20,7 @@
 import type Database from 'better-sqlite3';
 import type * as A from '../dialect/ast.ts';
 import { QuiverError, vectorBlob } from '../../core/index.ts';
-import { parseExpression } from '../dialect/parser.ts';
+import { parseExpression } from '../dialect/index.ts';
 import type { Params } from '../types.ts';
 
 /** What EMBEDDING() needs from the embedding layer (src/embed). */

@@ -14,7 +14,7 @@ import type { CatalogView, TableInfo } from '../catalog/table-info.ts';
 import { QuiverError, MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from '../../core/index.ts';
 import { ftsTable } from '../index-sync/fulltext.ts';
 import { DEADLINE_FUNCTION } from '../exec/limits.ts';
-import { isBareTypeWord } from '../dialect/parser.ts';
+import { isBareTypeWord } from '../dialect/index.ts';
 
 export type EmitTarget = 'sqlite' | 'quiver';
 
