@@ -11,9 +11,8 @@
  * parameters renamed to `:chat_where_N` so they can never collide with Quiver's own.
  */
 import { parseExpression, positionOf, printExpression } from '../sql/index.ts';
-import type { A } from '../sql/index.ts';
+import type { A, TableDescription } from '../sql/index.ts';
 import { QuiverError, isQuiverError } from '../core/index.ts';
-import type { TableDescription } from '../sql/index.ts';
 import { kindOf } from './request.ts';
 
 /** Scalar functions a filter may call: deterministic, reading nothing but their arguments. */

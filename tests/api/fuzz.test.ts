@@ -26,10 +26,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp, loadConfig } from '../../src/api/index.ts';
 import { ChatModels } from '../../src/chat/index.ts';
 import { Embeddings, LOCAL_MODEL_NAME } from '../../src/embed/index.ts';
-import type * as A from '../../src/sql/dialect/ast.ts';
+import type { A } from '../../src/sql/dialect/index.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { DATABASE_FILE } from '../../src/sql/exec/engine.ts';
-import { MAX_EXPR_DEPTH, parseScript } from '../../src/sql/dialect/parser.ts';
+import { MAX_EXPR_DEPTH, parseScript } from '../../src/sql/dialect/index.ts';
 import { loadCorpus, mutate, structuralMutation, tokens, type Mutation } from '../sql/fuzz-corpus.ts';
 import { checkedApp, type RequestTarget } from './contract/checked.ts';
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FILTER_FUNCTIONS, compileFilter } from '../../src/chat/filter.ts';
-import { parseExpression } from '../../src/sql/dialect/parser.ts';
+import { parseExpression } from '../../src/sql/dialect/index.ts';
 import { QuiverError } from '../../src/core/index.ts';
 import type { TableDescription } from '../../src/sql/index.ts';
 import { HTTP_STATUS } from '../../src/api/problem.ts';

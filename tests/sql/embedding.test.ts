@@ -13,7 +13,7 @@ import { Embeddings } from '../../src/embed/index.ts';
 import { EmbeddingRound, predictTexts } from '../../src/sql/functions/embedding-calls.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { QuiverError } from '../../src/core/index.ts';
-import { parseScript } from '../../src/sql/dialect/parser.ts';
+import { parseScript } from '../../src/sql/dialect/index.ts';
 import type { Params } from '../../src/sql/types.ts';
 import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
 import { parseColumnEmbedding } from '../../src/sql/catalog/column-embedding.ts';

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import fc from 'fast-check';
-import { parseScript } from '../../src/sql/dialect/parser.ts';
+import { parseScript } from '../../src/sql/dialect/index.ts';
 import { parseScript as parseSlt } from '../slt/format.ts';
 
 /** Every statement of the SLT scripts and the seeds, then `extra`, without repeats. */

@@ -8,11 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type * as A from '../../src/sql/dialect/ast.ts';
-import { printStatement } from '../../src/sql/dialect/print.ts';
+import type { A } from '../../src/sql/dialect/index.ts';
+import { printStatement, MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../src/sql/dialect/index.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { QuiverError } from '../../src/core/index.ts';
-import { MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../src/sql/dialect/parser.ts';
 import { HTTP_STATUS } from '../../src/api/problem.ts';
 
 

@@ -17,7 +17,7 @@ import { lowerStatement } from '../../src/sql/lower/to-sqlite.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { QuiverError } from '../../src/core/index.ts';
 import { DEADLINE_FUNCTION } from '../../src/sql/runtime/limits.ts';
-import { parseStatement } from '../../src/sql/dialect/parser.ts';
+import { parseStatement } from '../../src/sql/dialect/index.ts';
 import { ReadPool } from '../../src/sql/workers/read-pool.ts';
 import { HTTP_STATUS } from '../../src/api/problem.ts';
 

@@ -24,7 +24,7 @@ import {
   parseQuantization,
   type Quantization,
 } from '../../index/index.ts';
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './table-info.ts';
 import * as schema from './catalog-tables.ts';
 import { parseColumnEmbedding, type ColumnEmbedding } from './column-embedding.ts';

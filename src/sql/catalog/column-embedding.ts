@@ -5,7 +5,7 @@
  * it loads, and everything that needs it (predicting the texts an INSERT embeds, /v1/chat
  * finding the question's model) reads it from there.
  */
-import { parseExpression } from '../dialect/parser.ts';
+import { parseExpression } from '../dialect/index.ts';
 
 /** A generated column's EMBEDDING() call. */
 export interface ColumnEmbedding {

@@ -6,16 +6,14 @@
  * which SQLite lacks, rebuilds the table and converts every row, or fails changing nothing.
  */
 import type Database from 'better-sqlite3';
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDetail } from './catalog.ts';
-import { printColumnDef, printExpression, printIdent, printTableConstraint } from '../dialect/print.ts';
+import { printColumnDef, printExpression, printIdent, printTableConstraint, parseStatement, quoteIdent, quoteString } from '../dialect/index.ts';
 import { lowerStatement } from '../lower/index.ts';
 import { vectorDimsOf } from '../check/index.ts';
 import type { EmbeddingSource } from '../../core/index.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
-import { parseStatement } from '../dialect/parser.ts';
 import { dropFulltext, installFulltext, dropCaptureTriggers, installCaptureTriggers } from '../index-sync/index.ts';
-import { quoteIdent, quoteString } from '../dialect/quote.ts';
 
 
 function lower(s: string): string {

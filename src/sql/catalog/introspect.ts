@@ -5,13 +5,12 @@
  * DESCRIBE / SHOW COLUMNS and SHOW INDEX.
  */
 import type Database from 'better-sqlite3';
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import type { Catalog, TableDetail } from './catalog.ts';
-import { printIdent } from '../dialect/print.ts';
+import { printIdent, quoteString } from '../dialect/index.ts';
 import { INTERNAL_PREFIX } from '../check/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import type { StatementResult, SqlValue } from '../types.ts';
-import { quoteString } from '../dialect/quote.ts';
 
 function result(columns: string[], rows: SqlValue[][]): StatementResult {
   return { columns, rows, changes: 0, lastInsertId: null };

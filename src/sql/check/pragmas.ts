@@ -3,7 +3,7 @@
  * Which PRAGMAs user SQL may run: reads of the schema and of harmless settings. Everything
  * else (writing settings, files, safety switches) belongs to Quiver and is refused.
  */
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import { QuiverError } from '../../core/index.ts';
 
 /** PRAGMAs a user may read. */

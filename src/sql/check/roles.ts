@@ -8,7 +8,7 @@
  *   (OPTIMIZE, REINDEX, ANALYZE, VACUUM).
  * EXPLAIN needs only `read` whatever it explains: it plans the statement and never runs it.
  */
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import { QuiverError } from '../../core/index.ts';
 
 export const ROLES = ['read', 'write', 'admin'] as const;

@@ -3,7 +3,7 @@
  * The rule for a VECTOR(n) column's declared dimensions: one integer argument within the
  * codec's bounds.
  */
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import { QuiverError, MAX_VECTOR_DIMS, MIN_VECTOR_DIMS } from '../../core/index.ts';
 
 /** The declared dimension count of a VECTOR(n) column; null for any other column. */

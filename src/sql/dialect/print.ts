@@ -10,7 +10,7 @@
  * the shape of every statement is written once, here.
  */
 import type * as A from './ast.ts';
-import { isBareTypeWord } from './parser.ts';
+import { isBareTypeWord } from './keywords.ts';
 import { identifier, quoteIdent, quoteString, type QuoteStyle } from './quote.ts';
 
 // Precedence levels, loosest first (SQLite's operator table).

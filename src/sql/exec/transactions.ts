@@ -7,8 +7,8 @@
  * This module says which statements need a transaction and refuses, before anything runs, an
  * order of transaction statements that cannot succeed; the executor (engine.ts) applies them.
  */
-import type * as A from '../dialect/ast.ts';
-import { positionOf } from '../dialect/lexer.ts';
+import type { A } from '../dialect/index.ts';
+import { positionOf } from '../dialect/index.ts';
 import { QuiverError } from '../../core/index.ts';
 
 /** Statement kinds that write: they always run inside a transaction. */

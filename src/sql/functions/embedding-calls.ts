@@ -18,7 +18,7 @@
  * Runs on the thread that owns the database connection.
  */
 import type Database from 'better-sqlite3';
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import { QuiverError, vectorBlob } from '../../core/index.ts';
 import type { ColumnEmbedding } from '../catalog/index.ts';
 import type { Params } from '../types.ts';

@@ -9,7 +9,7 @@
  * what every index has saved.
  */
 import type Database from 'better-sqlite3';
-import { quoteIdent, quoteString } from '../dialect/quote.ts';
+import { quoteIdent, quoteString } from '../dialect/index.ts';
 import type { VectorIndexInfo } from '../catalog/index.ts';
 
 /** One log entry: `op` 1 puts the row's current vector in the index, 0 takes the row out. */

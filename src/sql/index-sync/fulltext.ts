@@ -8,7 +8,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { FulltextIndexInfo } from '../catalog/index.ts';
-import { quoteIdent } from '../dialect/quote.ts';
+import { quoteIdent } from '../dialect/index.ts';
 
 export const FTS_TABLE_PREFIX = '__quiver_fts_';
 

@@ -20,7 +20,7 @@ import { MANIFEST_FILE, VectorIndex, type VectorIndexOptions, type VectorIndexSt
 import type { Catalog, VectorIndexInfo } from '../catalog/index.ts';
 import type { IndexViewRef } from '../plan/index.ts';
 import { originalsReader, viewVector } from '../../core/index.ts';
-import { quoteIdent } from '../dialect/quote.ts';
+import { quoteIdent } from '../dialect/index.ts';
 import { ChangeLog } from './change-log.ts';
 
 /** How often saved state is brought up to date when segments changed or the log grew. */

@@ -3,7 +3,7 @@
  * Small facts about expressions that the rewrites to SQLite decide by: the conjuncts of a
  * condition, and whether an expression looks across rows.
  */
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 
 /** Names compare case-insensitively, as SQLite's do. */
 export function lower(s: string): string {

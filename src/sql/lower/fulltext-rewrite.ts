@@ -9,8 +9,8 @@
  *   cannot change the result, the join takes the SELECT's ORDER BY score LIMIT n on itself.
  * Runs inside one statement's lowering (to-sqlite.ts), which it reads names and scopes from.
  */
-import type * as A from '../dialect/ast.ts';
-import { P_AND } from '../dialect/print.ts';
+import type { A } from '../dialect/index.ts';
+import { P_AND } from '../dialect/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import { ftsTable } from '../index-sync/index.ts';
 import { conjunctsOf, lower, looksAcrossRows } from './expr-facts.ts';

@@ -14,9 +14,8 @@
  *   SELECTs that could run away call the statement's deadline function;
  * - the checks of ../check/user-objects.ts on every table name and function call.
  */
-import type * as A from '../dialect/ast.ts';
-import { Printer, P_CONCAT } from '../dialect/print.ts';
-import { quoteIdent, type QuoteStyle } from '../dialect/quote.ts';
+import type { A } from '../dialect/index.ts';
+import { Printer, P_CONCAT, quoteIdent, type QuoteStyle } from '../dialect/index.ts';
 import type { CatalogView, TableInfo } from '../catalog/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import { checkFunctionAllowed, checkUserTableName, INTERNAL_PREFIX, vectorDimsOf } from '../check/index.ts';

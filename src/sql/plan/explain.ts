@@ -5,7 +5,7 @@
  * search runs, so the line can give the candidates it produced; the statement itself does not.
  */
 import type Database from 'better-sqlite3';
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import type { SqlValue, StatementResult } from '../types.ts';
 import type { VectorPlan } from './planner.ts';

@@ -5,7 +5,7 @@
  * planner's row-id restrictions, and bind the candidate row ids. The writer's SELECTs, the read
  * path and EXPLAIN all call {@link restrictToCandidates}, so they can never disagree on a plan.
  */
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import type { CatalogView } from '../catalog/index.ts';
 import { bindRowIds } from '../runtime/index.ts';
 import { lowerStatement, type LoweredStatement } from '../lower/index.ts';

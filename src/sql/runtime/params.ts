@@ -5,7 +5,7 @@
  * come from one object shared by all. A JSON array of numbers is a vector, bound as its
  * float32 BLOB; `{"$base64": "..."}` is a blob. Errors name the parameter, never its value.
  */
-import type * as A from '../dialect/ast.ts';
+import type { A } from '../dialect/index.ts';
 import type { LoweredStatement } from '../lower/index.ts';
 import { QuiverError, checkDims, encodeVector } from '../../core/index.ts';
 import type { Params } from '../types.ts';
