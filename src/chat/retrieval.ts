@@ -10,16 +10,16 @@
  * FROM docs WHERE (<filter>) AND MATCH (doc) AGAINST (:chat_words) ORDER BY _quiver_score DESC, rowid LIMIT :chat_n
  * ```
  *
- * The full-text statement is written so the emitter can hand its ORDER BY and LIMIT to FTS5
- * (emit.ts, fulltextTopN): with no filter, only the top `candidates` (row id, BM25) pairs are
- * kept before the table is read. Keep its shape — WHERE nothing but the filter and the MATCH,
+ * The full-text statement is written so the translation to SQLite can hand its ORDER BY and
+ * LIMIT to FTS5 (src/sql/lower/fulltext-rewrite.ts, fulltextTopN): with no filter, only the top
+ * `candidates` (row id, BM25) pairs are kept before the table is read. Keep its shape — WHERE nothing but the filter and the MATCH,
  * ORDER BY the score then rowid — or the text side scores, joins and sorts every match again.
  *
  * Both statements go in one request, so they read one snapshot. Each side fetches
  * `candidates` rows (more than k, so fusion has something to reorder), then reciprocal rank
  * fusion keeps the best k. The filter arrives already checked and re-printed (filter.ts);
- * identifiers are printed by Quiver's emitter and literals quoted here, so no user text reaches
- * the SQL unparsed.
+ * identifiers are printed and literals quoted by the dialect's functions (the sql door), so no
+ * user text reaches the SQL unparsed.
  */
 import { printIdent, quoteString } from '../sql/index.ts';
 import type { Engine, SqlValue } from '../sql/index.ts';

@@ -1,5 +1,5 @@
 /**
- * @module vector-codec
+ * @module core/vector-codec
  * How a vector looks on disk, in SQL text and in JSON. On disk (and in SQLite) a vector is a
  * BLOB of float32 little-endian values (DESIGN decision 1); in text it is `[0.1, 0.2]`; in JSON
  * it is an array of the shortest decimals that round-trip to the same float32 values.

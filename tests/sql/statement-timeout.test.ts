@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import Database from 'better-sqlite3';
-import type { CatalogView, TableInfo } from '../../src/sql/catalog/table-info.ts';
+import type { CatalogLookup, TableInfo } from '../../src/sql/catalog/table-info.ts';
 import { lowerStatement } from '../../src/sql/lower/to-sqlite.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { QuiverError } from '../../src/core/index.ts';
@@ -134,7 +134,7 @@ describe('the statement timeout on reads', () => {
 
   test('reads check the deadline where work can multiply, never in a scan of one table', () => {
     const table = (name: string): TableInfo => ({ name, columns: [], vectorIndexes: [], fulltextIndexes: [], withoutRowid: false });
-    const catalog: CatalogView = { table: (name) => (['t', 'u'].includes(name.toLowerCase()) ? table(name) : undefined) };
+    const catalog: CatalogLookup = { table: (name) => (['t', 'u'].includes(name.toLowerCase()) ? table(name) : undefined) };
     const checks = (sql: string) => lowerStatement(parseStatement(sql), catalog, sql).sql.split(DEADLINE_FUNCTION).length - 1;
     expect(checks('SELECT count(*) FROM t WHERE x > 1')).toBe(0);
     expect(checks('SELECT 1')).toBe(0);

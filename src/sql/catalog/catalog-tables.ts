@@ -1,5 +1,5 @@
 /**
- * @module catalog-schema
+ * @module catalog/catalog-tables
  * Quiver's own catalog tables, as drizzle definitions. drizzle-kit turns changes here into the
  * SQL migrations in `migrations/`, which run when a database opens. These tables live in the
  * user's database file (so DDL and catalog change in one transaction) under the reserved

@@ -1,5 +1,5 @@
 /**
- * @module catalog
+ * @module catalog/catalog
  * Quiver's catalog: what SQLite does not remember about the user's tables — declared types
  * (VECTOR(1024), VARCHAR(10)), vector dimensions, generated-column sources, comments and vector
  * index definitions. It lives in `__quiver_*` tables of the same database, written in the same
@@ -25,7 +25,7 @@ import {
   type Quantization,
 } from '../../index/index.ts';
 import type { A } from '../dialect/index.ts';
-import type { CatalogView, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './table-info.ts';
+import type { CatalogLookup, ColumnInfo, FulltextIndexInfo, TableInfo, VectorIndexInfo } from './table-info.ts';
 import * as schema from './catalog-tables.ts';
 import { parseColumnEmbedding, type ColumnEmbedding } from './column-embedding.ts';
 
@@ -34,7 +34,7 @@ const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url))
 /** AliSQL's and MariaDB's default when `distance=` is not written. */
 export const DEFAULT_METRIC: Metric = 'euclidean';
 
-/** Everything the catalog knows about one table, beyond the CatalogView. */
+/** Everything the catalog knows about one table, beyond the CatalogLookup. */
 export interface TableDetail extends TableInfo {
   comment: string | null;
   options: { name: string; value: string }[];
@@ -70,7 +70,7 @@ function key(name: string): string {
   return name.toLowerCase();
 }
 
-export class Catalog implements CatalogView {
+export class Catalog implements CatalogLookup {
   private readonly orm: BetterSQLite3Database<typeof schema>;
   private cache: Map<string, TableDetail> | null = null;
   /** Bumped on every change, so compiled statements know when to re-emit. */

@@ -1,5 +1,5 @@
 /**
- * @module ddl
+ * @module catalog/ddl
  * Statements that change the schema and therefore the catalog too: CREATE TABLE, ALTER TABLE,
  * DROP TABLE / INDEX, CREATE VECTOR INDEX, TRUNCATE. Each runs SQLite's DDL and the catalog
  * update in the caller's transaction, so either both happen or neither does. MODIFY COLUMN,

@@ -1,5 +1,5 @@
 /**
- * @module introspect
+ * @module catalog/introspect
  * MySQL's introspection statements, answered from Quiver's catalog so users see the types they
  * declared (`VECTOR(2)`, `VARCHAR(10)`) rather than SQLite's: SHOW TABLES, SHOW CREATE TABLE,
  * DESCRIBE / SHOW COLUMNS and SHOW INDEX.

@@ -1,6 +1,6 @@
 /**
- * @module catalog-view
- * The read-only shape of Quiver's catalog that the emitter and planner consult: per table, the
+ * @module catalog/table-info
+ * The read-only shape of Quiver's catalog that the lowering and planner consult: per table, the
  * columns as the user declared them and the vector indexes on them. Names compare
  * case-insensitively, as SQLite's do.
  */
@@ -43,7 +43,7 @@ export interface TableInfo {
   withoutRowid: boolean;
 }
 
-export interface CatalogView {
+export interface CatalogLookup {
   /** The user's table called `name`, or undefined (views and unknown names). */
   table(name: string): TableInfo | undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * @module roles
+ * @module check/roles
  * What each statement needs of an API key's role. Roles nest: `read` ⊂ `write` ⊂ `admin`.
  * - read: SELECT, EXPLAIN, SHOW, readable PRAGMAs, SET (a setting of the request only), and the
  *   transaction statements that wrap them;

@@ -1,5 +1,5 @@
 /**
- * @module backup
+ * @module exec/backup
  * Online backup and restore of a Quiver database. A backup is one SQLite file made with SQLite's
  * backup API (better-sqlite3's `db.backup`) from the connection that writes: it copies a batch of
  * pages per turn of the event loop, so requests go on between batches, and SQLite keeps the copy

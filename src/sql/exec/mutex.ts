@@ -1,5 +1,5 @@
 /**
- * @module mutex
+ * @module exec/mutex
  * A FIFO async mutex. The engine holds it while a request uses the database connection, so
  * requests never interleave inside one another's transaction when one of them awaits (an
  * embedding provider, an index build). Whoever awaits the network without an open transaction

@@ -1,5 +1,5 @@
 /**
- * @module sqlite-errors
+ * @module exec/sqlite-errors
  * Turns SQLite's errors into QuiverErrors when they are the user's doing (unknown table,
  * constraint failed, bad SQL that SQLite rejects) and leaves them alone when they are not
  * (I/O errors, corruption, a full disk), so those become a logged 500.

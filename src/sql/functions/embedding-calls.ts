@@ -1,5 +1,5 @@
 /**
- * @module embedding-calls
+ * @module functions/embedding-calls
  * The SQL function EMBEDDING(text, model [, dims]) and the bookkeeping that keeps it from ever
  * waiting on the network inside SQLite (DESIGN decision 6).
  *
@@ -266,7 +266,7 @@ function addGeneratedTexts(
 interface StatementShape {
   /** EMBEDDING() calls that run whenever the statement does (see predictTexts). */
   calls: A.FunctionExpr[];
-  /** Positional parameters it consumes: its highest `?` number, as the emitter counts them. */
+  /** Positional parameters it consumes: its highest `?` number, as the lowering counts them. */
   positionalParams: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * @module vector-functions
+ * @module functions/vector-functions
  * The vector functions SQLite runs on Quiver's behalf, registered on each connection: AliSQL's
  * VEC_* family, MySQL's names for the same things (TO_VECTOR, VECTOR_DIM, ...), PolarDB's
  * DISTANCE(a, b, metric), and the `__quiver_` helpers the DDL layer writes into CHECK

@@ -1,5 +1,5 @@
 /**
- * @module fulltext
+ * @module index-sync/fulltext
  * MySQL's FULLTEXT indexes on SQLite's FTS5. An index `ft` on t(doc) is an FTS5 table
  * `__quiver_fts_ft` holding its own copy of the indexed text under t's row ids, kept in step by
  * triggers in the same transaction as every change to t. `MATCH (doc) AGAINST ('words')` is
@@ -51,7 +51,10 @@ export function naturalLanguageQuery(text: string): string {
   return words.map((w) => `"${w}"`).join(' OR ');
 }
 
-/** Registers __quiver_fts_query(text), which the emitter wraps around AGAINST's argument. */
+/**
+ * Registers __quiver_fts_query(text), which the translation to SQLite (lower/fulltext-rewrite.ts)
+ * wraps around AGAINST's argument.
+ */
 export function registerFulltextFunctions(db: Database.Database): void {
   db.function('__quiver_fts_query', { deterministic: true }, (text: unknown) => naturalLanguageQuery(text === null ? '' : String(text)));
 }

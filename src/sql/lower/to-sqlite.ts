@@ -10,13 +10,13 @@
  *   written to VECTOR columns are converted and checked, vector ORDER BYs put rows without a
  *   vector last and break ties by row id, MATCH ... AGAINST runs on FTS5 (fulltext-rewrite.ts);
  * - for the executor: positional parameters become numbered names, the planner's candidate
- *   row ids restrict a SELECT core (bound later as JSON, exec/params.ts `bindRowIds`), and
+ *   row ids restrict a SELECT core (bound later as JSON, runtime/params.ts `bindRowIds`), and
  *   SELECTs that could run away call the statement's deadline function;
  * - the checks of ../check/user-objects.ts on every table name and function call.
  */
 import type { A } from '../dialect/index.ts';
 import { Printer, P_CONCAT, quoteIdent, type QuoteStyle } from '../dialect/index.ts';
-import type { CatalogView, TableInfo } from '../catalog/index.ts';
+import type { CatalogLookup, TableInfo } from '../catalog/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import { checkFunctionAllowed, checkUserTableName, INTERNAL_PREFIX, vectorDimsOf } from '../check/index.ts';
 import { isDistanceFunction, metricFunction } from '../functions/index.ts';
@@ -38,7 +38,7 @@ export interface LoweredStatement {
   /**
    * The parameter (a name, without its prefix) that carries each restricted SELECT core's
    * candidate row ids as a JSON array: the SQL stays the same from query to query, so it is
-   * prepared once. Bind with `bindRowIds` (exec/params.ts).
+   * prepared once. Bind with `bindRowIds` (runtime/params.ts).
    */
   rowIdParams: Map<A.SelectCore, string>;
 }
@@ -56,7 +56,7 @@ const VECTOR_FUNCTIONS = new Set(['vec_fromtext', 'to_vector', 'string_to_vector
 const INDEX_METRIC_FUNCTIONS = new Set(['vec_distance', 'vector_distance']);
 
 /**
- * The statement timeout where SQLite cannot be interrupted (exec/limits.ts DEADLINE_FUNCTION):
+ * The statement timeout where SQLite cannot be interrupted (runtime/limits.ts DEADLINE_FUNCTION):
  * SELECTs call the function as they step. SQLite evaluates a term that reads no column once
  * per row of the outermost loop it can, so a runaway join or recursive CTE is stopped within
  * one outer row's work. A call costs several times a plain scan's own cost per row
@@ -81,7 +81,7 @@ const DEADLINE_CHECKS: Partial<Record<A.Statement['kind'], DeadlineChecks>> = { 
  */
 export function lowerStatement(
   statement: A.Statement,
-  catalog: CatalogView,
+  catalog: CatalogLookup,
   source: string,
   restrictions?: ReadonlyMap<A.SelectCore, unknown>,
 ): LoweredStatement {
@@ -98,7 +98,7 @@ export function lowerStatement(
 }
 
 /** `expr` for SQLite; `scope` is the table its column references name, if any. */
-export function lowerExpression(expr: A.Expr, catalog: CatalogView, source: string, scope?: { table: string; alias: string }): string {
+export function lowerExpression(expr: A.Expr, catalog: CatalogLookup, source: string, scope?: { table: string; alias: string }): string {
   return new SqliteLowering(catalog, source).standalone(expr, scope);
 }
 
@@ -118,7 +118,7 @@ class SqliteLowering extends Printer implements LoweringScope {
   private readonly cteNames = new Set<string>();
 
   constructor(
-    private readonly catalog: CatalogView,
+    private readonly catalog: CatalogLookup,
     private readonly source: string,
     private readonly restrictions?: ReadonlyMap<A.SelectCore, unknown>,
     /** Which SELECT cores get DEADLINE_CHECK (see DeadlineChecks). */
@@ -260,9 +260,14 @@ class SqliteLowering extends Printer implements LoweringScope {
   // SELECT
 
   override select(s: A.SelectStatement): string {
+    return this.nested(() => super.select(s));
+  }
+
+  /** Prints a SELECT or RETURNING one level down: only the outermost one's vector results are marked. */
+  private nested(print: () => string): string {
     this.selectDepth++;
     try {
-      return super.select(s);
+      return print();
     } finally {
       this.selectDepth--;
     }
@@ -373,12 +378,7 @@ class SqliteLowering extends Printer implements LoweringScope {
   // Writes
 
   protected override returning(cols: A.ResultColumn[] | undefined): string {
-    this.selectDepth++;
-    try {
-      return super.returning(cols);
-    } finally {
-      this.selectDepth--;
-    }
+    return this.nested(() => super.returning(cols));
   }
 
   protected override insertVerb(s: A.InsertStatement): string {

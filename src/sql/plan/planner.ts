@@ -1,5 +1,5 @@
 /**
- * @module planner
+ * @module plan/planner
  * Plans vector queries (DESIGN decision 5). A SELECT of the shape
  * `SELECT ... FROM t [WHERE w] ORDER BY <distance>(t.col, q) [ASC] LIMIT k [OFFSET o]`, where
  * t.col has a vector index of the same metric and q is a constant, is answered by one of:

@@ -1,5 +1,5 @@
 /**
- * @module search-step
+ * @module plan/search-step
  * The index search of one planned vector query, run where its SELECT runs: on the engine's
  * thread against the live index, or on a read worker against a view of the index taken with the
  * worker's snapshot (read-pool.ts). The planner (planner.ts) only decides the path; this module

@@ -6,7 +6,7 @@
  * path and EXPLAIN all call {@link restrictToCandidates}, so they can never disagree on a plan.
  */
 import type { A } from '../dialect/index.ts';
-import type { CatalogView } from '../catalog/index.ts';
+import type { CatalogLookup } from '../catalog/index.ts';
 import { bindRowIds } from '../runtime/index.ts';
 import { lowerStatement, type LoweredStatement } from '../lower/index.ts';
 import type { Planner, VectorPlan } from './planner.ts';
@@ -37,7 +37,7 @@ export interface RestrictOptions {
  */
 export function restrictToCandidates(
   planner: Planner,
-  catalog: CatalogView,
+  catalog: CatalogLookup,
   statement: A.Statement,
   source: string,
   plain: LoweredStatement,

@@ -1,5 +1,5 @@
 /**
- * @module params
+ * @module runtime/params
  * Binds a request's parameters to the statements that use them. Positional `?` parameters are
  * consumed in order across the request's statements; named ones (`:name`, `@name`, `$name`)
  * come from one object shared by all. A JSON array of numbers is a vector, bound as its

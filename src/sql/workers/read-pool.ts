@@ -1,5 +1,5 @@
 /**
- * @module read-pool
+ * @module workers/read-pool
  * Read workers: threads with their own read-only connections to the WAL database, so reads run
  * in parallel with each other and with the writer, and a slow one never blocks Node's event
  * loop (DESIGN decision 8). The engine parses, checks and plans a read on its own thread (the

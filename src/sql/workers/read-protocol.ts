@@ -1,5 +1,5 @@
 /**
- * @module read-protocol
+ * @module workers/read-protocol
  * The messages between the engine and its read workers (read-pool.ts, read-worker.ts), and how
  * an error crosses the thread boundary: structured clone keeps only an Error's message, so the
  * worker sends what the engine needs to rebuild the same QuiverError or SqliteError.

@@ -1,5 +1,5 @@
 /**
- * @module read-worker
+ * @module workers/read-worker
  * A read worker thread (see read-pool.ts): its own read-only connection to the WAL database,
  * with Quiver's SQL functions, running the SELECTs the engine has already parsed, checked and
  * planned. All statements of one request run in one read transaction, so they see one snapshot,

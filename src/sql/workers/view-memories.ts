@@ -1,5 +1,5 @@
 /**
- * @module view-memories
+ * @module workers/view-memories
  * Index views cross to a read worker with every shared WebAssembly memory the worker already
  * holds left out. Each memory a worker receives becomes a new wrapper object in its heap, made
  * straight in the old generation, so posting every segment's memory with every read grew the
