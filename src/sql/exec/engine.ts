@@ -27,7 +27,7 @@ import { Planner, type PlannerOptions, restrictToCandidates, type RestrictOption
 import { translateSqliteError } from './sqlite-errors.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from '../types.ts';
 import { registerFulltextFunctions, IndexRegistry, type IndexRegistryOptions } from '../index-sync/index.ts';
-import { NEEDS_WRITER, ReadFailure, ReadPool } from '../workers/index.ts';
+import { ReadFailure, ReadPool, type WriterFallback } from '../workers/index.ts';
 import type { ReadSearch, ReadStatement } from '../workers/index.ts';
 import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
 import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows, type ResultShape } from './results.ts';
@@ -252,7 +252,7 @@ export class Engine {
   async execute(sql: string, params?: Params, options: ExecuteOptions = {}): Promise<ExecuteResult> {
     if (this.pool && this.compile(sql).statements.every((s) => s.kind === 'select')) {
       const read = await this.read(sql, params, options);
-      if (read) return read;
+      if (typeof read !== 'string') return read;
     }
     if (this.queuedWrites >= this.limits.maxQueuedWrites) {
       throw new QuiverError(
@@ -296,10 +296,9 @@ export class Engine {
    * included, over views of the indexes taken with the worker's snapshot — in parallel with
    * other reads and the writer, under the statement timeout. The texts its EMBEDDING() calls
    * write are embedded first, before the worker and the lock are taken, and travel with it.
-   * Undefined when the request needs the writer's connection after all: EMBEDDING() of a text
-   * only its rows hold (or inside a view), or a TEMP table.
+   * Answers why instead when the request needs the writer's connection after all.
    */
-  private async read(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult | undefined> {
+  private async read(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult | WriterFallback> {
     const script = this.compile(sql);
     const statements: ReadStatement[] = [];
     const shapes: ResultShape[] = [];
@@ -322,7 +321,7 @@ export class Engine {
         for (; i < script.statements.length; i++) {
           const s = script.statements[i];
           let lowered = this.lowered(script, i, sql);
-          if (!round && CALLS_EMBEDDING.test(lowered.sql)) return undefined;
+          if (!round && CALLS_EMBEDDING.test(lowered.sql)) return 'embedding-not-at-hand';
           let args = cursor.take(lowered);
           let searches: ReadSearch[] | undefined;
           if (script.vectorQueries?.[i]) {
@@ -338,10 +337,10 @@ export class Engine {
           statements.push({ sql: lowered.sql, args, searches });
         }
         cursor.finish();
-        if (round?.hasMisses) return undefined;
+        if (round?.hasMisses) return 'embedding-not-at-hand';
       } catch (e) {
         // A placeholder may be what failed; the writer's run will tell.
-        if (round?.hasMisses) return undefined;
+        if (round?.hasMisses) return 'embedding-not-at-hand';
         throw this.userError(e instanceof ReadFailure ? e.error : e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
       } finally {
         this.embeddingCalls.current = null;
@@ -350,13 +349,13 @@ export class Engine {
       const { maxRows, maxResultBytes } = this.limits;
       const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
       const embeddings = round?.exportVectors();
-      const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, embeddings }).catch((e: unknown): typeof NEEDS_WRITER => {
+      const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, embeddings }).catch((e: unknown): WriterFallback => {
         if (!(e instanceof ReadFailure)) throw e;
         // The writer's connection prepared it, so the table is one only that connection has: TEMP.
-        if (/^no such table/.test(e.error.message)) return NEEDS_WRITER;
+        if (/^no such table/.test(e.error.message)) return 'temp-table';
         throw this.userError(e.error, script.statements[e.index], e.index, sql);
       });
-      if (rows === NEEDS_WRITER) return undefined;
+      if (typeof rows === 'string') return rows;
       return { results: rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };
     } finally {
       lease.release();

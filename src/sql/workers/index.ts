@@ -1,3 +1,3 @@
 /** @module workers — the door of src/sql/workers/. */
-export { DEFAULT_READ_WORKERS, MAX_READ_WORKERS, NEEDS_WRITER, ReadFailure, ReadPool } from './read-pool.ts';
-export type { ReadSearch, ReadStatement } from './read-protocol.ts';
+export { DEFAULT_READ_WORKERS, MAX_READ_WORKERS, ReadFailure, ReadPool } from './read-pool.ts';
+export type { ReadSearch, ReadStatement, WriterFallback } from './read-protocol.ts';

@@ -29,15 +29,12 @@ import { startTsWorker } from '../../util/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import { statementTimedOut } from '../runtime/index.ts';
 import type { ReadEmbeddings } from '../functions/index.ts';
-import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
+import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement, type WriterFallback } from './read-protocol.ts';
 import type { SqlValue } from '../types.ts';
 import { SentMemories } from './view-memories.ts';
 
 export const DEFAULT_READ_WORKERS = 2;
 export const MAX_READ_WORKERS = 64;
-
-/** A read the pool could not run, because EMBEDDING() needs a vector it was not given: the engine runs it itself. */
-export const NEEDS_WRITER = Symbol('needs the writer connection');
 
 /** A read's statements, the result limits, the deadline, and the vectors its EMBEDDING() calls need. */
 export interface ReadJob {
@@ -84,13 +81,13 @@ export class ReadLease {
   }
 
   /** Runs `job` (in the snapshot, if one was taken), then releases the lease. */
-  async run(job: ReadJob): Promise<SqlValue[][][] | typeof NEEDS_WRITER> {
+  async run(job: ReadJob): Promise<SqlValue[][][] | WriterFallback> {
     try {
       const { statements, maxRows, maxResultBytes, timeoutMs, embeddings } = job;
       const reply = await this.pool.send(this.slot, { kind: 'run', statements, maxRows, maxResultBytes, timeoutMs, embeddings }, timeoutMs);
       if ('rows' in reply) return reply.rows;
       if (!('error' in reply)) throw new Error('read worker: unexpected reply');
-      if (reply.error.kind === 'embedding') return NEEDS_WRITER;
+      if (reply.error.kind === 'embedding') return 'embedding-not-at-hand';
       throw new ReadFailure(fromWire(reply.error), reply.index);
     } finally {
       this.done = true;

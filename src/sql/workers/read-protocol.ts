@@ -11,6 +11,15 @@ import type { ReadEmbeddings } from '../functions/index.ts';
 import type { IndexViewRef, SearchStep } from '../plan/index.ts';
 import type { SqlValue } from '../types.ts';
 
+/**
+ * Why a read runs on the writer's connection after all, not on a worker:
+ * - `embedding-not-at-hand`: an EMBEDDING() call needs a vector the engine did not fetch before
+ *   the read (a text only its rows hold, a call inside a view); the writer's connection has the
+ *   providers at hand;
+ * - `temp-table`: it reads a TEMP table, which only the writer's connection has.
+ */
+export type WriterFallback = 'embedding-not-at-hand' | 'temp-table';
+
 /** One statement for a worker: SQLite SQL as emitted, its bound arguments, and its index searches. */
 export interface ReadStatement {
   sql: string;
