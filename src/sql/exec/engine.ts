@@ -11,28 +11,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { A } from '../dialect/index.ts';
-import { backupDatabase, type BackupResult } from './backup.ts';
-import { Catalog, migrateCatalog, DdlRunner, Introspector } from '../catalog/index.ts';
+import { QuiverError, isQuiverError, type EmbeddingSource } from '../../core/index.ts';
 import { resolveEfSearch } from '../../index/index.ts';
+import { Catalog, DdlRunner, Introspector, migrateCatalog } from '../catalog/index.ts';
+import { checkPragma, checkRole } from '../check/index.ts';
+import { parseScript, positionOf, type A } from '../dialect/index.ts';
+import { EmbeddingCalls, registerVectorFunctions, type EmbeddingRound } from '../functions/index.ts';
+import { IndexRegistry, registerFulltextFunctions, type IndexRegistryOptions } from '../index-sync/index.ts';
 import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/index.ts';
-import type { EmbeddingSource } from '../../core/index.ts';
-import { QuiverError, isQuiverError } from '../../core/index.ts';
-import { positionOf, parseScript } from '../dialect/index.ts';
-import { EmbeddingCalls, type EmbeddingRound, registerVectorFunctions } from '../functions/index.ts';
-import { Mutex } from './mutex.ts';
-import { ParamCursor, DEFAULT_LIMITS, effectiveTimeoutMs, registerDeadlineFunction, tooManyStatements, type Limits, StatementCache } from '../runtime/index.ts';
-import { checkRole, checkPragma } from '../check/index.ts';
-import { Planner, type PlannerOptions, restrictToCandidates, type RestrictOptions, checkExplainable, explainResult } from '../plan/index.ts';
-import { translateSqliteError } from './sqlite-errors.ts';
+import { Planner, checkExplainable, explainResult, restrictToCandidates, type PlannerOptions, type RestrictOptions } from '../plan/index.ts';
+import { DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, tooManyStatements, type Limits } from '../runtime/index.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from '../types.ts';
-import { registerFulltextFunctions, IndexRegistry, type IndexRegistryOptions } from '../index-sync/index.ts';
-import { ReadFailure, ReadPool, type WriterFallback } from '../workers/index.ts';
-import type { ReadSearch, ReadStatement } from '../workers/index.ts';
-import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
-import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows, type ResultShape } from './results.ts';
+import { ReadFailure, ReadPool, type ReadSearch, type ReadStatement, type WriterFallback } from '../workers/index.ts';
 import { showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
+import { backupDatabase, type BackupResult } from './backup.ts';
+import { Mutex } from './mutex.ts';
 import { RequestContext } from './request-context.ts';
+import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows, type ResultShape } from './results.ts';
+import { translateSqliteError } from './sqlite-errors.ts';
+import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
 
 export const DATABASE_FILE = 'quiver.db';
 
@@ -55,6 +52,7 @@ export interface TableDescription {
   vectorIndexes: { name: string; column: string; metric: 'cosine' | 'euclidean' | 'dot' }[];
   fulltextIndexes: { name: string; columns: string[] }[];
 }
+
 const MAX_CACHED_SCRIPTS = 1000;
 /** Runs of a request that may fetch embeddings; the last one treats a miss as an error. */
 const MAX_EMBEDDING_ROUNDS = 3;
