@@ -20,7 +20,7 @@ export const COLUMN_CONSTRAINT_WORDS: ReadonlySet<string> = new Set(
   'CONSTRAINT PRIMARY NOT NULL UNIQUE CHECK DEFAULT COLLATE REFERENCES GENERATED AS AUTO_INCREMENT AUTOINCREMENT COMMENT KEY CHARACTER CHARSET'.split(' '),
 );
 
-/** Words that are a literal value unless a `(` makes them a function call. */
+/** Words read as a literal value (NULL, TRUE, CURRENT_DATE...) when no `(` follows. */
 export const KEYWORD_LITERALS: ReadonlySet<string> = new Set(['NULL', 'TRUE', 'FALSE', 'CURRENT_TIME', 'CURRENT_DATE', 'CURRENT_TIMESTAMP']);
 
 /** Whether a word of a type name can be printed bare: one the parser reads as part of the type. */

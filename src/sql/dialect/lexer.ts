@@ -81,8 +81,8 @@ function syntaxError(sql: string, offset: number, detail: string): QuiverError {
 
 /**
  * Splits `sql` into tokens, ending with one `eof` token. Throws SYNTAX_ERROR on bad input, and
- * LIMIT_EXCEEDED past `maxTokens`: lexing and parsing run on the engine's thread at about a
- * microsecond a token, so megabytes of tiny tokens would hold it for seconds.
+ * LIMIT_EXCEEDED past `maxTokens`: lexing and parsing run on the engine's thread, which
+ * megabytes of tiny tokens would hold up for every other request.
  */
 export function tokenize(sql: string, maxTokens = Infinity): Token[] {
   const tokens: Token[] = [];

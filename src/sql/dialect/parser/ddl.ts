@@ -53,11 +53,16 @@ function createTable(p: Cursor, start: number, temp: boolean): A.CreateTableStat
   return stmt;
 }
 
-function createVectorIndex(p: Cursor, start: number): A.CreateVectorIndexStatement {
+/** `[IF NOT EXISTS] name ON table`, as CREATE VECTOR INDEX and CREATE FULLTEXT INDEX start. */
+function indexTarget(p: Cursor): { ifNotExists: boolean; name: string; table: string } {
   const exists = ifNotExists(p);
   const name = p.name('an index name');
   p.expectWord('ON');
-  const table = p.name('a table name');
+  return { ifNotExists: exists, name, table: p.name('a table name') };
+}
+
+function createVectorIndex(p: Cursor, start: number): A.CreateVectorIndexStatement {
+  const { ifNotExists: exists, name, table } = indexTarget(p);
   const colStart = p.tok.start;
   p.expectOp('(');
   const column = p.name('a column name');
@@ -67,10 +72,7 @@ function createVectorIndex(p: Cursor, start: number): A.CreateVectorIndexStateme
 }
 
 function createFulltextIndex(p: Cursor, start: number): A.CreateFulltextIndexStatement {
-  const exists = ifNotExists(p);
-  const name = p.name('an index name');
-  p.expectWord('ON');
-  const table = p.name('a table name');
+  const { ifNotExists: exists, name, table } = indexTarget(p);
   const colStart = p.tok.start;
   const columns = p.nameList('a column name');
   return { kind: 'createFulltextIndex', ifNotExists: exists, name, table, index: { name, columns, start: colStart, end: p.lastEnd }, start, end: p.lastEnd };

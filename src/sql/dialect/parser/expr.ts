@@ -12,6 +12,8 @@ import type { Cursor } from './cursor.ts';
 import { select, startsSelect } from './select.ts';
 
 // Binary operators by precedence level, tighter levels last (SQLite's table).
+const OR_OPS = new Set(['OR']);
+const AND_OPS = new Set(['AND']);
 const COMPARISON_OPS = new Set(['<', '<=', '>', '>=']);
 const BITWISE_OPS = new Set(['&', '|', '<<', '>>']);
 const ADDITIVE_OPS = new Set(['+', '-']);
@@ -45,31 +47,17 @@ export function exprList(p: Cursor): A.Expr[] {
 /** `(expr, ...)`, possibly empty. */
 export function parenExprList(p: Cursor): A.Expr[] {
   p.expectOp('(');
-  const items: A.Expr[] = [];
-  if (!p.isOp(')')) {
-    do items.push(expr(p));
-    while (p.acceptOp(','));
-  }
+  const items = p.isOp(')') ? [] : exprList(p);
   p.expectOp(')');
   return items;
 }
 
 function orExpr(p: Cursor): A.Expr {
-  let left = andExpr(p);
-  while (p.acceptWord('OR')) {
-    const right = andExpr(p);
-    left = { kind: 'binary', op: 'OR', left, right, start: left.start, end: p.lastEnd };
-  }
-  return left;
+  return leftAssociative(p, OR_OPS, andExpr);
 }
 
 function andExpr(p: Cursor): A.Expr {
-  let left = notExpr(p);
-  while (p.acceptWord('AND')) {
-    const right = notExpr(p);
-    left = { kind: 'binary', op: 'AND', left, right, start: left.start, end: p.lastEnd };
-  }
-  return left;
+  return leftAssociative(p, AND_OPS, notExpr);
 }
 
 function notExpr(p: Cursor): A.Expr {
@@ -150,11 +138,7 @@ function inTail(p: Cursor, left: A.Expr, not: boolean): A.InExpr {
       p.expectOp(')');
       return { kind: 'in', not, expr: left, select: subquery, start, end: p.lastEnd };
     }
-    const list: A.Expr[] = [];
-    if (!p.isOp(')')) {
-      do list.push(expr(p));
-      while (p.acceptOp(','));
-    }
+    const list = p.isOp(')') ? [] : exprList(p);
     p.expectOp(')');
     return { kind: 'in', not, expr: left, list, start, end: p.lastEnd };
   }
@@ -182,12 +166,12 @@ function concatExpr(p: Cursor): A.Expr {
   return leftAssociative(p, CONCAT_OPS, unaryExpr);
 }
 
-/** One precedence level of left-associative binary operators: operand (op operand)*. */
+/** One precedence level of left-associative binary operators, symbols or words: operand (op operand)*. */
 function leftAssociative(p: Cursor, ops: ReadonlySet<string>, operand: (p: Cursor) => A.Expr): A.Expr {
   let left = operand(p);
   for (;;) {
     const t = p.tok;
-    if (t.kind !== 'op' || !ops.has(t.value)) return left;
+    if ((t.kind !== 'op' && t.kind !== 'word') || !ops.has(t.value)) return left;
     p.pos++;
     const right = operand(p);
     left = { kind: 'binary', op: t.value as A.BinaryOp, left, right, start: left.start, end: p.lastEnd };

@@ -41,8 +41,9 @@ function tableElement(p: Cursor, stmt: A.CreateTableStatement): boolean {
   const t = p.tok;
   if (t.kind !== 'word') return false;
   const next = p.peek();
-  // A column may be named like a keyword (`key`, `index`); a constraint keyword is followed
-  // by a keyword or a parenthesis, a column name by its type.
+  // A column may be named like a keyword: a constraint keyword is followed by a keyword or a
+  // parenthesis, a column name by its type. KEY and INDEX are also read as an index when a
+  // name follows, so a column named so is quoted when its type is a bare word.
   if (p.isWord('VECTOR') && (p.isWord('INDEX', next) || p.isWord('KEY', next))) {
     p.pos += 2;
     const name = p.isOp('(') ? undefined : p.name('an index name');
