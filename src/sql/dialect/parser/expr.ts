@@ -10,6 +10,7 @@ import type * as A from '../ast.ts';
 import { COLUMN_CONSTRAINT_WORDS, KEYWORD_LITERALS, RESERVED } from '../keywords.ts';
 import type { Cursor } from './cursor.ts';
 import { select, startsSelect } from './select.ts';
+import { quoteString } from '../quote.ts';
 
 // Binary operators by precedence level, tighter levels last (SQLite's table).
 const OR_OPS = new Set(['OR']);
@@ -443,7 +444,7 @@ export function typeName(p: Cursor): A.TypeName | undefined {
       const sign = p.acceptOp('-') ? '-' : p.acceptOp('+') ? '+' : '';
       const t = p.next();
       if (t.kind !== 'number' && !(t.kind === 'string' && sign === '')) throw p.error('expected a number in the type', t);
-      args.push(t.kind === 'string' ? `'${t.value.replace(/'/g, "''")}'` : sign + t.value);
+      args.push(t.kind === 'string' ? quoteString(t.value) : sign + t.value);
     } while (p.acceptOp(','));
     p.expectOp(')');
     // MySQL writes attributes after the size: INT(11) UNSIGNED ZEROFILL.
