@@ -30,7 +30,7 @@ import type { A } from '../../src/sql/dialect/index.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { DATABASE_FILE } from '../../src/sql/exec/engine.ts';
 import { MAX_EXPR_DEPTH, parseScript } from '../../src/sql/dialect/index.ts';
-import { loadCorpus, mutate, structuralMutation, tokens, type Mutation } from '../sql/fuzz-corpus.ts';
+import { loadCorpus, mutate, structuralMutation, tokens, type Mutation } from '../sql/dialect/fuzz-corpus.ts';
 import { checkedApp, type RequestTarget } from './contract/checked.ts';
 
 const RUNS = Number(process.env.QUIVER_FUZZ_RUNS) || 0;

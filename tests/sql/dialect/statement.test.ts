@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { parseScript, parseStatement } from '../../../src/sql/dialect/index.ts';
-import { loadCorpus } from '../fuzz-corpus.ts';
+import { loadCorpus } from './fuzz-corpus.ts';
 import { errorOf, expectRangesNest, expectSyntaxError, textOf, type SyntaxErrorCase } from './parse-checks.ts';
 
 describe('scripts', () => {

@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { Embeddings } from '../../src/embed/index.ts';
-import { Engine } from '../../src/sql/index.ts';
-import { QuiverError } from '../../src/core/index.ts';
-import type { ExecuteResult } from '../../src/sql/index.ts';
-import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
-import { HTTP_STATUS } from '../../src/api/problem.ts';
+import { Embeddings } from '../../../src/embed/index.ts';
+import { Engine } from '../../../src/sql/index.ts';
+import { QuiverError } from '../../../src/core/index.ts';
+import type { ExecuteResult } from '../../../src/sql/index.ts';
+import { FakeOpenAIServer } from '../../embed/fake-openai-server.ts';
+import { HTTP_STATUS } from '../../../src/api/problem.ts';
 
 const dirs: string[] = [];
 const engines: Engine[] = [];

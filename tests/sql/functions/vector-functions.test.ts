@@ -6,10 +6,10 @@
  */
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QuiverError } from '../../src/core/errors.ts';
-import type { ErrorCode } from '../../src/core/errors.ts';
-import { encodeVector } from '../../src/core/vector-codec.ts';
-import { registerVectorFunctions } from '../../src/sql/functions/vector-functions.ts';
+import { QuiverError } from '../../../src/core/errors.ts';
+import type { ErrorCode } from '../../../src/core/errors.ts';
+import { encodeVector } from '../../../src/core/vector-codec.ts';
+import { registerVectorFunctions } from '../../../src/sql/functions/vector-functions.ts';
 
 let db: Database.Database;
 

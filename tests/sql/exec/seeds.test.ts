@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Engine } from '../../src/sql/index.ts';
-import { QuiverError } from '../../src/core/index.ts';
+import { Engine } from '../../../src/sql/index.ts';
+import { QuiverError } from '../../../src/core/index.ts';
 
-const SEEDS = path.join(import.meta.dirname, '../fixtures/seeds');
+const SEEDS = path.join(import.meta.dirname, '../../fixtures/seeds');
 const seed = (name: string): string => fs.readFileSync(path.join(SEEDS, name), 'utf8');
 
 /** Splits a seed file into its statements, keeping each one's text exactly as written. */

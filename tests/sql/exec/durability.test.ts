@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { Engine } from '../../src/sql/index.ts';
+import { Engine } from '../../../src/sql/index.ts';
 
 test.each([
   [undefined, 2],

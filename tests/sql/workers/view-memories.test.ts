@@ -7,10 +7,10 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, expect, it } from 'vitest';
-import { IndexViewReader, VectorIndex } from '../../src/index/index.ts';
-import type { PostedStatement, ReadStatement } from '../../src/sql/workers/read-protocol.ts';
-import type { SearchStep } from '../../src/sql/plan/search-step.ts';
-import { ReceivedMemories, SentMemories } from '../../src/sql/workers/view-memories.ts';
+import { IndexViewReader, VectorIndex } from '../../../src/index/index.ts';
+import type { PostedStatement, ReadStatement } from '../../../src/sql/workers/read-protocol.ts';
+import type { SearchStep } from '../../../src/sql/plan/search-step.ts';
+import { ReceivedMemories, SentMemories } from '../../../src/sql/workers/view-memories.ts';
 
 const DIMS = 4;
 const QUERY = [0.3, -0.2, 0.9, 0.1];

@@ -8,10 +8,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import type { A } from '../../src/sql/dialect/index.ts';
-import { printStatement, MAX_EXPR_DEPTH, MAX_TREE_DEPTH, parseExpression, parseScript } from '../../src/sql/dialect/index.ts';
-import { lowerStatement } from '../../src/sql/lower/to-sqlite.ts';
-import { QuiverError } from '../../src/core/index.ts';
+import type { A } from '../../../src/sql/dialect/index.ts';
+import { printStatement, MAX_EXPR_DEPTH, MAX_TREE_DEPTH, parseExpression, parseScript } from '../../../src/sql/dialect/index.ts';
+import { lowerStatement } from '../../../src/sql/lower/to-sqlite.ts';
+import { QuiverError } from '../../../src/core/index.ts';
 import { loadCorpus, mutate, structuralMutation, tokens } from './fuzz-corpus.ts';
 
 const RUNS = Number(process.env.QUIVER_FUZZ_RUNS) || 0;

@@ -6,19 +6,19 @@
  */
 import fs from 'node:fs';
 import fc from 'fast-check';
-import { parseScript } from '../../src/sql/dialect/index.ts';
-import { parseScript as parseSlt } from '../slt/format.ts';
+import { parseScript } from '../../../src/sql/dialect/index.ts';
+import { parseScript as parseSlt } from '../../slt/format.ts';
 
 /** Every statement of the SLT scripts and the seeds, then `extra`, without repeats. */
 export function loadCorpus(extra: readonly string[] = []): string[] {
   const statements = new Set<string>();
-  const sltDir = new URL('../slt/', import.meta.url);
+  const sltDir = new URL('../../slt/', import.meta.url);
   for (const file of fs.readdirSync(sltDir).filter((f) => f.endsWith('.slt')).sort()) {
     for (const record of parseSlt(fs.readFileSync(new URL(file, sltDir), 'utf8'))) {
       if ('sql' in record && record.sql.trim() !== '') statements.add(record.sql);
     }
   }
-  const seedDir = new URL('../fixtures/seeds/', import.meta.url);
+  const seedDir = new URL('../../fixtures/seeds/', import.meta.url);
   for (const file of fs.readdirSync(seedDir).filter((f) => f.endsWith('.sql')).sort()) {
     const text = fs.readFileSync(new URL(file, seedDir), 'utf8');
     try {

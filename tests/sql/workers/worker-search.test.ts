@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { Engine } from '../../src/sql/index.ts';
+import { Engine } from '../../../src/sql/index.ts';
 
 const dirs: string[] = [];
 const engines: Engine[] = [];

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
-import { Engine } from '../../src/sql/index.ts';
+import { Engine } from '../../../src/sql/index.ts';
 
 let dir: string;
 let engine: Engine;

@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { A } from '../../src/sql/dialect/index.ts';
-import { printStatement, MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../src/sql/dialect/index.ts';
-import { Engine } from '../../src/sql/index.ts';
-import { QuiverError } from '../../src/core/index.ts';
-import { HTTP_STATUS } from '../../src/api/problem.ts';
+import type { A } from '../../../src/sql/dialect/index.ts';
+import { printStatement, MAX_EXPR_DEPTH, parseScript, parseStatement } from '../../../src/sql/dialect/index.ts';
+import { Engine } from '../../../src/sql/index.ts';
+import { QuiverError } from '../../../src/core/index.ts';
+import { HTTP_STATUS } from '../../../src/api/problem.ts';
 
 
 /** A tree without source ranges, for comparing parses of different texts. */

@@ -9,14 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { Embeddings } from '../../src/embed/index.ts';
-import { EmbeddingRound, predictTexts } from '../../src/sql/functions/embedding-calls.ts';
-import { Engine } from '../../src/sql/index.ts';
-import { QuiverError } from '../../src/core/index.ts';
-import { parseScript } from '../../src/sql/dialect/index.ts';
-import type { Params } from '../../src/sql/types.ts';
-import { FakeOpenAIServer } from '../embed/fake-openai-server.ts';
-import { parseColumnEmbedding } from '../../src/sql/catalog/column-embedding.ts';
+import { Embeddings } from '../../../src/embed/index.ts';
+import { EmbeddingRound, predictTexts } from '../../../src/sql/functions/embedding-calls.ts';
+import { Engine } from '../../../src/sql/index.ts';
+import { QuiverError } from '../../../src/core/index.ts';
+import { parseScript } from '../../../src/sql/dialect/index.ts';
+import type { Params } from '../../../src/sql/types.ts';
+import { FakeOpenAIServer } from '../../embed/fake-openai-server.ts';
+import { parseColumnEmbedding } from '../../../src/sql/catalog/column-embedding.ts';
 
 const MODEL = 'text-embedding-v4';
 const BATCH = 10;
@@ -56,7 +56,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const SEED_001 = fs.readFileSync(path.join(import.meta.dirname, '../fixtures/seeds/seed-001.sql'), 'utf8');
+const SEED_001 = fs.readFileSync(path.join(import.meta.dirname, '../../fixtures/seeds/seed-001.sql'), 'utf8');
 
 describe('seed 001: PolarDB IMCI', () => {
   test('runs as written and builds the prompt around the nearest sentence', async () => {

@@ -12,7 +12,7 @@ import zlib from 'node:zlib';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { Engine } from '../../src/sql/index.ts';
+import { Engine } from '../../../src/sql/index.ts';
 
 let dir: string;
 let engine: Engine;
