@@ -22,10 +22,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { DATABASE_FILE, DataDirLock, LOCK_FILE } from './data-dir.ts';
 import { registerVectorFunctions } from '../functions/index.ts';
 
-/** The database file inside a data dir (engine.ts's DATABASE_FILE; repeated to avoid a cycle). */
-const DATABASE_FILE = 'quiver.db';
 /** Tables every Quiver database has: its migrations' ledger and the table catalog. */
 const QUIVER_MARKERS = ['__quiver_migrations', '__quiver_tables', '__quiver_vector_indexes', '__quiver_changes'];
 /** Pages copied per turn of the event loop: 100 pages (400 KiB) keep each turn to about a millisecond. */
@@ -138,6 +137,8 @@ export function restoreDatabase(fromFile: string, dataDir: string): RestoreResul
     );
   }
   fs.mkdirSync(dir, { recursive: true });
+  // No server may start on the dir while it is being filled.
+  const lock = DataDirLock.acquire(dir);
   const target = path.join(dir, DATABASE_FILE);
   const restoring = `${target}.restoring`;
   try {
@@ -151,8 +152,12 @@ export function restoreDatabase(fromFile: string, dataDir: string): RestoreResul
     return { file: target, bytes: fs.statSync(target).size, ...counts };
   } catch (e) {
     for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${restoring}${suffix}`, { force: true });
-    if (!existed) fs.rmSync(dir, { recursive: true, force: true });
+    lock.release();
+    if (existed) fs.rmSync(path.join(dir, LOCK_FILE), { force: true });
+    else fs.rmSync(dir, { recursive: true, force: true });
     throw e;
+  } finally {
+    lock.release();
   }
 }
 

@@ -25,13 +25,12 @@ import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, St
 import { ReadFailure, ReadPool, type ReadSearch, type ReadStatement, type WriterFallback } from '../workers/index.ts';
 import { showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
 import { backupDatabase, type BackupResult } from './backup.ts';
+import { DATABASE_FILE, DataDirLock } from './data-dir.ts';
 import { Mutex } from './mutex.ts';
 import { RequestContext } from './request-context.ts';
 import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows, type ResultShape } from './results.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
-
-export const DATABASE_FILE = 'quiver.db';
 
 /** A table as Engine.describeTable reports it: plain data, safe to hand outside src/sql. */
 export interface TableDescription {
@@ -98,7 +97,10 @@ export class Engine {
   private readonly introspector: Introspector;
   private readonly scripts = new Map<string, CompiledScript>();
   private readonly prepared: StatementCache;
-  private readonly lock = new Mutex();
+  /** Held by the request using the writer's connection. */
+  private readonly writerLock = new Mutex();
+  /** This process's hold on the data dir. */
+  private readonly dataDirLock: DataDirLock;
   private readonly shapes: ResultShapes;
   private readonly embeddingCalls: EmbeddingCalls;
   /** Requests waiting on an embedding provider, for SHOW PROCESSLIST. */
@@ -118,8 +120,9 @@ export class Engine {
   /** Whether reads search the vector indexes on their worker (OpenOptions.searchOnWorkers). */
   private readonly searchOnWorkers: boolean;
 
-  private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls, options: OpenOptions) {
+  private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls, lock: DataDirLock, options: OpenOptions) {
     this.db = db;
+    this.dataDirLock = lock;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.request = new RequestContext(this.limits, {});
     this.prepared = new StatementCache((sql) => db.prepare(sql));
@@ -150,8 +153,10 @@ export class Engine {
   static open(options: OpenOptions): Engine {
     const embeddingCalls = new EmbeddingCalls(options.embeddings ?? null);
     fs.mkdirSync(options.dataDir, { recursive: true });
-    const db = new Database(path.join(options.dataDir, DATABASE_FILE));
+    const lock = DataDirLock.acquire(options.dataDir);
+    let db: Database.Database | undefined;
     try {
+      db = new Database(path.join(options.dataDir, DATABASE_FILE));
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
       db.pragma('busy_timeout = 5000');
@@ -161,11 +166,12 @@ export class Engine {
       registerFulltextFunctions(db);
       embeddingCalls.register(db);
       migrateCatalog(db);
+      return new Engine(db, embeddingCalls, lock, options);
     } catch (e) {
-      db.close();
+      db?.close();
+      lock.release();
       throw e;
     }
-    return new Engine(db, embeddingCalls, options);
   }
 
   get isOpen(): boolean {
@@ -178,7 +184,7 @@ export class Engine {
    * lock so it never shows another request's DDL half-way.
    */
   async describeTable(name: string): Promise<TableDescription | undefined> {
-    const release = await this.lock.acquire();
+    const release = await this.writerLock.acquire();
     try {
       if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
       const t = this.catalog.table(name);
@@ -211,11 +217,12 @@ export class Engine {
     this.indexes.close();
     this.db?.close();
     this.db = null;
+    this.dataDirLock.release();
   }
 
   /** Saves the vector indexes, then closes: what a clean server stop does. */
   async shutdown(): Promise<void> {
-    const release = await this.lock.acquire();
+    const release = await this.writerLock.acquire();
     try {
       await this.pool?.close();
       if (this.db) await this.indexes.shutdown();
@@ -263,7 +270,7 @@ export class Engine {
     for (let attempt = 1; ; attempt++) {
       if (round) round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
       this.queuedWrites++;
-      const release = await this.lock.acquire().finally(() => this.queuedWrites--);
+      const release = await this.writerLock.acquire().finally(() => this.queuedWrites--);
       let outcome: ExecuteResult | 'fetch embeddings';
       try {
         this.embeddingCalls.current = round;
@@ -305,7 +312,7 @@ export class Engine {
     // The worker first, then the lock: the writer never waits on a busy pool.
     const lease = await this.pool!.lease();
     try {
-      const release = await this.lock.acquire();
+      const release = await this.writerLock.acquire();
       let i = 0;
       // Planning evaluates query vectors on this connection; a text not fetched above is
       // answered with a placeholder and recorded, and the writer then runs the request.

@@ -2,4 +2,5 @@
 export { RestoreError, backupDataDir, restoreDatabase } from './backup.ts';
 export type { BackupResult, RestoreResult } from './backup.ts';
 export { Engine } from './engine.ts';
+export { DATABASE_FILE, DataDirLockedError } from './data-dir.ts';
 export type { TableDescription } from './engine.ts';
