@@ -212,7 +212,7 @@ describe('backup under a write load, restore into a new data dir', () => {
     const restore = await runScript('scripts/restore.ts', ['--from', file, '--data-dir', restoredDir]);
     expect(restore, restore.stderr).toMatchObject({ code: 0 });
     expect(restore.stdout).toMatch(/1 table\(s\) restored .*integrity check ok/);
-    expect(fs.readdirSync(restoredDir)).toEqual(['quiver.db']);
+    expect(fs.readdirSync(restoredDir)).toEqual(['quiver.db', 'quiver.lock']);
     const db = new Database(path.join(restoredDir, 'quiver.db'), { readonly: true });
     expect(db.prepare('SELECT count(*) AS n FROM __quiver_changes').get(), 'the restored copy carries no change log').toEqual({ n: 0 });
     db.close();
@@ -292,7 +292,7 @@ describe('restore refuses what it cannot use, and leaves nothing behind', () => 
     const empty = fs.mkdtempSync(path.join(tmpRoot, 'empty-'));
     expect(restoreDatabase(backup, empty)).toMatchObject({ tables: 1, vectorIndexes: 1 });
     expect(() => restoreDatabase(backup, empty)).toThrow(/refusing to restore into .*: it is not empty \(it holds quiver\.db/);
-    expect(fs.readdirSync(empty)).toEqual(['quiver.db']);
+    expect(fs.readdirSync(empty)).toEqual(['quiver.db', 'quiver.lock']);
     // The CLI says the same and exits 1.
     const cli = await runScript('scripts/restore.ts', ['--from', backup, '--data-dir', empty]);
     expect(cli).toMatchObject({ code: 1, stderr: expect.stringMatching(/^restore: refusing to restore/) });

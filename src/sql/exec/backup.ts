@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { DATABASE_FILE, DataDirLock, LOCK_FILE } from './data-dir.ts';
+import { DATABASE_FILE, DataDirLock, isLockFile } from './data-dir.ts';
 import { registerVectorFunctions } from '../functions/index.ts';
 
 /** Tables every Quiver database has: its migrations' ledger and the table catalog. */
@@ -122,7 +122,7 @@ export function restoreDatabase(fromFile: string, dataDir: string): RestoreResul
   const existed = fs.existsSync(dir);
   if (existed) {
     if (!fs.statSync(dir).isDirectory()) throw new RestoreError(`${dir} exists and is not a directory`);
-    const entries = fs.readdirSync(dir);
+    const entries = fs.readdirSync(dir).filter((name) => !isLockFile(name));
     if (entries.length > 0) {
       throw new RestoreError(
         `refusing to restore into ${dir}: it is not empty (it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}); restore into a new or empty directory`,
@@ -153,8 +153,7 @@ export function restoreDatabase(fromFile: string, dataDir: string): RestoreResul
   } catch (e) {
     for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${restoring}${suffix}`, { force: true });
     lock.release();
-    if (existed) fs.rmSync(path.join(dir, LOCK_FILE), { force: true });
-    else fs.rmSync(dir, { recursive: true, force: true });
+    if (!existed) fs.rmSync(dir, { recursive: true, force: true });
     throw e;
   } finally {
     lock.release();

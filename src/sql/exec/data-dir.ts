@@ -22,6 +22,11 @@ export const DATABASE_FILE = 'quiver.db';
 export const LOCK_FILE = 'quiver.lock';
 const OWNER_FILE = `${LOCK_FILE}.owner`;
 
+/** Whether `name` is one of the lock's own files, which a dir that holds nothing else may have. */
+export function isLockFile(name: string): boolean {
+  return name === LOCK_FILE || name === OWNER_FILE;
+}
+
 /** Another process (or another engine in this one) holds the data dir. */
 export class DataDirLockedError extends Error {
   constructor(
@@ -62,7 +67,10 @@ export class DataDirLock {
     return new DataDirLock(dir, db);
   }
 
-  /** Lets the dir go; safe to call twice. */
+  /**
+   * Lets the dir go; safe to call twice. The lock file stays: removing it could let two
+   * processes lock two different files of the same name.
+   */
   release(): void {
     if (!this.db) return;
     fs.rmSync(path.join(this.dir, OWNER_FILE), { force: true });

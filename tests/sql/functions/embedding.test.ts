@@ -25,7 +25,12 @@ let dir: string;
 let embeddings: Embeddings;
 let engine: Engine;
 
+/** Opens the engine on `dir` with the model configured by `settings`, closing the one a test opened before (one engine per data dir). */
 function open(settings: Record<string, unknown> = {}): void {
+  if (engine?.isOpen) {
+    engine.close();
+    embeddings.close();
+  }
   const config = {
     models: {
       [MODEL]: { provider: 'openai', baseURL: server.baseURL, dims: 1024, canShorten: true, maxBatch: BATCH, maxConcurrency: 2, timeoutMs: 2000, maxRetries: 3, ...settings },
