@@ -159,6 +159,19 @@ describe('parts', () => {
     expect(out).toEqual(keys);
   });
 
+  it('MinHeap.drainNegated empties a heap of negated keys nearest first', () => {
+    const next = mulberry32(2);
+    const heap = new MinHeap(2);
+    const keys = Array.from({ length: 300 }, () => next());
+    keys.forEach((k, i) => heap.push(-k, i));
+    const nodes = new Int32Array(keys.length);
+    const out = new Float64Array(keys.length);
+    expect(heap.drainNegated(nodes, out)).toBe(keys.length);
+    expect(heap.size).toBe(0);
+    expect(Array.from(out)).toEqual([...keys].sort((a, b) => a - b));
+    expect(Array.from(nodes, (n) => keys[n])).toEqual(Array.from(out));
+  });
+
   it('VisitedSet starts each search empty, across a generation wrap', () => {
     const v = new VisitedSet(4);
     for (let i = 0; i < 70_000; i++) {
