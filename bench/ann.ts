@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import hnswlib from 'hnswlib-node';
-import { buildSegment, mulberry32, rerankPoolSize, simdAvailable, type Segment } from '../src/index/testing.ts';
+import { buildSegment, mulberry32, partOutput, rerankPoolSize, simdAvailable, type Segment } from '../src/index/testing.ts';
 import { loadDataset, type AnnDataset } from './ann/dataset.ts';
 import { OriginalsTable, QuantizedSearch, type OriginalsKind } from './ann/quantized.ts';
 import { groundTruth, qpsAtRecall, recall } from './ann/truth.ts';
@@ -102,8 +102,7 @@ interface Side {
 function quiverSide(): Side & { segment(): Segment } {
   let segment: Segment | null = null;
   let data: AnnDataset | null = null;
-  const ids = new Float64Array(K);
-  const keys = new Float64Array(K);
+  const out = partOutput(K);
   return {
     name: 'Quiver',
     build(d) {
@@ -128,8 +127,8 @@ function quiverSide(): Side & { segment(): Segment } {
     search(q, ef, filter) {
       const d = data!;
       // Queries are already normalised (stored form), as the index's own search path makes them.
-      const found = segment!.search(d.queries.subarray(q * d.dims, (q + 1) * d.dims), K, ef, filter, ids, keys);
-      return ids.subarray(0, found);
+      const found = segment!.search(d.queries.subarray(q * d.dims, (q + 1) * d.dims), K, ef, filter, out);
+      return out.rowIds.subarray(0, found);
     },
     dispose() {
       segment = null;

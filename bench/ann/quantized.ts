@@ -15,8 +15,10 @@ import type { Quantization } from '../../src/index/index.ts';
 import {
   ExactReranker,
   quantizeSegment,
+  partOutput,
   rerankPoolSize,
   type OriginalVectors,
+  type PartOutput,
   type Segment,
 } from '../../src/index/testing.ts';
 import type { AnnDataset } from './dataset.ts';
@@ -71,8 +73,7 @@ export class QuantizedSearch {
   private readonly reranker: ExactReranker;
   private readonly k: number;
   private readonly pool: number;
-  private readonly ids: Float64Array;
-  private readonly keys: Float64Array;
+  private readonly pooled: PartOutput;
   private readonly order: number[];
   private readonly out: Float64Array;
 
@@ -83,8 +84,7 @@ export class QuantizedSearch {
     this.k = k;
     const pool = rerankPoolSize(k, quantization);
     this.pool = pool;
-    this.ids = new Float64Array(pool);
-    this.keys = new Float64Array(pool);
+    this.pooled = partOutput(pool);
     this.order = Array.from({ length: pool }, (_, i) => i);
     this.out = new Float64Array(k);
   }
@@ -97,9 +97,8 @@ export class QuantizedSearch {
 
   /** The k nearest ids for a stored-form query, by exact distance among the re-ranked pool. */
   search(query: Float32Array, ef: number, filter: ((id: number) => boolean) | null): Float64Array {
-    const found = this.segment.search(query, this.pool, ef, filter, this.ids, this.keys);
-    const ids = this.ids;
-    const keys = this.keys;
+    const found = this.segment.search(query, this.pool, ef, filter, this.pooled);
+    const { rowIds: ids, keys } = this.pooled;
     for (let i = 0; i < found; i++) keys[i] = this.reranker.key(ids[i], query) ?? keys[i];
     const order = this.order.slice(0, found).sort((a, b) => keys[a] - keys[b] || ids[a] - ids[b]);
     const n = Math.min(this.k, found);

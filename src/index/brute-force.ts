@@ -42,13 +42,7 @@ export function bruteForceKeys(
     if (heap.size < k) heap.push(-key, i);
     else if (key < -heap.topKey()) heap.replaceTop(-key, i);
   }
-  const found = heap.size;
-  for (let i = found - 1; i >= 0; i--) {
-    outSlots[i] = heap.topNode();
-    outKeys[i] = -heap.topKey();
-    heap.pop();
-  }
-  return found;
+  return heap.drainNegated(outSlots, outKeys);
 }
 
 /** One row of an exact answer. */

@@ -33,21 +33,26 @@ export interface VectorHit {
   distance: number;
 }
 
+/**
+ * Where a part writes its answer, nearest first: arrays its caller owns and reuses from search
+ * to search, so that a search allocates nothing. Each holds at least the k asked for.
+ */
+export interface PartOutput {
+  rowIds: Float64Array;
+  keys: Float64Array;
+  /** Where each row is in its part (a segment's node, a tail's slot), for exactKey. */
+  positions: Int32Array;
+}
+
+/** Arrays for answers of up to `capacity` rows. */
+export function partOutput(capacity: number): PartOutput {
+  return { rowIds: new Float64Array(capacity), keys: new Float64Array(capacity), positions: new Int32Array(capacity) };
+}
+
 /** A segment or a tail, as one search sees it. */
 export interface SearchPart {
-  /**
-   * The k nearest rows passing `filter` to a stored-form query, nearest first: row ids, keys
-   * and positions (node or slot) into the out arrays, which hold at least k; returns how many.
-   */
-  search(
-    query: Float32Array,
-    k: number,
-    ef: number,
-    filter: RowFilter | null,
-    outRowIds: Float64Array,
-    outKeys: Float64Array,
-    outPositions: Int32Array,
-  ): number;
+  /** The k nearest rows passing `filter` to a stored-form query into `out`; returns how many. */
+  search(query: Float32Array, k: number, ef: number, filter: RowFilter | null, out: PartOutput): number;
   /** The float64 key of the row at `position` from its float32 vector; null if it has none here. */
   exactKey(position: number, query: Float32Array): number | null;
 }
@@ -68,9 +73,7 @@ export class MergedSearch {
   private readonly reranker: ExactReranker | null;
   // The stored-form query and one part's answer.
   private readonly query: Float32Array;
-  private rowIds = new Float64Array(64);
-  private keys = new Float64Array(64);
-  private positions = new Int32Array(64);
+  private out = partOutput(64);
 
   constructor(metric: Metric, dims: number, quantization: Quantization, reranker: ExactReranker | null) {
     this.metric = metric;
@@ -101,20 +104,15 @@ export class MergedSearch {
     const q = this.query;
     writeStored(this.metric, this.dims, query, q, 0);
     const pool = this.quantization === 'none' ? k : rerankPoolSize(k, this.quantization);
-    if (this.rowIds.length < pool) {
-      this.rowIds = new Float64Array(pool);
-      this.keys = new Float64Array(pool);
-      this.positions = new Int32Array(pool);
-    }
-    const ids = this.rowIds;
-    const keys = this.keys;
-    const positions = this.positions;
+    if (this.out.rowIds.length < pool) this.out = partOutput(pool);
+    const out = this.out;
+    const { rowIds: ids, keys, positions } = out;
     const candidates: Candidate[] = [];
     const collect = (part: SearchPart, found: number) => {
       for (let i = 0; i < found; i++) candidates.push({ rowId: ids[i], key: keys[i], part, position: positions[i] });
     };
-    for (const part of segments) collect(part, part.search(q, pool, ef, filter, ids, keys, positions));
-    for (const part of tails) collect(part, part.search(q, k, ef, filter, ids, keys, positions));
+    for (const part of segments) collect(part, part.search(q, pool, ef, filter, out));
+    for (const part of tails) collect(part, part.search(q, k, ef, filter, out));
     candidates.sort((a, b) => a.key - b.key || a.rowId - b.rowId);
     // The kernels accumulate in float32 (or compare codes); re-rank what survives in float64
     // from float32 vectors, so the distances match the SQL functions and ties within float32

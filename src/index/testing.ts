@@ -2,14 +2,15 @@
  * @module index/testing
  * The second entry of the vector index, for bench/ and tests/ only, never for src/ (whose door
  * is ./index.ts): the parts below the VectorIndex that a benchmark or a test drives on its
- * own. A synchronous segment builder and quantizer, the segment file format and its errors, the
- * merge policy, the exact search used as ground truth and the exact re-ranker of quantized
- * segments, the stored form of vectors, the offset kernel and heap the benchmark's ground truth
- * is computed with, the seeded generator of level draws, and whether the WebAssembly SIMD
- * kernels are in use.
+ * own. A synchronous segment builder and quantizer, the arrays a segment's search writes its
+ * answer into, the segment file format and its errors, the merge policy, the exact search used
+ * as ground truth and the exact re-ranker of quantized segments, the stored form of vectors,
+ * the offset kernel and heap the benchmark's ground truth is computed with, the seeded
+ * generator of level draws, and whether the WebAssembly SIMD kernels are in use.
  */
 export { buildSegment, quantizeSegment } from './segment/build-segment.ts';
 export type { Segment } from './segment/segment.ts';
+export { partOutput, type PartOutput } from './merged-search.ts';
 export { SEGMENT_FORMAT_VERSION, readSegment, segmentFromContents, writeSegment } from './segment/format.ts';
 export { SegmentCorruptError } from './errors.ts';
 export { DEFAULT_MERGE_POLICY, chooseMerges, type SegmentSummary } from './lifecycle/merge-policy.ts';

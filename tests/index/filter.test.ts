@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { AllowedRowBitSet, VectorIndex } from '../../src/index/index.ts';
 import { type Metric } from '../../src/core/index.ts';
-import { buildSegment, exactSearch, toStored, type RowFilter } from '../../src/index/testing.ts';
+import { buildSegment, exactSearch, partOutput, toStored, type RowFilter } from '../../src/index/testing.ts';
 import { METRICS, clusteredVectors, mulberry32, recallAtK } from './helpers.ts';
 
 const N = 4000;
@@ -28,11 +28,10 @@ describe.each(METRICS)('filtered segment search, %s', (metric: Metric) => {
   const segment = buildSegment({ dims: DIMS, metric, rowIds: vectors.map((_, i) => i), vectors });
   const attr = attributes(32);
   const queries = clusteredVectors(33, 30, DIMS);
-  const ids = new Float64Array(K);
-  const keys = new Float64Array(K);
+  const out = partOutput(K);
   const search = (q: number[], filter: RowFilter | null, ef = 64) => {
-    const found = segment.search(toStored(metric, DIMS, q), K, ef, filter, ids, keys);
-    return Array.from(ids.subarray(0, found));
+    const found = segment.search(toStored(metric, DIMS, q), K, ef, filter, out);
+    return Array.from(out.rowIds.subarray(0, found));
   };
 
   // Per mille kept: 50%, 10%, 1%, 0.5%, 0.1% (4 rows), one row, none.
@@ -77,12 +76,11 @@ describe('deletes', () => {
     }
     expect(segment.delete([...dead][0])).toBe(false);
     const live = new Map(vectors.map((v, i) => [i, v] as const).filter(([i]) => !dead.has(i)));
-    const ids = new Float64Array(K);
-    const keys = new Float64Array(K);
+    const out = partOutput(K);
     const queries = [...dead].slice(0, 40).map((r) => vectors[r]);
     const recall = recallAtK(live, queries, 'euclidean', K, (q) => {
-      const found = segment.search(toStored('euclidean', DIMS, q), K, 64, null, ids, keys);
-      const got = Array.from(ids.subarray(0, found));
+      const found = segment.search(toStored('euclidean', DIMS, q), K, 64, null, out);
+      const got = Array.from(out.rowIds.subarray(0, found));
       expect(got).toHaveLength(K);
       for (const r of got) expect(dead.has(r)).toBe(false);
       return got.map((rowId) => ({ rowId, distance: 0 }));

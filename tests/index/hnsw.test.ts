@@ -12,7 +12,7 @@ import { VisitedSet } from '../../src/index/hnsw/visited-set.ts';
 import { VectorArena } from '../../src/index/kernels.ts';
 import type { VectorHit } from '../../src/index/index.ts';
 import type { Metric } from '../../src/core/index.ts';
-import { buildSegment, toStored, type Segment } from '../../src/index/testing.ts';
+import { buildSegment, partOutput, toStored, type Segment } from '../../src/index/testing.ts';
 import { reportedDistance } from '../../src/index/space.ts';
 import { METRICS, clusteredVectors, mulberry32, recallAtK, uniformVectors } from './helpers.ts';
 
@@ -21,10 +21,9 @@ const DIMS = 24;
 const QUERIES = 100;
 
 function searchSegment(segment: Segment, metric: Metric, q: number[], k: number, ef: number): VectorHit[] {
-  const ids = new Float64Array(k);
-  const keys = new Float64Array(k);
-  const found = segment.search(toStored(metric, q.length, q), k, ef, null, ids, keys);
-  return Array.from({ length: found }, (_, i) => ({ rowId: ids[i], distance: reportedDistance(metric, keys[i]) }));
+  const out = partOutput(k);
+  const found = segment.search(toStored(metric, q.length, q), k, ef, null, out);
+  return Array.from({ length: found }, (_, i) => ({ rowId: out.rowIds[i], distance: reportedDistance(metric, out.keys[i]) }));
 }
 
 describe('recall@10 against brute force', () => {
@@ -158,6 +157,19 @@ describe('parts', () => {
       heap.pop();
     }
     expect(out).toEqual(keys);
+  });
+
+  it('MinHeap.drainNegated empties a heap of negated keys nearest first', () => {
+    const next = mulberry32(2);
+    const heap = new MinHeap(2);
+    const keys = Array.from({ length: 300 }, () => next());
+    keys.forEach((k, i) => heap.push(-k, i));
+    const nodes = new Int32Array(keys.length);
+    const out = new Float64Array(keys.length);
+    expect(heap.drainNegated(nodes, out)).toBe(keys.length);
+    expect(heap.size).toBe(0);
+    expect(Array.from(out)).toEqual([...keys].sort((a, b) => a - b));
+    expect(Array.from(nodes, (n) => keys[n])).toEqual(Array.from(out));
   });
 
   it('VisitedSet starts each search empty, across a generation wrap', () => {

@@ -18,6 +18,7 @@ import {
   SegmentCorruptError,
   buildSegment,
   exactSearch,
+  partOutput,
   quantizeSegment,
   rerankPoolSize,
   segmentFromContents,
@@ -294,10 +295,9 @@ describe('segment files', () => {
         expect(raw(contents.graph!.vectors).equals(raw(segment.graph.vectors))).toBe(true);
         const query = Float32Array.from(clusteredVectors(62, 1, DIMS)[0]);
         const answer = (s: typeof segment) => {
-          const ids = new Float64Array(8);
-          const keys = new Float64Array(8);
-          const found = s.search(query, 8, 32, null, ids, keys);
-          return [...ids.subarray(0, found), ...keys.subarray(0, found)];
+          const out = partOutput(8);
+          const found = s.search(query, 8, 32, null, out);
+          return [...out.rowIds.subarray(0, found), ...out.keys.subarray(0, found)];
         };
         const loaded = segmentFromContents(contents);
         expect(loaded.quantization).toBe(q);

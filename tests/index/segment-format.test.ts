@@ -14,6 +14,7 @@ import {
   SEGMENT_FORMAT_VERSION,
   SegmentCorruptError,
   buildSegment,
+  partOutput,
   readSegment,
   segmentFromContents,
   toStored,
@@ -42,10 +43,9 @@ function makeSegment(metric: Metric, n = 600): Segment {
 
 function answers(segment: Segment, metric: Metric): number[][] {
   return clusteredVectors(62, 10, DIMS).map((q) => {
-    const ids = new Float64Array(5);
-    const keys = new Float64Array(5);
-    const found = segment.search(toStored(metric, DIMS, q), 5, 32, null, ids, keys);
-    return [...ids.subarray(0, found), ...keys.subarray(0, found)];
+    const out = partOutput(5);
+    const found = segment.search(toStored(metric, DIMS, q), 5, 32, null, out);
+    return [...out.rowIds.subarray(0, found), ...out.keys.subarray(0, found)];
   });
 }
 

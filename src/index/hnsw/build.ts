@@ -97,13 +97,7 @@ export class HnswBuilder {
     const selected = this.selected;
     for (let layer = Math.min(level, g.maxLevel); layer >= 0; layer--) {
       searcher.searchLayer(qOff, ep, epKey, g.efConstruction, layer, null, null);
-      const results = searcher.results;
-      const found = results.size;
-      for (let i = found - 1; i >= 0; i--) {
-        wNodes[i] = results.topNode();
-        wKeys[i] = -results.topKey();
-        results.pop();
-      }
+      const found = searcher.results.drainNegated(wNodes, wKeys);
       const chosen = this.selectNeighbors(wNodes, wKeys, found, g.m, selected);
       const links = g.linkArray(layer);
       const base = g.linkBase(q, layer);

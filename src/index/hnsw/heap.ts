@@ -2,9 +2,9 @@
  * @module index/hnsw/heap
  * A binary min-heap of (key, node) pairs over two typed arrays, the priority queue behind the
  * candidate set C and the result set W of algorithm 2 (SEARCH-LAYER). W must pop its farthest
- * element, so callers keep it as a min-heap of negated keys rather than a second class. A heap
- * grows by doubling and is reused across searches (`clear()` only resets the size), so a warm
- * search allocates nothing.
+ * element, so callers keep it as a min-heap of negated keys rather than a second class, and
+ * empty it nearest first with `drainNegated`. A heap grows by doubling and is reused across
+ * searches (`clear()` only resets the size), so a warm search allocates nothing.
  */
 
 const INITIAL_CAPACITY = 64;
@@ -49,31 +49,10 @@ export class MinHeap {
     nodes[i] = node;
   }
 
-  /** Removes the top. */
+  /** Removes the top: the last element takes its place and sifts down. */
   pop(): void {
     const size = --this.size;
-    if (size <= 0) return;
-    const keys = this.keys;
-    const nodes = this.nodes;
-    const key = keys[size];
-    const node = nodes[size];
-    let i = 0;
-    const half = size >> 1;
-    while (i < half) {
-      let child = 2 * i + 1;
-      let ck = keys[child];
-      const right = child + 1;
-      if (right < size && keys[right] < ck) {
-        child = right;
-        ck = keys[right];
-      }
-      if (key <= ck) break;
-      keys[i] = ck;
-      nodes[i] = nodes[child];
-      i = child;
-    }
-    keys[i] = key;
-    nodes[i] = node;
+    if (size > 0) this.replaceTop(this.keys[size], this.nodes[size]);
   }
 
   /** Replaces the top with (key, node) and restores order: a pop and a push in one sift. */
@@ -98,6 +77,20 @@ export class MinHeap {
     }
     keys[i] = key;
     nodes[i] = node;
+  }
+
+  /**
+   * Empties a heap of negated keys (a result set W) into the out arrays nearest first, with the
+   * keys restored; returns how many.
+   */
+  drainNegated(outNodes: Int32Array, outKeys: Float64Array): number {
+    const found = this.size;
+    for (let i = found - 1; i >= 0; i--) {
+      outNodes[i] = this.nodes[0];
+      outKeys[i] = -this.keys[0];
+      this.pop();
+    }
+    return found;
   }
 
   private grow(): void {

@@ -210,12 +210,6 @@ export class HnswSearcher {
     this.searchLayer(qOff, ep, epKey, ef > k ? ef : k, 0, alive, filter);
     const results = this.results;
     while (results.size > k) results.pop();
-    const found = results.size;
-    for (let i = found - 1; i >= 0; i--) {
-      outNodes[i] = results.topNode();
-      outKeys[i] = -results.topKey();
-      results.pop();
-    }
-    return found;
+    return results.drainNegated(outNodes, outKeys);
   }
 }

@@ -19,7 +19,7 @@ import { bruteForceKeys } from '../brute-force.ts';
 import { MinHeap } from '../hnsw/heap.ts';
 import type { NodeFilter } from '../hnsw/search.ts';
 import { VectorArena } from '../kernels.ts';
-import type { SearchPart } from '../merged-search.ts';
+import type { PartOutput, SearchPart } from '../merged-search.ts';
 import type { RowFilter } from '../row-filter.ts';
 import { wordCount } from '../segment/alive-bitset.ts';
 import { float64Array } from '../shared-arrays.ts';
@@ -67,16 +67,11 @@ export class TailScan implements SearchPart {
     this.rows = rows;
   }
 
-  /** Exact k nearest live rows passing `filter`, for a stored-form query; returns how many. */
-  search(
-    query: Float32Array,
-    k: number,
-    _ef: number,
-    filter: RowFilter | null,
-    outRowIds: Float64Array,
-    outKeys: Float64Array,
-    outSlots: Int32Array,
-  ): number {
+  /**
+   * The exact k nearest live rows passing `filter`, for a stored-form query, into `out` (with
+   * their slots); returns how many.
+   */
+  search(query: Float32Array, k: number, _ef: number, filter: RowFilter | null, out: PartOutput): number {
     const { rowIds, slots, alive } = this.rows;
     if (slots === 0 || k <= 0) return 0;
     const arena = this.arena;
@@ -84,6 +79,7 @@ export class TailScan implements SearchPart {
     arena.floats.set(query.subarray(0, this.dims), this.queryOffset);
     const nodeFilter: NodeFilter | null = filter === null ? null : (i) => filter(rowIds[i]);
     const kernel = usesSquaredL2(this.metric) ? arena.l2 : arena.negDot;
+    const { rowIds: outRowIds, keys: outKeys, positions: outSlots } = out;
     const found = bruteForceKeys(kernel, this.base, slots, this.dims, this.queryOffset, k, alive, nodeFilter, outSlots, outKeys, this.heap);
     for (let i = 0; i < found; i++) outRowIds[i] = rowIds[outSlots[i]];
     return found;
@@ -218,16 +214,9 @@ export class Tail implements SearchPart, TailRows {
     return this.arena.floats.subarray(at, at + this.dims);
   }
 
-  search(
-    query: Float32Array,
-    k: number,
-    ef: number,
-    filter: RowFilter | null,
-    outRowIds: Float64Array,
-    outKeys: Float64Array,
-    outSlots: Int32Array,
-  ): number {
-    return this.scan.search(query, k, ef, filter, outRowIds, outKeys, outSlots);
+  /** TailScan.search on the owner's lane. */
+  search(query: Float32Array, k: number, ef: number, filter: RowFilter | null, out: PartOutput): number {
+    return this.scan.search(query, k, ef, filter, out);
   }
 
   exactKey(slot: number, query: Float32Array): number {

@@ -13,7 +13,7 @@ import type { Metric } from '../../core/index.ts';
 import type { HnswGraph } from '../hnsw/graph.ts';
 import { MinHeap } from '../hnsw/heap.ts';
 import { HnswSearcher, type NodeFilter } from '../hnsw/search.ts';
-import type { SearchPart } from '../merged-search.ts';
+import type { PartOutput, SearchPart } from '../merged-search.ts';
 import type { RowFilter } from '../row-filter.ts';
 import { exactKey } from '../space.ts';
 import type { AliveRows } from './alive-bitset.ts';
@@ -28,7 +28,6 @@ export class SegmentSearcher implements SearchPart {
   private readonly dims: number;
   private readonly searcher: HnswSearcher;
   private readonly heap = new MinHeap();
-  private nodes = new Int32Array(64);
   /** Dot only: M², the squared norm every augmented vector has, and the query scratch. */
   private readonly maxNorm2: number;
   private readonly augmented: Float32Array | null;
@@ -46,20 +45,12 @@ export class SegmentSearcher implements SearchPart {
   }
 
   /**
-   * The k nearest alive rows that pass `filter`, for a query in stored form: row ids, keys and
-   * nodes nearest first into the out arrays; returns how many. Returns min(k, matching) rows:
-   * when the graph walk, which still routes through masked nodes, comes back short of k (a
-   * selective filter, or matching nodes the walk cannot reach), the segment is scanned exactly.
+   * The k nearest alive rows that pass `filter`, for a query in stored form, into `out` (with
+   * their nodes); returns how many. Returns min(k, matching) rows: when the graph walk, which
+   * still routes through masked nodes, comes back short of k (a selective filter, or matching
+   * nodes the walk cannot reach), the segment is scanned exactly.
    */
-  search(
-    query: Float32Array,
-    k: number,
-    ef: number,
-    filter: RowFilter | null,
-    outRowIds: Float64Array,
-    outKeys: Float64Array,
-    outNodes?: Int32Array,
-  ): number {
+  search(query: Float32Array, k: number, ef: number, filter: RowFilter | null, out: PartOutput): number {
     const aliveRows = this.alive;
     if (k <= 0 || aliveRows.aliveCount === 0) return 0;
     let qNorm2 = 0;
@@ -69,10 +60,7 @@ export class SegmentSearcher implements SearchPart {
       this.augmented[this.dims] = 0;
       query = this.augmented;
     }
-    if (outNodes === undefined) {
-      if (this.nodes.length < k) this.nodes = new Int32Array(k);
-      outNodes = this.nodes;
-    }
+    const { rowIds: outRowIds, keys: outKeys, positions: outNodes } = out;
     const searcher = this.searcher;
     const alive = aliveRows.deadCount > 0 ? aliveRows.words : null;
     const rowIds = this.rowIds;

@@ -13,7 +13,7 @@
  */
 import type { HnswGraph } from '../hnsw/graph.ts';
 import type { Metric } from '../../core/index.ts';
-import type { SearchPart } from '../merged-search.ts';
+import type { PartOutput, SearchPart } from '../merged-search.ts';
 import { decodeRecord, type Quantization } from '../quantization.ts';
 import type { RowFilter } from '../row-filter.ts';
 import { graphDims, graphMetric } from '../space.ts';
@@ -121,21 +121,9 @@ export class Segment implements SearchPart {
     return n >= 0 && this.alive.kill(n);
   }
 
-  /**
-   * The k nearest alive rows that pass `filter`, for a query in stored form: row ids, keys and
-   * (when `outNodes` is given) nodes nearest first into the out arrays; returns how many, which
-   * is min(k, matching) (see SegmentSearcher.search).
-   */
-  search(
-    query: Float32Array,
-    k: number,
-    ef: number,
-    filter: RowFilter | null,
-    outRowIds: Float64Array,
-    outKeys: Float64Array,
-    outNodes?: Int32Array,
-  ): number {
-    return this.laneZero().search(query, k, ef, filter, outRowIds, outKeys, outNodes);
+  /** SegmentSearcher.search on the owner's lane: min(k, matching) rows into `out`. */
+  search(query: Float32Array, k: number, ef: number, filter: RowFilter | null, out: PartOutput): number {
+    return this.laneZero().search(query, k, ef, filter, out);
   }
 
   exactKey(n: number, query: Float32Array): number | null {
