@@ -14,7 +14,7 @@ import type { SqlValue } from '../types.ts';
 /**
  * Why a read runs on the writer's connection after all, not on a worker:
  * - `embedding-not-at-hand`: an EMBEDDING() call needs a vector the engine did not fetch before
- *   the read (a text only its rows hold, a call inside a view); the writer's connection has the
+ *   the read (a text only its rows hold, a call inside a SQL view); the writer's connection has the
  *   providers at hand;
  * - `temp-table`: it reads a TEMP table, which only the writer's connection has.
  */

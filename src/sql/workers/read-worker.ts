@@ -46,7 +46,7 @@ registerDeadlineFunction(db, () => deadline.check(false));
 
 /**
  * EMBEDDING() from the vectors the engine fetched before the read (the texts written in the
- * request). Anything else (a text only known from the rows, a call hidden in a view, an
+ * request). Anything else (a text only known from the rows, a call hidden in a SQL view, an
  * argument the engine would refuse) hands the request back to the engine, which runs it on its
  * own connection with the provider at hand and reports errors as it always does.
  */
