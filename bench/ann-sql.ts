@@ -31,6 +31,7 @@ import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 import { SqlClient, type SqlResponse } from './ann/sql-client.ts';
 import { runBenchmark, startServer, type ServerProcess } from './lib/server-process.ts';
 import { envInt } from './lib/env.ts';
+import { machineFacts } from './lib/machine.ts';
 
 const SECTION = 'ann-sql';
 const K = 10;
@@ -161,7 +162,8 @@ async function load(client: SqlClient, data: AnnDataset, attribute: Uint8Array):
       `VECTOR INDEX vi(v) m=${M} ef_construction=${EF_CONSTRUCTION} distance=cosine)`,
   );
   await client.query('CREATE INDEX items_attr ON items(attr)');
-  const sqliteVersion = String((await client.query('SELECT sqlite_version()')).results[0].rows[0][0]);
+  // The server runs this package's SQLite; user SQL cannot call sqlite_version().
+  const sqliteVersion = machineFacts().sqlite;
   const dims = data.dims;
   let t0 = performance.now();
   for (let start = 0; start < data.baseCount; start += INSERT_BATCH_ROWS) {

@@ -44,6 +44,7 @@ import { BENCHMARKS_FILE, writeSection } from './lib/benchmarks-file.ts';
 import { Random } from './lib/random.ts';
 import { runBenchmark, startServer, type ServerProcess } from './lib/server-process.ts';
 import { envInt } from './lib/env.ts';
+import { machineFacts } from './lib/machine.ts';
 
 const SECTION = 'bench:chat';
 const MODEL = 'quiver-local-100d';
@@ -168,7 +169,8 @@ async function load(sql: SqlClient, corpus: Corpus, depts: ArrayLike<number>): P
       `vec VECTOR(${DIMS}) AS (EMBEDDING(doc, '${MODEL}')) STORED, VECTOR INDEX vi(vec) distance=cosine, FULLTEXT INDEX ft(doc))`,
   );
   await sql.query('CREATE INDEX docs_dept ON docs(dept)');
-  const sqliteVersion = String((await sql.query('SELECT sqlite_version()')).results[0].rows[0][0]);
+  // The server runs this package's SQLite; user SQL cannot call sqlite_version().
+  const sqliteVersion = machineFacts().sqlite;
   const insert = `INSERT INTO docs (id, dept, doc) VALUES ${Array.from({ length: INSERT_BATCH_ROWS }, () => '(?, ?, ?)').join(', ')}`;
   const t0 = performance.now();
   for (let start = 0; start < ROWS; start += INSERT_BATCH_ROWS) {

@@ -30,6 +30,7 @@ import type { A } from '../../src/sql/dialect/index.ts';
 import { Engine, DATABASE_FILE } from '../../src/sql/index.ts';
 import { MAX_EXPR_DEPTH, parseScript } from '../../src/sql/dialect/index.ts';
 import { loadCorpus, mutate, structuralMutation, tokens, type Mutation } from '../sql/dialect/fuzz-corpus.ts';
+import { engineConnection } from '../sql/exec/engine-connection.ts';
 import { checkedApp, type RequestTarget } from './contract/checked.ts';
 
 const RUNS = Number(process.env.QUIVER_FUZZ_RUNS) || 0;
@@ -164,9 +165,9 @@ async function resetFixtureIfDrifted(): Promise<void> {
 /** The fixture as created, for the named cases: the properties' drift (triggers, TEMP tables) dropped. */
 async function resetFixture(): Promise<void> {
   changesSinceReset = 0;
-  // TEMP objects live in the writer's connection only; a request with BEGIN runs there.
-  const { results } = await engine.execute("BEGIN; SELECT type, name FROM temp.sqlite_master WHERE type IN ('view', 'table'); COMMIT");
-  for (const [type, name] of results[1].rows as [string, string][]) {
+  // TEMP objects live in the writer's connection only, and user SQL cannot read sqlite_master.
+  const temps = engineConnection(engine).prepare("SELECT type, name FROM temp.sqlite_master WHERE type IN ('view', 'table')").raw().all();
+  for (const [type, name] of temps as [string, string][]) {
     await engine.execute(`DROP ${type === 'view' ? 'VIEW' : 'TABLE'} temp.\`${name.replace(/`/g, '``')}\``);
   }
   const objects = reader

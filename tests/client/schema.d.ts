@@ -63,8 +63,10 @@ export interface paths {
      * | `SET vidx_hnsw_ef_search = n` | none: sets the graph search breadth (default 40, at least k) for the rest of the request |
      *
      * `ATTACH`, `DETACH`, `VACUUM INTO`, `CREATE VIRTUAL TABLE`, `load_extension()` and
-     * PRAGMAs that change settings are refused (`UNSUPPORTED_STATEMENT`); Quiver's own catalog
-     * tables (`__quiver_*`) cannot be read or written (`RESERVED_NAME`).
+     * PRAGMAs that change settings are refused (`UNSUPPORTED_STATEMENT`). User SQL sees users'
+     * objects only: a statement naming SQLite's or Quiver's own (`sqlite_*`, `pragma_*`,
+     * `dbstat`, `__quiver_*`: tables, triggers, indexes, functions) is refused with
+     * `RESERVED_NAME`, whatever the role.
      */
     post: operations["execute_sql"];
   };
@@ -652,8 +654,10 @@ export interface operations {
    * | `SET vidx_hnsw_ef_search = n` | none: sets the graph search breadth (default 40, at least k) for the rest of the request |
    *
    * `ATTACH`, `DETACH`, `VACUUM INTO`, `CREATE VIRTUAL TABLE`, `load_extension()` and
-   * PRAGMAs that change settings are refused (`UNSUPPORTED_STATEMENT`); Quiver's own catalog
-   * tables (`__quiver_*`) cannot be read or written (`RESERVED_NAME`).
+   * PRAGMAs that change settings are refused (`UNSUPPORTED_STATEMENT`). User SQL sees users'
+   * objects only: a statement naming SQLite's or Quiver's own (`sqlite_*`, `pragma_*`,
+   * `dbstat`, `__quiver_*`: tables, triggers, indexes, functions) is refused with
+   * `RESERVED_NAME`, whatever the role.
    */
   execute_sql: {
     requestBody: {

@@ -3,7 +3,7 @@
  * Quiver's own catalog tables, as drizzle definitions. drizzle-kit turns changes here into the
  * SQL migrations in `migrations/`, which run when a database opens. These tables live in the
  * user's database file (so DDL and catalog change in one transaction) under the reserved
- * `__quiver_` prefix, which user statements cannot touch.
+ * `__quiver_` prefix, which user statements cannot name (check/user-objects.ts).
  */
 import { integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
@@ -61,7 +61,11 @@ export const vectorIndexes = sqliteTable('__quiver_vector_indexes', {
  * The change log of vector-indexed columns, written by triggers in the same transaction as the
  * change (DESIGN decision 3). After commit the index applies entries past the sequence it has
  * seen; entries an index has saved to disk are pruned. `op` is 1 for "the row's vector is now
- * what the table holds" and 0 for "the row is gone".
+ * what the table holds" and 0 for "the row is gone". `seq` is AUTOINCREMENT because it must
+ * never go back: once pruning empties the log, a plain row id would start again at 1, below
+ * the sequence the registry has applied and the indexes' files have saved, and new entries
+ * would be skipped. Its counter lives in sqlite_sequence, which user SQL cannot reach
+ * (check/user-objects.ts).
  */
 export const changes = sqliteTable('__quiver_changes', {
   seq: integer('seq').primaryKey({ autoIncrement: true }),

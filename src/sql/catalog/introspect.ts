@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import type { A } from '../dialect/index.ts';
 import type { Catalog, TableDetail } from './catalog.ts';
 import { printIdent, quoteString } from '../dialect/index.ts';
-import { INTERNAL_PREFIX } from '../check/index.ts';
+import { isReservedName } from '../check/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import type { StatementResult, SqlValue } from '../types.ts';
 
@@ -65,17 +65,15 @@ export class Introspector {
   }
 
   private showTables(like?: string): StatementResult {
-    const rows = this.db
-      .prepare(`SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`)
-      .all() as { name: string }[];
+    const rows = this.db.prepare(`SELECT name FROM sqlite_schema WHERE type IN ('table', 'view') ORDER BY name`).all() as { name: string }[];
     const pattern = like === undefined ? undefined : likeToRegExp(like);
-    const names = rows.map((r) => r.name).filter((n) => !n.toLowerCase().startsWith(INTERNAL_PREFIX) && (!pattern || pattern.test(n)));
+    const names = rows.map((r) => r.name).filter((n) => !isReservedName(n) && (!pattern || pattern.test(n)));
     return result(['Tables_in_quiver'], names.map((n) => [n]));
   }
 
   private requireTable(name: string): TableDetail {
     const t = this.catalog.table(name);
-    if (!t || name.toLowerCase().startsWith(INTERNAL_PREFIX)) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${name}`);
+    if (!t) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${name}`);
     return t;
   }
 

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { QuiverError, isQuiverError, type EmbeddingSource } from '../../core/index.ts';
 import { resolveEfSearch } from '../../index/index.ts';
 import { Catalog, DdlRunner, Introspector, migrateCatalog } from '../catalog/index.ts';
-import { checkPragma, checkRole } from '../check/index.ts';
+import { checkRole, checkUserObjects } from '../check/index.ts';
 import { parseScript, positionOf, type A } from '../dialect/index.ts';
 import { EmbeddingCalls, registerVectorFunctions, type EmbeddingRound } from '../functions/index.ts';
 import { IndexRegistry, registerFulltextFunctions, type IndexRegistryOptions } from '../index-sync/index.ts';
@@ -492,6 +492,8 @@ export class Engine {
     const statements = parseScript(sql, this.limits.maxSqlTokens);
     if (statements.length === 0) throw new QuiverError('BAD_REQUEST', 'the request holds no SQL statement');
     if (statements.length > this.limits.maxStatements) throw tooManyStatements(statements.length, this.limits);
+    // Whatever the role, before anything runs or is cached: reads, writes and EXPLAIN all compile here.
+    checkUserObjects(statements, sql);
     const script: CompiledScript = { statements, lowered: new Array(statements.length) };
     if (this.scripts.size >= MAX_CACHED_SCRIPTS) this.scripts.delete(this.scripts.keys().next().value!);
     this.scripts.set(sql, script);
@@ -538,7 +540,6 @@ export class Engine {
         return explainResult(db, restrictToCandidates(this.planner, this.catalog, s.statement, source, plain, cursor.take(plain), this.restrictHere));
       }
       case 'pragma':
-        checkPragma(s);
         return this.run(this.lowered(script, i, source), [], false);
       case 'createTable':
         this.schemaChange(() => this.ddl.createTable(s, source));

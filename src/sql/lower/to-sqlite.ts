@@ -11,14 +11,15 @@
  *   vector last and break ties by row id, MATCH ... AGAINST runs on FTS5 (fulltext-rewrite.ts);
  * - for the executor: positional parameters become numbered names, the planner's candidate
  *   row ids restrict a SELECT core (bound later as JSON, runtime/params.ts `bindRowIds`), and
- *   SELECTs that could run away call the statement's deadline function;
- * - the checks of ../check/user-objects.ts on every table name and function call.
+ *   SELECTs that could run away call the statement's deadline function.
+ * It checks no names: the engine refuses user SQL naming what is not the user's before it gets
+ * here (../check/user-objects.ts), and Quiver lowers SQL of its own too (catalog/ddl.ts).
  */
 import type { A } from '../dialect/index.ts';
 import { Printer, P_CONCAT, quoteIdent, type QuoteStyle } from '../dialect/index.ts';
 import type { CatalogLookup, TableInfo } from '../catalog/index.ts';
 import { QuiverError } from '../../core/index.ts';
-import { checkFunctionAllowed, checkUserTableName, INTERNAL_PREFIX, vectorDimsOf } from '../check/index.ts';
+import { INTERNAL_PREFIX, vectorDimsOf } from '../check/index.ts';
 import { isDistanceFunction, metricFunction } from '../functions/index.ts';
 import { DEADLINE_FUNCTION } from '../runtime/index.ts';
 import { lower } from './expr-facts.ts';
@@ -183,11 +184,6 @@ class SqliteLowering extends Printer implements LoweringScope {
   // -------------------------------------------------------------------------------------------
   // Names, parameters, functions
 
-  protected override tableName(name: A.QualifiedName | string): string {
-    checkUserTableName(typeof name === 'string' ? name : name.name);
-    return super.tableName(name);
-  }
-
   /**
    * Positional parameters are emitted as numbered names (`:3`), so any part of a statement can
    * be run on its own (the planner evaluates a query vector or a filter) with the statement's
@@ -212,7 +208,6 @@ class SqliteLowering extends Printer implements LoweringScope {
   }
 
   protected override functionCall(e: A.FunctionExpr): string {
-    checkFunctionAllowed(e.name);
     const name = lower(e.name);
     if (name === 'concat' && !e.distinct && !e.star && !e.over && !e.orderBy) {
       // MySQL's CONCAT is NULL when any argument is; SQLite's || behaves the same.

@@ -20,6 +20,7 @@ import { DEADLINE_FUNCTION } from '../../../src/sql/runtime/limits.ts';
 import { parseStatement } from '../../../src/sql/dialect/index.ts';
 import { ReadPool } from '../../../src/sql/workers/read-pool.ts';
 import { HTTP_STATUS } from '../../../src/api/problem.ts';
+import { engineConnection } from './engine-connection.ts';
 
 const dirs: string[] = [];
 const engines: Engine[] = [];
@@ -87,7 +88,7 @@ describe('the statement timeout on writes', () => {
     await engine.execute('CREATE TABLE log (n INTEGER); CREATE TRIGGER tr AFTER DELETE ON t BEGIN INSERT INTO log SELECT count(*) FROM t; END');
     await engine.execute('DELETE FROM t WHERE x IN (SELECT x FROM v WHERE x > 990)');
     expect((await engine.execute('SELECT count(*) FROM t; SELECT count(*) FROM log')).results.map((r) => r.rows)).toEqual([[[990]], [[10]]]);
-    const stored = (await engine.execute("SELECT group_concat(sql, ' ') FROM sqlite_schema")).results[0].rows[0][0] as string;
+    const stored = engineConnection(engine).prepare("SELECT group_concat(sql, ' ') FROM sqlite_schema").pluck().get() as string;
     expect(stored).toContain('CREATE VIEW');
     expect(stored).not.toMatch(/deadline/i);
   });
