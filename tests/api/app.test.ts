@@ -311,6 +311,32 @@ describe('POST /v1/sql parameter values: bound exactly or refused', () => {
   });
 });
 
+describe('POST /v1/sql writes with RETURNING and DEFAULT', () => {
+  it('answers changes and lastInsertId for INSERT, UPDATE and DELETE with RETURNING', async () => {
+    await results(await postJson(app, { sql: 'CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT)' }));
+    expect(await results(await postJson(app, { sql: "INSERT INTO t (a) VALUES ('x'), ('y') RETURNING id" }))).toEqual([
+      { columns: ['id'], rows: [[1], [2]], changes: 2, lastInsertId: 2 },
+    ]);
+    expect(await results(await postJson(app, { sql: "UPDATE t SET a = 'z' RETURNING id; DELETE FROM t WHERE id = 1 RETURNING a" }))).toEqual([
+      { columns: ['id'], rows: [[1], [2]], changes: 2, lastInsertId: null },
+      { columns: ['a'], rows: [['z']], changes: 1, lastInsertId: null },
+    ]);
+    expect(await results(await postJson(app, { sql: 'DELETE FROM t WHERE id = 99 RETURNING a' }))).toEqual([
+      { columns: ['a'], rows: [], changes: 0, lastInsertId: null },
+    ]);
+  });
+
+  it('binds ? parameters around DEFAULT values, as ORMs send them', async () => {
+    await results(await postJson(app, { sql: "CREATE TABLE t(id SERIAL PRIMARY KEY, a TEXT DEFAULT 'none', b INT)" }));
+    expect(await results(await postJson(app, { sql: 'INSERT INTO t (id, a, b) VALUES (DEFAULT, ?, ?), (DEFAULT, DEFAULT, ?)', params: ['x', 1, 2] }))).toEqual([
+      { columns: [], rows: [], changes: 2, lastInsertId: 2 },
+    ]);
+    expect(await results(await postJson(app, { sql: 'SELECT id, a, b FROM t ORDER BY id' }))).toEqual([
+      { columns: ['id', 'a', 'b'], rows: [[1, 'x', 1], [2, 'none', 2]], changes: 0, lastInsertId: null },
+    ]);
+  });
+});
+
 describe('POST /v1/sql request errors', () => {
   it('415 without a content-type, naming the accepted types', async () => {
     const body = await expectProblem(await post(app, new TextEncoder().encode('SELECT 1')), 'UNSUPPORTED_MEDIA_TYPE');

@@ -28,6 +28,10 @@ export interface paths {
      * Integers bind exactly, also beyond ±2^53; one outside 64 bits, or base64 that does not
      * decode to exactly its text, is a 400 `PARAMETER_ERROR`, never a rounded or empty value.
      *
+     * **MySQL forms** such as `SERIAL` (`BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE`),
+     * `DEFAULT` as a value in `INSERT ... VALUES`, and `RETURNING` (its result also reports
+     * `changes`) behave as in MySQL.
+     *
      * **The dialect** is MySQL-flavoured (the SQL of AliSQL, PolarDB and MySQL users):
      * `VECTOR(n)` columns; `VEC_FROMTEXT`, `VEC_TOTEXT`, `VECTOR_DIM`, `VEC_NORMALIZE`;
      * `DISTANCE(a, b, 'COSINE' | 'EUCLIDEAN' | 'DOT')` (alias `VECTOR_DISTANCE(a, b, metric)`),
@@ -621,6 +625,10 @@ export interface operations {
    * object. A JSON array of numbers binds as a vector, `{"$base64": "..."}` as a blob.
    * Integers bind exactly, also beyond ±2^53; one outside 64 bits, or base64 that does not
    * decode to exactly its text, is a 400 `PARAMETER_ERROR`, never a rounded or empty value.
+   *
+   * **MySQL forms** such as `SERIAL` (`BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE`),
+   * `DEFAULT` as a value in `INSERT ... VALUES`, and `RETURNING` (its result also reports
+   * `changes`) behave as in MySQL.
    *
    * **The dialect** is MySQL-flavoured (the SQL of AliSQL, PolarDB and MySQL users):
    * `VECTOR(n)` columns; `VEC_FROMTEXT`, `VEC_TOTEXT`, `VECTOR_DIM`, `VEC_NORMALIZE`;
