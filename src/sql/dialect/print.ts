@@ -624,7 +624,7 @@ export class Printer {
     return `${text} AS ${this.select(s.select)}`;
   }
 
-  private createTrigger(s: A.CreateTriggerStatement): string {
+  protected createTrigger(s: A.CreateTriggerStatement): string {
     let text = `CREATE ${s.temp ? 'TEMP ' : ''}TRIGGER ${s.ifNotExists ? 'IF NOT EXISTS ' : ''}${this.qualified(s.name)}`;
     if (s.timing) text += ` ${s.timing}`;
     text += ` ${s.event}`;

@@ -10,8 +10,9 @@
  *   for a column without one (NULL in the row-id key takes the next id, as MySQL's DEFAULT
  *   does for AUTO_INCREMENT; in a NOT NULL column without a default it fails, as in MySQL's
  *   strict mode);
- * - when every value of every row is DEFAULT: one row is `DEFAULT VALUES`; several rows keep
- *   one column, written as above, since SQLite's DEFAULT VALUES inserts one row.
+ * - when every value of every row is DEFAULT: one row is `DEFAULT VALUES`; several rows (or
+ *   an upsert, or a trigger's body, where SQLite takes no DEFAULT VALUES) keep one column,
+ *   written as above.
  * The statement stays one statement, so RETURNING, `changes`, the last insert id, conflict
  * clauses and all-or-nothing are a plain INSERT's. A generated column can only be DEFAULT in
  * every row (MySQL allows no other value in it), so it is never written a default expression.
@@ -25,8 +26,11 @@ function lower(s: string): string {
   return s.toLowerCase();
 }
 
-/** `s` with no DEFAULT among its values; `s` itself when it has none. `table`: the catalog's entry of its table, if any. */
-export function resolveInsertDefaults(s: A.InsertStatement, table: TableInfo | undefined): A.InsertStatement {
+/**
+ * `s` with no DEFAULT among its values; `s` itself when it has none. `table`: the catalog's
+ * entry of its table, if any; `defaultValues`: whether it may become `DEFAULT VALUES`.
+ */
+export function resolveInsertDefaults(s: A.InsertStatement, table: TableInfo | undefined, defaultValues: boolean): A.InsertStatement {
   if (s.source.kind !== 'values' || !s.source.rows.some((row) => row.some(isDefault))) return s;
   const { rows } = s.source;
   const needTable = (): TableInfo => {
@@ -46,7 +50,7 @@ export function resolveInsertDefaults(s: A.InsertStatement, table: TableInfo | u
 
   const kept = targets.map((_, i) => i).filter((i) => !rows.every((row) => isDefault(row[i])));
   if (kept.length === 0) {
-    if (rows.length === 1 && s.upsert.length === 0) return { ...s, columns: undefined, source: { kind: 'defaults' } };
+    if (defaultValues && rows.length === 1 && s.upsert.length === 0) return { ...s, columns: undefined, source: { kind: 'defaults' } };
     // SQLite's DEFAULT VALUES inserts one row and takes no upsert: write one column's default.
     const info = needTable();
     const writable = targets.find((name) => !info.columns.find((c) => lower(c.name) === lower(name))?.generated);

@@ -382,11 +382,23 @@ class SqliteLowering extends Printer implements LoweringScope {
     return this.nested(() => super.returning(cols));
   }
 
+  /** Set while a trigger's body is printed: SQLite's grammar has no DEFAULT VALUES there. */
+  private inTriggerBody = false;
+
+  protected override createTrigger(s: A.CreateTriggerStatement): string {
+    this.inTriggerBody = true;
+    try {
+      return super.createTrigger(s);
+    } finally {
+      this.inTriggerBody = false;
+    }
+  }
+
   /** MySQL's DEFAULT among VALUES becomes what SQLite can run (insert-defaults.ts). */
   protected override insert(s: A.InsertStatement): string {
     // An internal name is refused as such, before its catalog entry is looked for.
     checkUserTableName(s.table.name);
-    return super.insert(resolveInsertDefaults(s, this.catalog.table(s.table.name)));
+    return super.insert(resolveInsertDefaults(s, this.catalog.table(s.table.name), !this.inTriggerBody));
   }
 
   protected override insertVerb(s: A.InsertStatement): string {
