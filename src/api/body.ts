@@ -4,9 +4,10 @@
  * checked twice on purpose: against Content-Length before reading (so an honest large upload
  * is refused without being received), and while reading (so a chunked or lying body is cut
  * off at the limit instead of being buffered whole). Bodies are UTF-8; anything else is
- * refused rather than guessed at.
+ * refused rather than guessed at. JSON bodies are read with exact integers (exact-json.ts).
  */
 import { QuiverError } from '../core/index.ts';
+import { parseExactJson } from './exact-json.ts';
 
 export interface MediaType {
   /** `type/subtype`, lower-cased, without parameters. */
@@ -78,5 +79,26 @@ function decodeUtf8(bytes: Uint8Array): string {
     return UTF8.decode(bytes);
   } catch {
     throw new QuiverError('BAD_REQUEST', 'request body is not valid UTF-8; send the SQL as UTF-8 text');
+  }
+}
+
+/**
+ * A JSON body as a value, integers beyond 2^53 as bigints (exact-json.ts). V8's message may
+ * quote the body (and so a bound parameter), so only the offset is taken from it, turned into a
+ * line and column. The message format is not a contract: without an offset the answer just has
+ * no position.
+ */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return parseExactJson(text);
+  } catch (error) {
+    const offset = Number(/at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1] ?? NaN);
+    if (!Number.isInteger(offset)) throw new QuiverError('INVALID_JSON', 'the request body is not valid JSON');
+    const before = text.slice(0, offset);
+    const line = before.split('\n').length;
+    const column = offset - before.lastIndexOf('\n');
+    throw new QuiverError('INVALID_JSON', `the request body is not valid JSON (line ${line}, column ${column})`, {
+      position: { line, column },
+    });
   }
 }

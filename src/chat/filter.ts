@@ -10,7 +10,7 @@
  * text — is then printed back in Quiver's dialect and spliced into the retrieval SQL, with its
  * parameters renamed to `:chat_where_N` so they can never collide with Quiver's own.
  */
-import { parseExpression, positionOf, printExpression } from '../sql/index.ts';
+import { parseExpression, positionOf, printExpression, toBindable } from '../sql/index.ts';
 import type { A, TableDescription } from '../sql/index.ts';
 import { QuiverError, isQuiverError } from '../core/index.ts';
 import { kindOf } from './request.ts';
@@ -221,9 +221,10 @@ function renameParams(
   return { expr: mapParams(expr, renamed), values };
 }
 
-/** Filter values are scalars: strings, finite numbers, booleans and null. */
+/** Filter values are scalars: strings, finite numbers (a bigint is an integer past 2^53, which must fit SQLite's INTEGER), booleans and null. */
 function checkValue(value: unknown, label: string): unknown {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'bigint') return toBindable(value, `${label} of "where"`);
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   throw new QuiverError('PARAMETER_ERROR', `parameter ${label} of "where" must be a string, a finite number, a boolean or null; got ${kindOf(value)}`);
 }

@@ -11,7 +11,7 @@ export type { BackupResult, RestoreResult } from './exec/index.ts';
 export type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from './types.ts';
 export { ROLES, roleAllows } from './check/index.ts';
 export type { Role } from './check/index.ts';
-export { DEFAULT_LIMITS } from './runtime/index.ts';
+export { DEFAULT_LIMITS, toBindable } from './runtime/index.ts';
 export type { Limits } from './runtime/index.ts';
 export { DEFAULT_READ_WORKERS, MAX_READ_WORKERS } from './workers/index.ts';
 export type { A } from './dialect/index.ts';

@@ -247,6 +247,96 @@ describe('POST /v1/sql through the SQL engine', () => {
   });
 });
 
+describe('POST /v1/sql parameter values: bound exactly or refused', () => {
+  /** The raw answer text: JSON.parse would round the integers under test. */
+  async function answerText(res: Response): Promise<string> {
+    const text = await res.text();
+    expect(res.status, text).toBe(200);
+    return text;
+  }
+
+  it('binds integers beyond 2^53 exactly as SQLite INTEGERs, positional and named', async () => {
+    await results(await postJson(app, { sql: 'CREATE TABLE t(a INTEGER)' }));
+    const insert = '{"sql": "INSERT INTO t VALUES (?), (?), (?), (?)", "params": [9007199254740993, 9007199254740992, -9223372036854775808, 9223372036854775807]}';
+    expect(await answerText(await post(app, insert, 'application/json'))).toMatch(/"changes":4/);
+    const select = '{"sql": "SELECT a, typeof(a) FROM t WHERE a = :x", "params": {"x": 9007199254740993}}';
+    expect(await answerText(await post(app, select, 'application/json'))).toMatch(/"rows":\[\[9007199254740993,"integer"\]\]/);
+    const all = await answerText(await post(app, '{"sql": "SELECT a FROM t ORDER BY a"}', 'application/json'));
+    expect(all).toMatch(/"rows":\[\[-9223372036854775808\],\[9007199254740992\],\[9007199254740993\],\[9223372036854775807\]\]/);
+  });
+
+  it('keeps numbers written with a fraction or an exponent as doubles', async () => {
+    const text = await answerText(await post(app, '{"sql": "SELECT typeof(?), typeof(?), typeof(?)", "params": [9007199254740993.0, 1e20, 2.5]}', 'application/json'));
+    expect(text).toMatch(/"rows":\[\["real","real","real"\]\]/);
+  });
+
+  it('hands the engine an integer beyond 2^53 as the bigint the body spells, in vectors too', async () => {
+    const fake = fakeEngine(() => ({ results: [] }));
+    await results(await post(appWith(fake), '{"sql": "SELECT ?", "params": [9007199254740993, 1.5, [12345678901234567890, 0.5]]}', 'application/json'));
+    expect(fake.calls).toEqual([['SELECT ?', [9007199254740993n, 1.5, [12345678901234567890n, 0.5]]]]);
+    // A vector's elements are float32s: a huge integer element is one like any other.
+    const text = await answerText(await post(app, '{"sql": "SELECT length(?)", "params": [[12345678901234567890, 0.5]]}', 'application/json'));
+    expect(text).toMatch(/"rows":\[\[8\]\]/);
+  });
+
+  it('400 PARAMETER_ERROR for an integer outside SQLite\'s 64-bit range, never echoing it', async () => {
+    for (const [body, label] of [
+      ['{"sql": "SELECT ?", "params": [9223372036854775808]}', '?1'],
+      ['{"sql": "SELECT ?, ?", "params": [1, -9223372036854775809]}', '?2'],
+      ['{"sql": "SELECT :big", "params": {"big": 123456789012345678901234567890}}', ':big'],
+    ]) {
+      const problem = await expectProblem(await post(app, body, 'application/json'), 'PARAMETER_ERROR');
+      expect(problem.detail).toContain(`parameter ${label} must be an integer from -2^63 to 2^63-1`);
+      expect(problem.detail).not.toMatch(/922337203685477580[89]|1234567890123/);
+    }
+  });
+
+  it('binds base64 in the standard or URL-safe alphabet, padded or not', async () => {
+    for (const text of ['+/8=', '+/8', '-_8=', '-_8']) {
+      expect(await results(await postJson(app, { sql: 'SELECT hex(?) AS h', params: [{ $base64: text }] }))).toEqual([
+        { columns: ['h'], rows: [['FBFF']], changes: 0, lastInsertId: null },
+      ]);
+    }
+    expect(await results(await postJson(app, { sql: 'SELECT typeof(:b), length(:b)', params: { b: { $base64: '' } } }))).toEqual([
+      { columns: ['typeof(:b)', 'length(:b)'], rows: [['blob', 0]], changes: 0, lastInsertId: null },
+    ]);
+  });
+
+  it('400 PARAMETER_ERROR naming the parameter for base64 that does not decode losslessly', async () => {
+    // Stray characters, blanks, impossible lengths, wrong padding, bits after the last byte, mixed alphabets.
+    for (const text of ['!!!', 'AQ ID', 'AQ\nID', 'A', 'AQ=', 'AQ===', 'AQID=', '====', 'AR==', '+_8=']) {
+      const problem = await expectProblem(await postJson(app, { sql: 'SELECT 1, :b', params: { b: { $base64: text } } }), 'PARAMETER_ERROR');
+      expect(problem.detail).toMatch(/^parameter :b is \{"\$base64": \.\.\.\}, so its text must be base64/);
+    }
+  });
+});
+
+describe('POST /v1/sql writes with RETURNING and DEFAULT', () => {
+  it('answers changes and lastInsertId for INSERT, UPDATE and DELETE with RETURNING', async () => {
+    await results(await postJson(app, { sql: 'CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT)' }));
+    expect(await results(await postJson(app, { sql: "INSERT INTO t (a) VALUES ('x'), ('y') RETURNING id" }))).toEqual([
+      { columns: ['id'], rows: [[1], [2]], changes: 2, lastInsertId: 2 },
+    ]);
+    expect(await results(await postJson(app, { sql: "UPDATE t SET a = 'z' RETURNING id; DELETE FROM t WHERE id = 1 RETURNING a" }))).toEqual([
+      { columns: ['id'], rows: [[1], [2]], changes: 2, lastInsertId: null },
+      { columns: ['a'], rows: [['z']], changes: 1, lastInsertId: null },
+    ]);
+    expect(await results(await postJson(app, { sql: 'DELETE FROM t WHERE id = 99 RETURNING a' }))).toEqual([
+      { columns: ['a'], rows: [], changes: 0, lastInsertId: null },
+    ]);
+  });
+
+  it('binds ? parameters around DEFAULT values, as ORMs send them', async () => {
+    await results(await postJson(app, { sql: "CREATE TABLE t(id SERIAL PRIMARY KEY, a TEXT DEFAULT 'none', b INT)" }));
+    expect(await results(await postJson(app, { sql: 'INSERT INTO t (id, a, b) VALUES (DEFAULT, ?, ?), (DEFAULT, DEFAULT, ?)', params: ['x', 1, 2] }))).toEqual([
+      { columns: [], rows: [], changes: 2, lastInsertId: 2 },
+    ]);
+    expect(await results(await postJson(app, { sql: 'SELECT id, a, b FROM t ORDER BY id' }))).toEqual([
+      { columns: ['id', 'a', 'b'], rows: [[1, 'x', 1], [2, 'none', 2]], changes: 0, lastInsertId: null },
+    ]);
+  });
+});
+
 describe('POST /v1/sql request errors', () => {
   it('415 without a content-type, naming the accepted types', async () => {
     const body = await expectProblem(await post(app, new TextEncoder().encode('SELECT 1')), 'UNSUPPORTED_MEDIA_TYPE');

@@ -374,6 +374,22 @@ describe('filter safety', () => {
     const missing = await json(await post(app, { question: 'q', table: 'docs', where: 'tenant = :t', params: { x: 'hunter2' } }), 400);
     expect(missing).toMatchObject({ code: 'PARAMETER_ERROR', detail: 'missing value for parameter :t of "where"' });
   });
+
+  it('binds a filter integer beyond 2^53 exactly, and refuses one past 64 bits', async () => {
+    await engine.execute(`
+      CREATE TABLE big_ids (id BIGINT PRIMARY KEY, body TEXT, vec VECTOR(100) AS (EMBEDDING(body, 'quiver-local-100d')) STORED);
+      INSERT INTO big_ids (id, body) VALUES (9007199254740992, 'Dogs love to play fetch.'), (9007199254740993, 'The puppy chased the ball.')`);
+    const body = (id: string) => `{"question": "fetch", "table": "big_ids", "where": "id = ?", "params": [${id}], "generate": false}`;
+    const res = await post(app, body('9007199254740993'));
+    const text = await res.text();
+    expect(res.status, text).toBe(200);
+    expect(text).toContain('"rowId":9007199254740993');
+    expect(text).not.toContain('9007199254740992');
+    const refused = await json(await post(app, body('9223372036854775808')), 400);
+    expect(refused).toMatchObject({ code: 'PARAMETER_ERROR' });
+    expect(refused.detail).toMatch(/^parameter \?1 of "where" must be an integer from -2\^63 to 2\^63-1/);
+    expect(refused.detail).not.toContain('9223372036854775808');
+  });
 });
 
 describe('seed 000 as a chat', () => {

@@ -52,6 +52,10 @@ describe('accepted filters', () => {
     });
   });
 
+  it('binds an integer past 2^53 (a bigint from the body) as that exact bigint', () => {
+    expect(compileFilter('id = :id', { id: 9007199254740993n }, KB).params).toEqual({ chat_where_1: 9007199254740993n });
+  });
+
   it('takes columns qualified by the table, literals, operators, CASE, CAST, IN lists, BETWEEN, LIKE, IS NULL, row ids', () => {
     const where =
       "knowledge_base.department_id IN (101, 202) AND creation_date BETWEEN '2023-01-01' AND '2024-01-01' " +
@@ -128,5 +132,7 @@ describe('refused filters', () => {
     const e = refusal('department_id = :d', { d: { secret: 'hunter2' } });
     expect(e.detail).not.toMatch(/hunter2/);
     expect(e.detail).toMatch(/:d of "where" must be a string, a finite number, a boolean or null; got an object/);
+    // An integer the body held past 2^53 (a bigint) must fit SQLite's INTEGER.
+    expect(refusal('id = ?', [2n ** 63n]).detail).toMatch(/^parameter \?1 of "where" must be an integer from -2\^63 to 2\^63-1/);
   });
 });

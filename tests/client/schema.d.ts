@@ -25,6 +25,12 @@ export interface paths {
      *
      * **Binding values.** `?` placeholders take `params` as an array, `:name` placeholders as an
      * object. A JSON array of numbers binds as a vector, `{"$base64": "..."}` as a blob.
+     * Integers bind exactly, also beyond ±2^53; one outside 64 bits, or base64 that does not
+     * decode to exactly its text, is a 400 `PARAMETER_ERROR`, never a rounded or empty value.
+     *
+     * **MySQL forms** such as `SERIAL` (`BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE`),
+     * `DEFAULT` as a value in `INSERT ... VALUES`, and `RETURNING` (its result also reports
+     * `changes`) behave as in MySQL.
      *
      * **The dialect** is MySQL-flavoured (the SQL of AliSQL, PolarDB and MySQL users):
      * `VECTOR(n)` columns; `VEC_FROMTEXT`, `VEC_TOTEXT`, `VECTOR_DIM`, `VEC_NORMALIZE`;
@@ -197,8 +203,11 @@ export interface components {
       /**
        * @description Values bound to placeholders: an array for positional `?`, an object for named
        * `:name` (keys without the `:`). A JSON array of numbers binds as a vector and
-       * `{"$base64": "..."}` as a blob. Integers beyond ±2^53 lose precision in JSON
-       * parsing; send them inside the SQL text instead.
+       * `{"$base64": "..."}` as a blob (standard or URL-safe alphabet, with or without `=`
+       * padding). An integer binds exactly as a 64-bit INTEGER, also beyond ±2^53: the body
+       * is read with exact integers. A number with a fraction or an exponent binds as a
+       * double. An integer outside -2^63 .. 2^63-1, or base64 that does not decode to
+       * exactly its text, is a 400 `PARAMETER_ERROR`; nothing is rounded.
        */
       params?: OneOf<[components["schemas"]["ParamValue"][], {
         [key: string]: components["schemas"]["ParamValue"];
@@ -314,7 +323,7 @@ export interface components {
           text: string;
         }[]]>;
     };
-    /** @description A value bound to a placeholder of `where`. */
+    /** @description A value bound to a placeholder of `where`; an integer binds exactly, also beyond ±2^53, and must fit 64 bits. */
     FilterValue: string | number | boolean | null;
     /** @description Reciprocal rank fusion (Cormack, Clarke and Büttcher, 2009); each field optional, the weights not both 0. */
     Fusion: {
@@ -616,6 +625,12 @@ export interface operations {
    *
    * **Binding values.** `?` placeholders take `params` as an array, `:name` placeholders as an
    * object. A JSON array of numbers binds as a vector, `{"$base64": "..."}` as a blob.
+   * Integers bind exactly, also beyond ±2^53; one outside 64 bits, or base64 that does not
+   * decode to exactly its text, is a 400 `PARAMETER_ERROR`, never a rounded or empty value.
+   *
+   * **MySQL forms** such as `SERIAL` (`BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE`),
+   * `DEFAULT` as a value in `INSERT ... VALUES`, and `RETURNING` (its result also reports
+   * `changes`) behave as in MySQL.
    *
    * **The dialect** is MySQL-flavoured (the SQL of AliSQL, PolarDB and MySQL users):
    * `VECTOR(n)` columns; `VEC_FROMTEXT`, `VEC_TOTEXT`, `VECTOR_DIM`, `VEC_NORMALIZE`;

@@ -14,7 +14,7 @@ import type { ChatService, PreparedChat, StreamPiece } from '../../chat/index.ts
 import { QuiverError, isQuiverError } from '../../core/index.ts';
 import type { Role } from '../../sql/index.ts';
 import { requireRole, roleOf } from '../auth.ts';
-import { isUtf8Charset, parseMediaType, readBodyText } from '../body.ts';
+import { isUtf8Charset, parseJsonBody, parseMediaType, readBodyText } from '../body.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../problem.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 
@@ -112,10 +112,5 @@ async function readJsonBody(request: Request, maxBodyBytes: number): Promise<unk
   if (!isUtf8Charset(media.charset)) throw new QuiverError('UNSUPPORTED_MEDIA_TYPE', `charset ${media.charset} is not supported; send UTF-8 JSON`);
   const text = await readBodyText(request, maxBodyBytes);
   if (text.trim() === '') throw new QuiverError('INVALID_JSON', `the request body is empty; ${ACCEPTED}`);
-  try {
-    return JSON.parse(text);
-  } catch {
-    // V8's message may quote the body, which may hold filter values; it is not repeated.
-    throw new QuiverError('INVALID_JSON', 'the request body is not valid JSON');
-  }
+  return parseJsonBody(text);
 }

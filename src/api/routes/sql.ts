@@ -11,7 +11,7 @@ import { QuiverError } from '../../core/index.ts';
 import type { Params } from '../../sql/index.ts';
 import type { SqlEngine } from '../app.ts';
 import { roleOf } from '../auth.ts';
-import { isUtf8Charset, parseMediaType, readBodyText } from '../body.ts';
+import { isUtf8Charset, parseJsonBody, parseMediaType, readBodyText } from '../body.ts';
 import { executeResultJson } from '../result-json.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 
@@ -67,12 +67,7 @@ function parseJsonRequest(text: string): SqlRequest {
   if (text.trim() === '') {
     throw new QuiverError('INVALID_JSON', 'the request body is empty; send a JSON object such as {"sql": "SELECT 1"}');
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (e) {
-    throw invalidJson(text, e);
-  }
+  const body = parseJsonBody(text);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new QuiverError('BAD_REQUEST', `the body must be a JSON object such as {"sql": "SELECT 1"}; got ${kindOf(body)}`);
   }
@@ -109,22 +104,6 @@ function readTimeout(value: unknown): number | undefined {
 function requireSql(sql: string, what: string): string {
   if (sql.trim() === '') throw new QuiverError('BAD_REQUEST', `${what} is empty; send at least one SQL statement`);
   return sql;
-}
-
-/**
- * V8's message may quote the body (and so a bound parameter), so only the offset is taken
- * from it, turned into a line and column. The message format is not a contract: without an
- * offset the answer just has no position.
- */
-function invalidJson(text: string, error: unknown): QuiverError {
-  const offset = Number(/at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1] ?? NaN);
-  if (!Number.isInteger(offset)) return new QuiverError('INVALID_JSON', 'the request body is not valid JSON');
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  const column = offset - before.lastIndexOf('\n');
-  return new QuiverError('INVALID_JSON', `the request body is not valid JSON (line ${line}, column ${column})`, {
-    position: { line, column },
-  });
 }
 
 function kindOf(value: unknown): string {

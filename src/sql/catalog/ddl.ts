@@ -9,7 +9,7 @@ import type Database from 'better-sqlite3';
 import type { A } from '../dialect/index.ts';
 import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDetail } from './catalog.ts';
 import { printColumnDef, printExpression, printIdent, printTableConstraint, parseStatement, quoteIdent, quoteString } from '../dialect/index.ts';
-import { lowerStatement } from '../lower/index.ts';
+import { autoIncrementKey, lowerStatement } from '../lower/index.ts';
 import { vectorDimsOf } from '../check/index.ts';
 import type { EmbeddingSource } from '../../core/index.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
@@ -164,6 +164,10 @@ export class DdlRunner {
       const tableKey = new Set(
         s.constraints.flatMap((k) => (k.kind === 'primaryKey' ? k.columns.map((c) => (c.expr.kind === 'column' ? lower(c.expr.column) : '')) : [])),
       );
+      // The row id is the primary key, also when it is an AUTO_INCREMENT UNIQUE column (`id
+      // SERIAL`): MySQL's DESCRIBE, too, shows such a key as PRI in a table without one.
+      const rowIdKey = autoIncrementKey(s);
+      if (rowIdKey !== undefined) tableKey.add(lower(rowIdKey));
       columns = s.columns.map((c) => {
         const record = columnRecord(c, this.catalog, source);
         return tableKey.has(lower(c.name)) ? { ...record, primaryKey: true, notNull: true } : record;

@@ -15,6 +15,8 @@ export interface ColumnInfo {
   vectorDims: number | null;
   /** True for generated columns, which INSERT never names. */
   generated: boolean;
+  /** The DEFAULT expression as declared, in Quiver's dialect; null without one. */
+  defaultExpr: string | null;
 }
 
 export interface VectorIndexInfo {

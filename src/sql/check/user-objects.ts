@@ -108,7 +108,7 @@ class NameCheck {
         this.with(s.with);
         this.qualified(s.table, 'table');
         this.name(s.alias, 'alias', s);
-        if (s.source.kind === 'values') s.source.rows.forEach((r) => this.exprs(r));
+        if (s.source.kind === 'values') s.source.rows.forEach((r) => this.exprs(r.filter((v): v is A.Expr => v.kind !== 'default')));
         else if (s.source.kind === 'select') this.select(s.source.select);
         for (const u of s.upsert) {
           u.target?.columns.forEach((c) => this.expr(c.expr));

@@ -307,10 +307,22 @@ export interface InsertStatement extends Span {
   table: QualifiedName;
   alias?: string;
   columns?: string[];
-  source: { kind: 'values'; rows: Expr[][] } | { kind: 'select'; select: SelectStatement } | { kind: 'defaults' };
+  source: { kind: 'values'; rows: InsertValue[][] } | { kind: 'select'; select: SelectStatement } | { kind: 'defaults' };
   upsert: UpsertClause[];
   returning?: ResultColumn[];
 }
+
+/**
+ * MySQL's `DEFAULT` standing for a whole value in INSERT's VALUES: the column gets its default,
+ * or NULL without one (the next id for an AUTO_INCREMENT column). Not an expression: MySQL
+ * allows it nowhere else in VALUES.
+ */
+export interface DefaultValue extends Span {
+  kind: 'default';
+}
+
+/** One value of a row of INSERT's VALUES. */
+export type InsertValue = Expr | DefaultValue;
 
 export interface UpsertClause extends Span {
   target?: { columns: IndexedColumn[]; where?: Expr };

@@ -416,7 +416,7 @@ export class Printer {
     return [];
   }
 
-  private insert(s: A.InsertStatement): string {
+  protected insert(s: A.InsertStatement): string {
     let text = s.with ? `${this.withClause(s.with)} ` : '';
     text += this.insertVerb(s);
     text += ` INTO ${this.tableName(s.table)}`;
@@ -429,7 +429,7 @@ export class Printer {
         break;
       case 'values':
         text += ` VALUES ${s.source.rows
-          .map((row) => `(${row.map((v, i) => this.writtenValue(s.table, targetColumns[i], v)).join(', ')})`)
+          .map((row) => `(${row.map((v, i) => (v.kind === 'default' ? 'DEFAULT' : this.writtenValue(s.table, targetColumns[i], v))).join(', ')})`)
           .join(', ')}`;
         break;
       case 'select':
@@ -624,7 +624,7 @@ export class Printer {
     return `${text} AS ${this.select(s.select)}`;
   }
 
-  private createTrigger(s: A.CreateTriggerStatement): string {
+  protected createTrigger(s: A.CreateTriggerStatement): string {
     let text = `CREATE ${s.temp ? 'TEMP ' : ''}TRIGGER ${s.ifNotExists ? 'IF NOT EXISTS ' : ''}${this.qualified(s.name)}`;
     if (s.timing) text += ` ${s.timing}`;
     text += ` ${s.event}`;

@@ -80,6 +80,12 @@ export interface OpenOptions extends EngineOptions {
   limits?: Partial<Limits>;
 }
 
+/** Statement kinds that change rows, and with RETURNING also return them. */
+const ROW_WRITES = new Set<A.Statement['kind']>(['insert', 'update', 'delete']);
+
+/** What a row write's `changes` and `lastInsertId` are when it ran as a reader (RETURNING). */
+const CHANGES_SQL = 'SELECT changes(), last_insert_rowid()';
+
 /** Statement kinds that can call EMBEDDING(). */
 const EMBEDDING_KINDS = new Set<A.Statement['kind']>(['select', 'insert', 'update', 'delete', 'createTable', 'alterTable']);
 
@@ -540,7 +546,7 @@ export class Engine {
         return explainResult(db, restrictToCandidates(this.planner, this.catalog, s.statement, source, plain, cursor.take(plain), this.restrictHere));
       }
       case 'pragma':
-        return this.run(this.lowered(script, i, source), [], false);
+        return this.run(this.lowered(script, i, source), [], s.kind);
       case 'createTable':
         this.schemaChange(() => this.ddl.createTable(s, source));
         return empty;
@@ -568,9 +574,9 @@ export class Engine {
       case 'select': {
         const lowered = this.lowered(script, i, source);
         const args = cursor.take(lowered);
-        if (!script.vectorQueries?.[i]) return this.run(lowered, args, false);
+        if (!script.vectorQueries?.[i]) return this.run(lowered, args, s.kind);
         const ready = restrictToCandidates(this.planner, this.catalog, s, source, lowered, args, this.restrictHere);
-        return this.run(ready.lowered, ready.args, false);
+        return this.run(ready.lowered, ready.args, s.kind);
       }
       default: {
         const lowered = this.lowered(script, i, source);
@@ -582,7 +588,7 @@ export class Engine {
           });
           return empty;
         }
-        return this.run(lowered, args, s.kind === 'insert');
+        return this.run(lowered, args, s.kind);
       }
     }
   }
@@ -634,13 +640,13 @@ export class Engine {
     return rowsResult(['Table', 'Op', 'Msg_type', 'Msg_text'], [[table.name, 'optimize', 'status', message]]);
   }
 
-  private run(lowered: LoweredStatement, args: unknown[], isInsert: boolean): StatementResult {
+  private run(lowered: LoweredStatement, args: unknown[], kind: A.Statement['kind']): StatementResult {
     const stmt = this.prepared.get(lowered.sql);
     const request = this.request;
     return request.timed(() => {
       if (!stmt.reader) {
         const info = stmt.run(...args);
-        return emptyResult(info.changes, isInsert ? normalizeInteger(info.lastInsertRowid) : null);
+        return emptyResult(info.changes, kind === 'insert' ? normalizeInteger(info.lastInsertRowid) : null);
       }
       const shape = this.shapes.of(stmt, lowered);
       const rows: SqlValue[][] = [];
@@ -649,7 +655,12 @@ export class Engine {
         request.budget.add(row, rows.length, request.statementIndex);
         this.checkDeadline();
       }
-      return rowsResult(shape.names, shapeRows(rows, shape));
+      const result = rowsResult(shape.names, shapeRows(rows, shape));
+      if (!ROW_WRITES.has(kind)) return result;
+      // A write with RETURNING is a reader to better-sqlite3, which counts no changes for it;
+      // SQLite's own count is set once the statement has run to its end.
+      const [changes, lastInsertId] = this.prepared.get(CHANGES_SQL).raw(true).safeIntegers(true).get() as [bigint, bigint];
+      return { ...result, changes: Number(changes), lastInsertId: kind === 'insert' ? normalizeInteger(lastInsertId) : null };
     });
   }
 

@@ -217,7 +217,7 @@ export function predictTexts(
   // Positional parameters are numbered per statement and consumed in order across the request.
   let base = 0;
   for (const statement of statements) {
-    const value = (e: A.Expr) => stringValue(e, params, base);
+    const value = (e: A.InsertValue) => stringValue(e, params, base);
     const shape = shapeOf(statement);
     if (PREDICTED_KINDS.has(statement.kind)) {
       if (statement.kind === 'insert') addGeneratedTexts(statement, catalog, value, add);
@@ -238,7 +238,7 @@ export function predictTexts(
 function addGeneratedTexts(
   s: A.InsertStatement,
   catalog: GeneratedColumnsView,
-  value: (e: A.Expr) => string | undefined,
+  value: (e: A.InsertValue) => string | undefined,
   add: (model: string, dims: number | undefined, text: string) => void,
 ): void {
   if (s.source.kind !== 'values' || (s.table.schema !== undefined && s.table.schema.toLowerCase() !== 'main')) return;
@@ -304,8 +304,8 @@ function shapeOf(statement: A.Statement): StatementShape {
   return shape;
 }
 
-/** A string literal's text, or a string parameter's value; undefined for anything else. */
-function stringValue(e: A.Expr, params: Params | undefined, base: number): string | undefined {
+/** A string literal's text, or a string parameter's value; undefined for anything else (DEFAULT included). */
+function stringValue(e: A.InsertValue, params: Params | undefined, base: number): string | undefined {
   if (e.kind === 'literal') return e.type === 'string' ? e.value : undefined;
   if (e.kind !== 'param' || params === undefined || params === null) return undefined;
   let v: unknown;

@@ -1,3 +1,3 @@
 /** @module lower — the door of src/sql/lower/. */
-export { lowerExpression, lowerStatement } from './to-sqlite.ts';
+export { autoIncrementKey, lowerExpression, lowerStatement } from './to-sqlite.ts';
 export type { LoweredStatement } from './to-sqlite.ts';

@@ -5,7 +5,7 @@
  * - MySQL forms become SQLite's: VECTOR(n) -> BLOB plus a checking constraint, AUTO_INCREMENT
  *   -> AUTOINCREMENT on the row-id key, CONCAT -> ||, REPLACE -> INSERT OR REPLACE, TRUNCATE ->
  *   DELETE, GROUP_CONCAT's SEPARATOR as an argument, inline KEYs as CREATE INDEX statements run
- *   after the table's;
+ *   after the table's, DEFAULT among INSERT's VALUES (insert-defaults.ts);
  * - with the catalog: VEC_DISTANCE takes the metric of the column's vector index, values
  *   written to VECTOR columns are converted and checked, vector ORDER BYs put rows without a
  *   vector last and break ties by row id, MATCH ... AGAINST runs on FTS5 (fulltext-rewrite.ts);
@@ -24,6 +24,7 @@ import { isDistanceFunction, metricFunction } from '../functions/index.ts';
 import { DEADLINE_FUNCTION } from '../runtime/index.ts';
 import { lower } from './expr-facts.ts';
 import { fulltextJoins, relevance, whereWithMatches, type FulltextJoin, type LoweringScope } from './fulltext-rewrite.ts';
+import { resolveInsertDefaults } from './insert-defaults.ts';
 
 /** What the executor needs besides the SQL text. */
 export interface LoweredStatement {
@@ -376,6 +377,23 @@ class SqliteLowering extends Printer implements LoweringScope {
     return this.nested(() => super.returning(cols));
   }
 
+  /** Set while a trigger's body is printed: SQLite's grammar has no DEFAULT VALUES there. */
+  private inTriggerBody = false;
+
+  protected override createTrigger(s: A.CreateTriggerStatement): string {
+    this.inTriggerBody = true;
+    try {
+      return super.createTrigger(s);
+    } finally {
+      this.inTriggerBody = false;
+    }
+  }
+
+  /** MySQL's DEFAULT among VALUES becomes what SQLite can run (insert-defaults.ts). */
+  protected override insert(s: A.InsertStatement): string {
+    return super.insert(resolveInsertDefaults(s, this.catalog.table(s.table.name), !this.inTriggerBody));
+  }
+
   protected override insertVerb(s: A.InsertStatement): string {
     return s.verb === 'REPLACE' ? 'INSERT OR REPLACE' : super.insertVerb(s);
   }
@@ -441,6 +459,8 @@ class SqliteLowering extends Printer implements LoweringScope {
 
   protected override columnConstraint(c: A.ColumnDef, k: A.ColumnConstraint): string | undefined {
     if (k.kind === 'autoIncrement') return undefined;
+    // The row id is unique already; SQLite would keep a second index of it.
+    if (k.kind === 'unique' && this.isRowIdKey(c) && !k.constraintName && !k.onConflict) return undefined;
     if (k.kind !== 'primaryKey') return super.columnConstraint(c, k);
     const name = k.constraintName ? `CONSTRAINT ${this.ident(k.constraintName)} ` : '';
     const autoIncrement = k.autoIncrement || c.constraints.some((x) => x.kind === 'autoIncrement');
@@ -481,20 +501,27 @@ const INTEGER_TYPES = new Set(['INT', 'INTEGER', 'BIGINT', 'SMALLINT', 'TINYINT'
 /**
  * The column that becomes SQLite's INTEGER PRIMARY KEY (the row id) because the user declared
  * it AUTO_INCREMENT or an integer primary key: MySQL's `id INT AUTO_INCREMENT PRIMARY KEY` and
- * `id INT AUTO_INCREMENT, PRIMARY KEY (id)` both mean what SQLite's rowid alias does.
+ * `id INT AUTO_INCREMENT, PRIMARY KEY (id)` both mean what SQLite's rowid alias does. So does
+ * an AUTO_INCREMENT UNIQUE column in a table without a primary key (`id SERIAL`): MySQL lets
+ * such a key number the rows, and InnoDB makes it the table's clustered key.
  */
-function autoIncrementKey(s: A.CreateTableStatement): string | undefined {
+export function autoIncrementKey(s: A.CreateTableStatement): string | undefined {
   if (s.withoutRowid) return undefined;
   const tablePk = s.constraints.find((c) => c.kind === 'primaryKey');
+  const hasPk = tablePk !== undefined || s.columns.some((c) => c.constraints.some((k) => k.kind === 'primaryKey'));
   for (const c of s.columns) {
     const auto = c.constraints.some((k) => k.kind === 'autoIncrement' || (k.kind === 'primaryKey' && k.autoIncrement));
     const columnPk = c.constraints.some((k) => k.kind === 'primaryKey');
     const inTablePk =
       tablePk?.kind === 'primaryKey' && tablePk.columns.length === 1 && tablePk.columns[0].expr.kind === 'column' &&
       lower(tablePk.columns[0].expr.column) === lower(c.name);
+    const uniqueKey = !hasPk && c.constraints.some((k) => k.kind === 'unique');
     if (auto) {
-      if (!columnPk && !inTablePk) {
-        throw new QuiverError('SQL_ERROR', `column ${c.name} is AUTO_INCREMENT, so it must be the table's single-column PRIMARY KEY`);
+      if (!columnPk && !inTablePk && !uniqueKey) {
+        throw new QuiverError(
+          'SQL_ERROR',
+          `column ${c.name} is AUTO_INCREMENT, so it must be the table's single-column PRIMARY KEY, or UNIQUE in a table without one`,
+        );
       }
       if (!c.type || !INTEGER_TYPES.has(c.type.name)) {
         throw new QuiverError('TYPE_MISMATCH', `column ${c.name} is AUTO_INCREMENT, so it must have an integer type such as INT or BIGINT`);

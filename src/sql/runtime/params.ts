@@ -3,7 +3,9 @@
  * Binds a request's parameters to the statements that use them. Positional `?` parameters are
  * consumed in order across the request's statements; named ones (`:name`, `@name`, `$name`)
  * come from one object shared by all. A JSON array of numbers is a vector, bound as its
- * float32 BLOB; `{"$base64": "..."}` is a blob. Errors name the parameter, never its value.
+ * float32 BLOB; `{"$base64": "..."}` is a blob. An integer (a bigint when the API read it past
+ * 2^53) is bound as SQLite's 64-bit INTEGER, exactly, or refused: nothing is rounded or cut
+ * short on the way in. Errors name the parameter, never its value.
  */
 import type { A } from '../dialect/index.ts';
 import type { LoweredStatement } from '../lower/index.ts';
@@ -20,6 +22,14 @@ export function toBindable(value: unknown, label: string): Bindable {
       if (!Number.isFinite(value)) throw new QuiverError('PARAMETER_ERROR', `parameter ${label} is not a finite number`);
       return value;
     case 'bigint':
+      if (value < INT64_MIN || value > INT64_MAX) {
+        throw new QuiverError(
+          'PARAMETER_ERROR',
+          `parameter ${label} must be an integer from -2^63 to 2^63-1, SQLite's INTEGER range; got one outside it. ` +
+            'Bind a larger number as a string, or as a double by writing it with an exponent (1e20)',
+        );
+      }
+      return value;
     case 'string':
       return value;
     case 'boolean':
@@ -27,18 +37,45 @@ export function toBindable(value: unknown, label: string): Bindable {
   }
   if (Array.isArray(value)) {
     checkDims(value.length, `parameter ${label} (a vector)`);
-    for (let i = 0; i < value.length; i++) {
-      const x = value[i];
+    // A vector's elements are float32s, so a huge integer element is rounded like any other number.
+    const vector = value.some((x) => typeof x === 'bigint') ? value.map((x) => (typeof x === 'bigint' ? Number(x) : x)) : value;
+    for (let i = 0; i < vector.length; i++) {
+      const x = vector[i];
       if (typeof x !== 'number' || !Number.isFinite(Math.fround(x))) {
         throw new QuiverError('PARAMETER_ERROR', `parameter ${label} is an array, so it must be a vector of finite numbers; element ${i + 1} is not`);
       }
     }
-    return encodeVector(value as number[]);
+    return encodeVector(vector as number[]);
   }
   if (typeof value === 'object' && value !== null && typeof (value as { $base64?: unknown }).$base64 === 'string') {
-    return Buffer.from((value as { $base64: string }).$base64, 'base64');
+    return decodeBase64((value as { $base64: string }).$base64, label);
   }
   throw new QuiverError('PARAMETER_ERROR', `parameter ${label} must be null, a number, a string, a boolean, an array of numbers (a vector) or {"$base64": "..."}`);
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** One alphabet throughout, standard or URL-safe; padding is checked apart. */
+const BASE64_DIGITS = /^(?:[A-Za-z0-9+/]*|[A-Za-z0-9_-]*)$/;
+
+/**
+ * The bytes of `text`, in base64's standard or URL-safe alphabet (not both in one value), with
+ * its `=` padding or none. Buffer.from skips what it cannot read, so a value is accepted only
+ * when its bytes encode back to it: no stray characters or blanks, no impossible length, no
+ * set bits after the last byte. Anything else is an error, never a shorter or empty blob.
+ */
+function decodeBase64(text: string, label: string): Buffer {
+  const padding = text.length % 4 === 0 ? (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0) : 0;
+  const digits = text.slice(0, text.length - padding);
+  const bytes = BASE64_DIGITS.test(digits) ? Buffer.from(digits, 'base64') : undefined;
+  if (bytes === undefined || bytes.toString('base64url') !== digits.replaceAll('+', '-').replaceAll('/', '_')) {
+    throw new QuiverError(
+      'PARAMETER_ERROR',
+      `parameter ${label} is {"$base64": ...}, so its text must be base64 (standard or URL-safe alphabet, with or without = padding); it is not`,
+    );
+  }
+  return bytes;
 }
 
 /** Walks a request's parameters statement by statement. */

@@ -26,6 +26,7 @@ describe('round trip', () => {
     "CREATE TABLE t (a INT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin COMMENT='x'",
     'CREATE TABLE t (a INT PRIMARY KEY) WITHOUT ROWID, STRICT',
     'CREATE TABLE t (`key` INT, `index` TEXT, value INT, KEY (`key`))',
+    'CREATE TABLE t (id SERIAL PRIMARY KEY, n SERIAL)',
     'CREATE TEMP TABLE t AS SELECT 1 AS a',
     'CREATE UNIQUE INDEX IF NOT EXISTS s.i ON t (a COLLATE nocase DESC, lower(b)) WHERE a > 0',
     'CREATE INDEX i USING BTREE ON t (a)',
@@ -77,6 +78,17 @@ describe('trees', () => {
     expect(s.options).toEqual([{ name: 'ENGINE', value: 'InnoDB' }, { name: 'COMMENT', value: 'c' }]);
     expect(s.comment).toBe('c');
     expect(s.strict).toBe(true);
+  });
+
+  test("SERIAL reads as MySQL's expansion, BIGINT UNSIGNED NOT NULL AUTO_INCREMENT UNIQUE, spanning the word", () => {
+    const sql = 'CREATE TABLE t (id SERIAL PRIMARY KEY, s serial)';
+    const [id, other] = createTable(sql).columns;
+    expect(id.type).toMatchObject({ name: 'BIGINT UNSIGNED', args: [] });
+    expect(id.constraints.map((c) => c.kind)).toEqual(['notNull', 'autoIncrement', 'unique', 'primaryKey']);
+    expect([textOf(sql, id.type!), ...id.constraints.slice(0, 3).map((c) => textOf(sql, c))]).toEqual(['SERIAL', 'SERIAL', 'SERIAL', 'SERIAL']);
+    expect(other.constraints.map((c) => c.kind)).toEqual(['notNull', 'autoIncrement', 'unique']);
+    // Only the bare word is the alias: SERIAL(5) is some other type.
+    expect(createTable('CREATE TABLE t (a SERIAL(5))').columns[0]).toMatchObject({ type: { name: 'SERIAL', args: ['5'] }, constraints: [] });
   });
 
   test('UNIQUE KEY name names the constraint', () => {

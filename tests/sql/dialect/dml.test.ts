@@ -15,6 +15,8 @@ describe('round trip', () => {
     'REPLACE t VALUES (1)',
     'REPLACE INTO t (a) SELECT b FROM u',
     'INSERT INTO t DEFAULT VALUES',
+    'INSERT INTO t (a, b) VALUES (DEFAULT, 1), (?, DEFAULT) RETURNING a',
+    'REPLACE INTO t VALUE (DEFAULT)',
     'INSERT INTO t (a) SELECT b FROM u WHERE true ON CONFLICT DO NOTHING',
     "INSERT INTO t (a, b) VALUES (1, 'x') ON CONFLICT (a) WHERE a > 0 DO NOTHING ON CONFLICT DO UPDATE SET (a, b) = (excluded.a, excluded.b), t.c = 1 WHERE t.c IS NULL RETURNING a AS x, *",
     'INSERT INTO t (a) VALUES (1) ON CONFLICT (a COLLATE nocase DESC) DO UPDATE SET b = b + 1',
@@ -45,6 +47,13 @@ describe('trees', () => {
   test("a column list is not taken for a parenthesised SELECT, and SET's qualified column keeps its name", () => {
     expect(parseStatement('INSERT INTO t (SELECT 1)')).toMatchObject({ columns: undefined, source: { kind: 'select' } });
     expect(parseStatement('UPDATE t SET t.a = 1')).toMatchObject({ set: [{ columns: ['a'] }] });
+  });
+
+  test("MySQL's DEFAULT is a whole value of VALUES, spanning its word", () => {
+    const sql = 'INSERT INTO t (a, b) VALUES (DEFAULT, ?)';
+    const row = ((parseStatement(sql) as A.InsertStatement).source as { rows: A.InsertValue[][] }).rows[0];
+    expect(row).toMatchObject([{ kind: 'default' }, { kind: 'param', index: 1 }]);
+    expect(textOf(sql, row[0])).toBe('DEFAULT');
   });
 
   test('LIMIT offset, count in UPDATE and DELETE', () => {
@@ -104,6 +113,8 @@ describe('syntax errors', () => {
     ['DELETE t WHERE 1', "expected FROM near 't'", 1, 8],
     ['DELETE FROM t RETURNING', 'expected an expression near end of input', 1, 24],
     ['TRUNCATE', 'expected a table name near end of input', 1, 9],
+    ['INSERT INTO t VALUES (DEFAULT + 1)', "expected ')' near '+'", 1, 31],
+    ['INSERT INTO t SELECT DEFAULT', "expected an expression near 'DEFAULT'", 1, 22],
   ])('%s', (sql, message, line, column) => {
     expectSyntaxError(() => parseStatement(sql), message, line, column);
   });

@@ -1,13 +1,13 @@
 /**
  * @module parser/dml
- * Statements that change rows: INSERT and REPLACE (with MySQL's INSERT IGNORE and VALUE),
- * upserts (ON CONFLICT ... DO NOTHING / DO UPDATE), UPDATE and DELETE with SQLite's ORDER BY /
- * LIMIT and index hints, RETURNING, and TRUNCATE. A leading WITH is read by statement.ts,
- * which then hands over here.
+ * Statements that change rows: INSERT and REPLACE (with MySQL's INSERT IGNORE, VALUE and
+ * DEFAULT as a value), upserts (ON CONFLICT ... DO NOTHING / DO UPDATE), UPDATE and DELETE with
+ * SQLite's ORDER BY / LIMIT and index hints, RETURNING, and TRUNCATE. A leading WITH is read by
+ * statement.ts, which then hands over here.
  */
 import type * as A from '../ast.ts';
 import type { Cursor } from './cursor.ts';
-import { expr, parenExprList } from './expr.ts';
+import { expr } from './expr.ts';
 import { fromClause, indexHint, optionalAlias, orderByLimit, resultColumns, select, startsSelect } from './select.ts';
 import { conflictAction, indexedColumns } from './table-def.ts';
 
@@ -31,8 +31,8 @@ export function insertStatement(p: Cursor): A.InsertStatement {
   if (p.acceptWord('DEFAULT', 'VALUES')) source = { kind: 'defaults' };
   else if (p.isWord('VALUES') || p.isWord('VALUE')) {
     p.pos++;
-    const rows: A.Expr[][] = [];
-    do rows.push(parenExprList(p));
+    const rows: A.InsertValue[][] = [];
+    do rows.push(valuesRow(p));
     while (p.acceptOp(','));
     source = { kind: 'values', rows };
   } else source = { kind: 'select', select: select(p) };
@@ -40,6 +40,23 @@ export function insertStatement(p: Cursor): A.InsertStatement {
   while (p.isWord('ON') && p.isWord('CONFLICT', p.peek())) upsert.push(upsertClause(p));
   const returning = returningClause(p);
   return { kind: 'insert', verb, orConflict, table, alias, columns, source, upsert, returning, start, end: p.lastEnd };
+}
+
+/** `(value, ...)`: a row of INSERT's VALUES, where a value may be MySQL's DEFAULT. */
+function valuesRow(p: Cursor): A.InsertValue[] {
+  p.expectOp('(');
+  const row: A.InsertValue[] = [];
+  if (p.isOp(')')) {
+    p.pos++;
+    return row;
+  }
+  do {
+    const t = p.tok;
+    if (p.acceptWord('DEFAULT')) row.push({ kind: 'default', start: t.start, end: t.end });
+    else row.push(expr(p));
+  } while (p.acceptOp(','));
+  p.expectOp(')');
+  return row;
 }
 
 /** `UPDATE [OR action] table [alias] [hint] SET ... [FROM] [WHERE] [ORDER BY / LIMIT] [RETURNING]`. */

@@ -151,6 +151,7 @@ export function columnDef(p: Cursor): A.ColumnDef {
   const name = p.name('a column name', true);
   const type = typeName(p);
   const column: A.ColumnDef = { name, type, constraints: [], start, end: start };
+  if (type?.name === 'SERIAL' && type.args.length === 0) expandSerial(column, type);
   for (;;) {
     const cStart = p.tok.start;
     let constraintName: string | undefined;
@@ -204,6 +205,17 @@ export function columnDef(p: Cursor): A.ColumnDef {
   }
   column.end = p.lastEnd;
   return column;
+}
+
+/**
+ * MySQL's SERIAL is an alias, and MySQL stores what it stands for: `BIGINT UNSIGNED NOT NULL
+ * AUTO_INCREMENT UNIQUE`. So it is read as that (the parts span the word SERIAL), and SHOW
+ * CREATE TABLE and DESCRIBE show the expansion, as MySQL's do.
+ */
+function expandSerial(column: A.ColumnDef, serial: A.TypeName): void {
+  const span = { start: serial.start, end: serial.end };
+  column.type = { name: 'BIGINT UNSIGNED', args: [], ...span };
+  column.constraints.push({ kind: 'notNull', ...span }, { kind: 'autoIncrement', ...span }, { kind: 'unique', ...span });
 }
 
 /** DEFAULT takes a literal, a signed number, a keyword constant, or a parenthesised expression. */
