@@ -10,7 +10,9 @@
  *   keys, the admin key is read from the environment variable QUIVER_API_KEY (or the one named
  *   by `--key-env`), never from the command line, where other users could see it.
  * FILE appears only when complete (written beside it under a temporary name, then renamed); an
- * existing FILE is kept unless `--force`. Exits 0 on success, 1 on failure, 2 on bad usage.
+ * existing FILE is kept unless `--force`. FILE's directory is created if missing (0700, as are
+ * its missing parents), and FILE and its temporary are readable by their owner only (0600): a
+ * backup is the whole database. Exits 0 on success, 1 on failure, 2 on bad usage.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,6 +21,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { backupDataDir } from '../src/sql/index.ts';
+import { PRIVATE_FILE_MODE, makePrivateDir } from '../src/util/index.ts';
 
 const USAGE = 'usage: npm run backup -- --out FILE (--data-dir DIR | --url URL [--key-env VAR]) [--force]';
 const DEFAULT_KEY_ENV = 'QUIVER_API_KEY';
@@ -46,6 +49,7 @@ async function main(): Promise<number> {
   if ((flags['data-dir'] === undefined) === (flags.url === undefined)) throw new UsageError('give exactly one of --data-dir DIR and --url URL');
   const out = path.resolve(flags.out);
   if (fs.existsSync(out) && !flags.force) throw new UsageError(`${out} exists; pass --force to replace it`);
+  makeOutputDir(path.dirname(out));
 
   const started = performance.now();
   const bytes = flags.url !== undefined
@@ -76,7 +80,10 @@ async function backupFromServer(url: string, key: string | undefined, out: strin
   const expected = Number(response.headers.get('content-length'));
   const partial = `${out}.partial-${randomBytes(6).toString('hex')}`;
   try {
-    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>), fs.createWriteStream(partial));
+    await pipeline(
+      Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>),
+      fs.createWriteStream(partial, { flags: 'wx', mode: PRIVATE_FILE_MODE }),
+    );
     const { size } = fs.statSync(partial);
     if (Number.isFinite(expected) && size !== expected) throw new Error(`the download was cut: got ${size} of ${expected} bytes`);
     const head = Buffer.alloc(SQLITE_HEADER.length);
@@ -92,6 +99,20 @@ async function backupFromServer(url: string, key: string | undefined, out: strin
     return size;
   } finally {
     fs.rmSync(partial, { force: true });
+  }
+}
+
+/**
+ * Creates the directory the backup goes to, so `--out backups/quiver.db` works on a first run;
+ * before the backup starts, so a path that cannot be written fails before a long download.
+ */
+function makeOutputDir(dir: string): void {
+  try {
+    makePrivateDir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it or one of its parents is a file' : e instanceof Error ? e.message : String(e);
+    throw new Error(`cannot create the directory ${dir} for --out: ${why}; give --out a path in a directory you can write`);
   }
 }
 

@@ -72,6 +72,7 @@ const FIELDS = [
 ];
 const FIELD_SET = new Set(FIELDS);
 const FUSION_FIELDS = new Set(['rrfK', 'vectorWeight', 'textWeight']);
+const MESSAGE_FIELDS = new Set(['role', 'content']);
 /** `developer` is OpenAI's newer name for `system`. */
 const ROLES: ReadonlyMap<string, ChatMessage['role']> = new Map([
   ['system', 'system'], ['developer', 'system'], ['user', 'user'], ['assistant', 'assistant'],
@@ -162,6 +163,9 @@ function readQuestion(question: unknown, messages: unknown): { question: string;
 
 function readMessage(value: unknown, at: string): ChatMessage {
   if (!isObject(value)) throw bad(`${at} must be an object {"role": ..., "content": ...}; got ${kindOf(value)}`);
+  for (const key of Object.keys(value)) {
+    if (!MESSAGE_FIELDS.has(key)) throw bad(`unknown field ${JSON.stringify(`${at}.${key.slice(0, 64)}`)}; a message takes role and content`);
+  }
   const role = typeof value.role === 'string' ? ROLES.get(value.role) : undefined;
   if (!role) throw bad(`${at}.role must be one of system, developer, user, assistant; got ${describe(value.role)}`);
   let content: string;

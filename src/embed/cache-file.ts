@@ -13,10 +13,10 @@
  * database's write lock.
  */
 import { hash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { encodeVector } from '../core/index.ts';
+import { ensurePrivateFile, makePrivateDir } from '../util/index.ts';
 
 export const CACHE_FILE = 'embedding-cache.db';
 const SCHEMA_VERSION = 1;
@@ -65,7 +65,11 @@ export function rowKey(model: string, dims: number, text: string): Buffer {
 
 /** Opens (creating if needed, emptying if of another version) the cache file at `path`, or ':memory:'. */
 export function openCacheFile(path: string): Database.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    makePrivateDir(dirname(path));
+    // 0600 before SQLite opens it, as its -wal and -shm will be: it holds users' texts' vectors.
+    ensurePrivateFile(path);
+  }
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');

@@ -4,26 +4,23 @@
  * before the backup began, whole requests only, exactly the state after some request — and a
  * data dir restored from it serves the same rows, with an index (built from the table, with no
  * warning) whose answers are those of exact search. The CLI does the same from a data dir and
- * from a URL; restore refuses what it must; the endpoint is admin-only and leaves no file.
+ * from a URL, making `--out`'s directory when it is missing; restore refuses what it must; the
+ * endpoint is admin-only and leaves no file. (The files' modes: file-modes.test.ts.)
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { Hono } from 'hono';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, loadConfig } from '../../src/api/index.ts';
 import { authenticate } from '../../src/api/auth.ts';
 import { problemResponse } from '../../src/api/problem.ts';
 import { adminRoutes } from '../../src/api/routes/admin.ts';
 import { Engine, RestoreError, restoreDatabase } from '../../src/sql/index.ts';
 import { checkedApp, checkedFetch } from './contract/checked.ts';
-import { killAllServers, startServer, type ServerProcess } from './server-process.ts';
+import { killAllServers, runNodeScript, startServer, type ServerProcess } from './server-process.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIMS = 16;
 /** Rows before the writer starts: with their padding, a file of some 1,400 pages (5.5 MiB), copied in ~14 steps. */
 const PRELOAD = 4000;
@@ -127,16 +124,6 @@ function snapshotOfFile(file: string): Snapshot {
   }
 }
 
-async function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const failed = e as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
-
 /** A server with PRELOAD rows in `docs`, and a writer that runs `write(1)`, `write(2)`, ... until stopped. */
 async function serverUnderLoad(): Promise<{ server: ServerProcess; acknowledged: () => number; stop: () => Promise<number> }> {
   const server = await startServer({ dataDir: fs.mkdtempSync(path.join(tmpRoot, 'source-')), env: { QUIVER_INDEX_FLUSH_ROWS: '1000' }, timeoutMs: 30_000 });
@@ -186,14 +173,14 @@ describe('backup under a write load, restore into a new data dir', () => {
     fs.writeFileSync(file, bytes);
 
     const fromUrl = path.join(tmpRoot, 'cli-url.db');
-    const byUrl = await runScript('scripts/backup.ts', ['--url', load.server.url, '--out', fromUrl]);
+    const byUrl = await runNodeScript('scripts/backup.ts', ['--url', load.server.url, '--out', fromUrl]);
     const afterUrl = load.acknowledged();
     expect(byUrl, byUrl.stderr).toMatchObject({ code: 0 });
     expect(byUrl.stdout).toMatch(/^backup: [\d.]+ MiB written to .*cli-url\.db/);
 
     const fromDir = path.join(tmpRoot, 'cli-dir.db');
     const beforeDir = load.acknowledged();
-    const byDir = await runScript('scripts/backup.ts', ['--data-dir', load.server.dataDir, '--out', fromDir]);
+    const byDir = await runNodeScript('scripts/backup.ts', ['--data-dir', load.server.dataDir, '--out', fromDir]);
     const afterDir = load.acknowledged();
     expect(byDir, byDir.stderr).toMatchObject({ code: 0 });
     const total = await load.stop();
@@ -209,7 +196,7 @@ describe('backup under a write load, restore into a new data dir', () => {
     );
 
     const restoredDir = path.join(tmpRoot, 'restored-http');
-    const restore = await runScript('scripts/restore.ts', ['--from', file, '--data-dir', restoredDir]);
+    const restore = await runNodeScript('scripts/restore.ts', ['--from', file, '--data-dir', restoredDir]);
     expect(restore, restore.stderr).toMatchObject({ code: 0 });
     expect(restore.stdout).toMatch(/1 table\(s\) restored .*integrity check ok/);
     expect(fs.readdirSync(restoredDir)).toEqual(['quiver.db', 'quiver.lock']);
@@ -294,7 +281,7 @@ describe('restore refuses what it cannot use, and leaves nothing behind', () => 
     expect(() => restoreDatabase(backup, empty)).toThrow(/refusing to restore into .*: it is not empty \(it holds quiver\.db/);
     expect(fs.readdirSync(empty)).toEqual(['quiver.db', 'quiver.lock']);
     // The CLI says the same and exits 1.
-    const cli = await runScript('scripts/restore.ts', ['--from', backup, '--data-dir', empty]);
+    const cli = await runNodeScript('scripts/restore.ts', ['--from', backup, '--data-dir', empty]);
     expect(cli).toMatchObject({ code: 1, stderr: expect.stringMatching(/^restore: refusing to restore/) });
   }, 60_000);
 
@@ -339,6 +326,35 @@ describe('restore refuses what it cannot use, and leaves nothing behind', () => 
   }
   const livingEngines: Engine[] = [];
   afterAll(() => livingEngines.forEach((e) => e.close()));
+});
+
+describe('the backup CLI\'s --out', () => {
+  const dataDir = path.join(tmpRoot, 'cli-out-source');
+  beforeAll(async () => {
+    const engine = Engine.open({ dataDir });
+    await engine.execute('CREATE TABLE t (id INT PRIMARY KEY)');
+    engine.close();
+  });
+
+  it('gets its missing directories made, as `--out backups/quiver.db` on a first run needs', async () => {
+    const out = path.join(tmpRoot, 'first-run', 'backups', 'quiver.db');
+    const run = await runNodeScript('scripts/backup.ts', ['--data-dir', dataDir, '--out', out]);
+    expect(run, run.stderr).toMatchObject({ code: 0 });
+    expect(fs.readFileSync(out).subarray(0, 16).toString('latin1')).toBe(SQLITE_HEADER);
+  });
+
+  it('says which directory it cannot make when a file is in the way, and touches nothing', async () => {
+    const blocker = path.join(tmpRoot, 'a-file');
+    fs.writeFileSync(blocker, 'x');
+    for (const out of [path.join(blocker, 'quiver.db'), path.join(blocker, 'deeper', 'quiver.db')]) {
+      const run = await runNodeScript('scripts/backup.ts', ['--data-dir', dataDir, '--out', out]);
+      expect(run).toMatchObject({
+        code: 1,
+        stderr: `backup: cannot create the directory ${path.dirname(out)} for --out: it or one of its parents is a file; give --out a path in a directory you can write\n`,
+      });
+    }
+    expect(fs.readFileSync(blocker, 'utf8')).toBe('x');
+  });
 });
 
 /** Backup files this process holds open (Linux: /proc/self/fd links; elsewhere none are seen). */

@@ -1,16 +1,19 @@
 /**
  * Keeps openapi.yaml valid and honest where it restates the code: it is a valid OpenAPI 3.1
- * document (checked by a standard validator), every schema compiles in strict JSON Schema
- * 2020-12, every example matches its schema, the error codes are exactly the catalog's with
- * each listed under its catalog status, and the paths and methods are exactly those the app
- * serves. Every answer the app and end-to-end tests receive is checked against it as well
- * (tests/api/contract/checked.ts).
+ * document (checked by a standard validator), YAML that means what it looks like (no duplicate
+ * keys, no key left without a value by a stray comma), clean under Redocly's recommended lint
+ * rules, every schema compiles in strict JSON Schema 2020-12, every example anywhere in it
+ * matches its schema, the error codes are exactly the catalog's with each listed under its
+ * catalog status, and the paths and methods are exactly those the app serves. Every answer the
+ * app and end-to-end tests receive is checked against it as well (tests/api/contract/checked.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createConfig, lint, type NormalizedProblem } from '@redocly/openapi-core';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LineCounter, isNode, isScalar, parseDocument, visit } from 'yaml';
 import { createApp, loadConfig } from '../../src/api/index.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { ERROR_TITLES } from '../../src/core/index.ts';
@@ -20,6 +23,7 @@ import { checkedApp } from './contract/checked.ts';
 import {
   OPERATION_METHODS,
   SPEC,
+  SPEC_PATH,
   SPEC_TEXT,
   at,
   describeErrors,
@@ -79,6 +83,45 @@ function mediaTypes(): { label: string; pointer: string; media: Node }[] {
   return found;
 }
 
+/**
+ * Every object of the document that holds `example` or `examples`, found by walking all of it
+ * (not the places examples are expected), so an example put anywhere is seen. The examples'
+ * own values are not walked: their keys are data.
+ */
+function exampleHolders(): { pointer: string; holder: Node }[] {
+  const found: { pointer: string; holder: Node }[] = [];
+  const walk = (node: unknown, keys: string[]): void => {
+    if (typeof node !== 'object' || node === null) return;
+    const holds = !Array.isArray(node) && ('example' in node || 'examples' in node);
+    if (holds) found.push({ pointer: pointerOf(keys), holder: node as Node });
+    for (const [key, child] of Object.entries(node)) {
+      if (!(holds && (key === 'example' || key === 'examples'))) walk(child, [...keys, key]);
+    }
+  };
+  walk(SPEC, []);
+  return found;
+}
+
+/** The problems Redocly's linter finds in openapi.yaml under its recommended rules, examples held strictly. */
+async function lintWithRedocly(): Promise<NormalizedProblem[]> {
+  const config = await createConfig({
+    extends: ['recommended'],
+    rules: {
+      // Recommended warns; an example that does not match its schema is an error here, and an
+      // example may not carry a field its schema does not list even where the schema is open.
+      'no-invalid-media-type-examples': { severity: 'error', allowAdditionalProperties: false },
+      'no-invalid-parameter-examples': { severity: 'error', allowAdditionalProperties: false },
+      'no-invalid-schema-examples': { severity: 'error', allowAdditionalProperties: false },
+    },
+  });
+  return lint({ ref: SPEC_PATH, config });
+}
+
+function formatRedoclyProblem(p: NormalizedProblem): string {
+  const where = p.location.map((l) => l.pointer ?? '').join(', ');
+  return `${p.ruleId} at ${where}: ${p.message}`;
+}
+
 /** The codes a problem response can carry, from the `code` enum or const its schema narrows to. */
 function problemCodes(response: Node, pointer: string): string[] | undefined {
   const content = response.content as Node | undefined;
@@ -110,28 +153,57 @@ describe('openapi.yaml', () => {
     }
   });
 
-  it('has examples that match their schemas', () => {
+  it('is YAML that means what it looks like: no duplicate keys, and no key without a value', () => {
+    const lines = new LineCounter();
+    const document = parseDocument(SPEC_TEXT, { uniqueKeys: true, prettyErrors: true, lineCounter: lines });
+    expect([...document.errors, ...document.warnings].map((e) => e.message)).toEqual([]);
+    // `{ role: assistant, content: Yes, in five days. }` parses: the comma ends the content, and
+    // `in five days.` becomes a key with no value. Nothing in this document is meant that way;
+    // a null is written `null`.
+    const valueless: string[] = [];
+    visit(document, {
+      Pair(_, pair) {
+        const value = pair.value;
+        if (value === null || (isScalar(value) && value.value === null && value.source === '')) {
+          const at = isNode(pair.key) && pair.key.range ? lines.linePos(pair.key.range[0]) : undefined;
+          valueless.push(`line ${at?.line ?? '?'}: ${String(pair.key)}`);
+        }
+      },
+    });
+    expect(valueless, 'keys without a value (an unquoted comma in a { flow: mapping } makes one): quote the value, or write null').toEqual([]);
+  });
+
+  it('passes Redocly\'s recommended rules, with every example held to its schema', async () => {
+    const problems = await lintWithRedocly();
+    const errors = problems.filter((p) => p.severity === 'error');
+    expect(errors.map(formatRedoclyProblem), 'Redocly lint errors').toEqual([]);
+  });
+
+  it('has examples that match their schemas, wherever in the document they are', () => {
     let checked = 0;
-    for (const { label, pointer, media } of mediaTypes()) {
+    for (const { pointer, holder } of exampleHolders()) {
+      expect(holder.schema, `${pointer} has an example but no schema beside it (examples go on media types, headers and parameters)`).toBeDefined();
       const values: [string, unknown][] = [];
-      if ('example' in media) values.push(['example', media.example]);
-      for (const [name, example] of Object.entries((media.examples ?? {}) as Record<string, Node>)) values.push([name, example.value]);
-      if (values.length === 0 || media.schema === undefined) continue;
+      if ('example' in holder) values.push(['example', holder.example]);
+      for (const name of Object.keys((holder.examples ?? {}) as Node)) {
+        values.push([name, resolve(`${pointer}/examples${pointerOf([name])}`).node.value]);
+      }
       const validate = schemaValidator(`${pointer}/schema`);
       for (const [name, value] of values) {
-        expect(validate(value), `${label} example ${name}:\n  ${describeErrors(validate.errors)}`).toBe(true);
+        expect(validate(value), `${pointer} example ${name}:\n  ${describeErrors(validate.errors)}`).toBe(true);
         checked++;
-        if (media['x-quiver-event-data'] === undefined) continue;
+        if (holder['x-quiver-event-data'] === undefined) continue;
         // A stream's example: each event before [DONE] must match the event schema.
         const events = parseEventStream(value as string);
-        expect(events.at(-1), `${label} example ${name} ends with [DONE]`).toBe('[DONE]');
+        expect(events.at(-1), `${pointer} example ${name} ends with [DONE]`).toBe('[DONE]');
         const validateEvent = schemaValidator(`${pointer}/x-quiver-event-data`);
         for (const data of events.slice(0, -1)) {
-          expect(validateEvent(JSON.parse(data)), `${label} example ${name} event:\n  ${describeErrors(validateEvent.errors)}`).toBe(true);
+          expect(validateEvent(JSON.parse(data)), `${pointer} example ${name} event:\n  ${describeErrors(validateEvent.errors)}`).toBe(true);
         }
       }
     }
-    expect(checked).toBeGreaterThan(20);
+    // The request and response bodies' examples, and the headers' (Content-Length, Allow, ...).
+    expect(checked).toBeGreaterThan(60);
   });
 
   it('has problem examples whose title and status are the catalog entry of their code', () => {

@@ -3,7 +3,9 @@
  * Runs the real server (`src/api/server.ts`) as a child process for end-to-end tests: start it
  * on PORT=0 with a given data dir, learn its URL from the startup line, stop it with a signal
  * and see how it exited. Every child started here is remembered until it exits, so a suite's
- * `afterAll(killAllServers)` leaves no process behind even when a test failed half-way.
+ * `afterAll(killAllServers)` leaves no process behind even when a test failed half-way. The CLI
+ * scripts (scripts/backup.ts, ...) run to their end with {@link runNodeScript}. Either may be
+ * given a umask, to show what a file's mode owes to the code and not to the umask.
  *
  * @example
  * ```ts
@@ -13,9 +15,10 @@
  * expect(await server.stop()).toEqual({ code: 0, signal: null });
  * ```
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LISTENING = /Quiver listening on (http:\/\/\S+) \(data: (.*)\)/;
@@ -31,6 +34,8 @@ export interface StartOptions {
   /** Extra environment variables, e.g. QUIVER_MAX_BODY_BYTES. */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** The server's file mode creation mask (e.g. 0o000); by default this process's. */
+  umask?: number;
 }
 
 export interface ServerProcess {
@@ -53,10 +58,21 @@ interface Spawned {
   output(): { stdout: string; stderr: string };
 }
 
+/**
+ * The command that runs TypeScript `script` with `args`: `node --import tsx`, not `npx tsx`, so
+ * signals reach the script itself, not a wrapper. Under a given umask it goes through sh, which
+ * sets the mask and then execs node in its own place, so signals still reach node.
+ */
+function nodeCommand(script: string, args: readonly string[], umask: number | undefined): [string, string[]] {
+  const node = [process.execPath, '--import', 'tsx', script, ...args];
+  if (umask === undefined) return [node[0], node.slice(1)];
+  return ['/bin/sh', ['-c', `umask ${umask.toString(8).padStart(4, '0')} && exec "$@"`, 'sh', ...node]];
+}
+
 /** Starts `src/api/server.ts` with `env` on top of this process's environment. */
-function spawnServer(env: Record<string, string>): Spawned {
-  // `node --import tsx`, not `npx tsx`: signals then reach the server itself, not a wrapper.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/api/server.ts'], {
+function spawnServer(env: Record<string, string>, umask?: number): Spawned {
+  const [command, args] = nodeCommand('src/api/server.ts', [], umask);
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -78,12 +94,15 @@ function spawnServer(env: Record<string, string>): Spawned {
 /** Starts the server on a free port and waits for its startup line. */
 export async function startServer(options: StartOptions): Promise<ServerProcess> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const { child, exited, output } = spawnServer({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    QUIVER_DATA_DIR: options.dataDir,
-    ...options.env,
-  });
+  const { child, exited, output } = spawnServer(
+    {
+      HOST: '127.0.0.1',
+      PORT: '0',
+      QUIVER_DATA_DIR: options.dataDir,
+      ...options.env,
+    },
+    options.umask,
+  );
 
   const listening = await new Promise<RegExpExecArray>((resolve, reject) => {
     const timer = setTimeout(() => fail(`did not print its URL within ${timeoutMs} ms`), timeoutMs);
@@ -141,6 +160,25 @@ export async function runServerToExit(
   const exit = await exited;
   clearTimeout(timer);
   return { ...exit, ...output() };
+}
+
+export interface ScriptOptions {
+  /** Extra environment variables, e.g. QUIVER_API_KEY. */
+  env?: Record<string, string>;
+  /** The script's file mode creation mask; by default this process's. */
+  umask?: number;
+}
+
+/** Runs a TypeScript script of the repository (`scripts/backup.ts`) with `args` to its end: its exit code and output. */
+export async function runNodeScript(script: string, args: readonly string[], options: ScriptOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [command, commandArgs] = nodeCommand(script, args, options.umask);
+  try {
+    const { stdout, stderr } = await promisify(execFile)(command, commandArgs, { cwd: REPO_ROOT, env: { ...process.env, ...options.env } });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const failed = e as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
 }
 
 /** Kills every server this module started that is still running; for `afterAll`. */

@@ -114,18 +114,35 @@ describe('with a chat model configured', () => {
 });
 
 describe('without a chat model (the offline quick start)', () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startServer({ dataDir: fs.mkdtempSync(path.join(root, 'data-')) });
+    await load(server);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
   it('answers extractively with the built-in model', async () => {
-    const server = await startServer({ dataDir: fs.mkdtempSync(path.join(root, 'data-')) });
-    try {
-      await load(server);
-      const res = await chat(server, { question: 'What is HashMatch?', table: 'docs' });
-      expect(res.status).toBe(200);
-      const body = (await res.json()) as { answer: string; mode: string };
-      expect(body.mode).toBe('extractive');
-      expect(body.answer).toMatch(/^HashMatch is a join operator in PolarDB IMCI \[1\]\./);
-    } finally {
-      await server.stop();
-    }
+    const res = await chat(server, { question: 'What is HashMatch?', table: 'docs' });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { answer: string; mode: string };
+    expect(body.mode).toBe('extractive');
+    expect(body.answer).toMatch(/^HashMatch is a join operator in PolarDB IMCI \[1\]\./);
+  });
+
+  it('refuses a message with a field the contract does not list, naming it', async () => {
+    const messages = [
+      { role: 'user', content: 'Do you ship to Europe?' },
+      { role: 'assistant', content: 'Yes', 'in five business days.': null },
+      { role: 'user', content: 'What is HashMatch?' },
+    ];
+    const res = await chat(server, { messages, table: 'docs' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({
+      code: 'BAD_REQUEST',
+      detail: 'unknown field "messages[1].in five business days."; a message takes role and content',
+    });
   });
 });
 

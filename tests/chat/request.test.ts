@@ -84,6 +84,21 @@ describe('parseChatRequest', () => {
     expect(refused({ question: 'q', table: 't', top_k: 3 })).toMatch(/unknown field "top_k"/);
   });
 
+  it('refuses a message with a field other than role and content, naming it, as the contract says', () => {
+    const withMessage = (message: Record<string, unknown>) => ({ table: 't', messages: [message, { role: 'user', content: 'q' }] });
+    // What a YAML flow mapping makes of `{ role: assistant, content: Yes, in five days. }`.
+    expect(refused(withMessage({ role: 'assistant', content: 'Yes', 'in five days.': null }))).toBe(
+      'unknown field "messages[0].in five days."; a message takes role and content',
+    );
+    // OpenAI's fields that Quiver does not take: the name of a participant, tool calls and their results.
+    expect(refused(withMessage({ role: 'user', content: 'hi', name: 'ann' }))).toMatch(/^unknown field "messages\[0\]\.name"/);
+    expect(refused(withMessage({ role: 'assistant', content: null, tool_calls: [] }))).toMatch(/^unknown field "messages\[0\]\.tool_calls"/);
+    expect(refused({ table: 't', messages: [{ role: 'user', content: 'q', tool_call_id: 'x' }] })).toMatch(/^unknown field "messages\[0\]\.tool_call_id"/);
+    // A typo of a field is refused rather than read as a message without it.
+    expect(refused(withMessage({ role: 'system', contents: 'Be brief.' }))).toMatch(/^unknown field "messages\[0\]\.contents"/);
+    expect(refused(withMessage({ role: 'user', content: 'x', ['k'.repeat(200)]: 1 }))).toMatch(/^unknown field "messages\[0\]\.k{64}";/);
+  });
+
   it('takes null as absent for every field but table, as the contract says', () => {
     const nulls = {
       textColumn: null, vectorColumn: null, k: null, candidates: null, where: null, params: null, retrieval: null, fusion: null,

@@ -2,9 +2,10 @@
  * @module admin
  * `POST /v1/admin/backup` (admin role): a consistent copy of the database, streamed as
  * `application/vnd.sqlite3` while other requests go on. The engine writes the backup to a
- * temporary file with SQLite's backup API (src/sql/exec/backup.ts); the file is opened, unlinked at
- * once and streamed from the open descriptor, so it is gone from the disk whether the client
- * reads it all, disconnects half-way, or the process dies. The answer's Content-Length is the
+ * temporary file with SQLite's backup API (src/sql/exec/backup.ts), readable by this process's
+ * user only (0600, though the OS temp dir is everyone's); the file is opened, unlinked at once
+ * and streamed from the open descriptor, so it is gone from the disk whether the client reads it
+ * all, disconnects half-way, or the process dies. The answer's Content-Length is the
  * file's size, so a client can tell a complete download from a cut one. Restore is offline
  * (`npm run restore`): it needs a data dir no server has open.
  */

@@ -36,7 +36,10 @@
  * Int8 with a per-row scale keeps every row's cosine to its float original all but exact (the
  * worst of a sample: BENCHMARKS.md, bench:embed) while making the matrix a quarter of float32's
  * size. The file is written to a temporary name and renamed, so a reader never sees half a
- * file; two processes converting at once both write the same bytes.
+ * file; two processes converting at once both write the same bytes. Unlike a data dir's files,
+ * it is created with the process's default mode (the umask's): it holds the published package's
+ * vectors and nothing of any user's, so there is nothing to hide, and a cache dir shared by the
+ * users of a machine (QUIVER_CACHE_DIR) stays shareable.
  * A file whose magic, version, length, checksum or source fingerprint does not match is rebuilt.
  */
 import { createHash } from 'node:crypto';

@@ -4,8 +4,9 @@
  * segment file (rows without a graph), and `manifest.json`, which names the live files. The
  * manifest is written last and atomically, so a crash mid-save leaves the previous manifest
  * naming complete, previous files; files it no longer names are deleted only after it is in
- * place. A segment whose alive bits have not changed since it was last written to the same
- * directory is not written again (its dead count is its version: bits only ever clear).
+ * place. The files are 0600 and the directories this makes 0700: they hold users' vectors. A
+ * segment whose alive bits have not changed since it was last written to the same directory is
+ * not written again (its dead count is its version: bits only ever clear).
  * Loading never throws for damaged data: each missing, corrupt or mismatched file becomes a
  * {@link LoadProblem}, because the index is derived data that the caller can rebuild from
  * SQLite (DESIGN.md, decision 1). A float32 segment loaded into a quantized index is returned
@@ -15,6 +16,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Metric } from '../../core/index.ts';
+import { PRIVATE_DIR_MODE } from '../../util/index.ts';
 import type { Quantization } from '../quantization.ts';
 import { isSegmentCorruptError } from '../errors.ts';
 import type { HnswGraphData } from '../hnsw/graph.ts';
@@ -71,7 +73,7 @@ export interface SaveInput {
 }
 
 export async function saveIndexFiles(dir: string, input: SaveInput, state: PersistState): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
+  await fs.mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const resolved = path.resolve(dir);
   if (state.dir !== resolved) {
     state.dir = resolved;

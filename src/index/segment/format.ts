@@ -51,6 +51,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Metric } from '../../core/index.ts';
+import { PRIVATE_FILE_MODE } from '../../util/index.ts';
 import { SegmentCorruptError } from '../errors.ts';
 import { HnswGraph, type HnswGraphData } from '../hnsw/graph.ts';
 import { MAX_LEVEL, MAX_M, MIN_M, maxLinksLayer0 } from '../hnsw/params.ts';
@@ -351,10 +352,13 @@ function checkGraph(
   }
 }
 
-/** Writes atomically: a temporary file in the same directory, fsync, rename over `file`. */
+/**
+ * Writes atomically: a temporary file in the same directory, fsync, rename over `file`. The file
+ * is 0600 from its creation on: a segment holds users' vectors.
+ */
 export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(temp, 'w');
+  const handle = await fs.open(temp, 'w', PRIVATE_FILE_MODE);
   try {
     await handle.writeFile(bytes);
     await handle.sync();

@@ -6,7 +6,9 @@
  * consistent — a commit on the same connection is written into the copy too, and a batch never
  * runs while that connection is inside a write transaction (it answers SQLITE_BUSY and the batch
  * is tried again). The copy is the database as of its last batch: every request committed by
- * then, whole, and nothing after. A file is published under its final name only when complete.
+ * then, whole, and nothing after. A file is published under its final name only when complete,
+ * and every file written here (a backup, its temporary, a restored database) is 0600 from the
+ * moment it exists (src/util/private-files.ts).
  *
  * The vector indexes are not in the file. They are derived data (segment files under
  * `<dataDir>/indexes/`, plus the change log that says what they have not saved yet), so a restore
@@ -22,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { copyToPrivateFile, ensurePrivateFile, makePrivateDir } from '../../util/index.ts';
 import { DATABASE_FILE, DataDirLock, isLockFile } from './data-dir.ts';
 import { registerVectorFunctions } from '../functions/index.ts';
 
@@ -66,9 +69,11 @@ export async function backupDatabase(db: Database.Database, destFile: string, op
   const partial = `${dest}.partial-${randomBytes(6).toString('hex')}`;
   try {
     for (;;) {
+      // Created 0600 first: SQLite would create it 0644, and the rename keeps the mode.
+      ensurePrivateFile(partial);
       const progress = await db.backup(partial, { progress: () => pagesPerStep });
       // better-sqlite3 takes a first batch of 0 pages before any progress call; if the
-      // connection was inside a write transaction then, it reports 0 pages and drops the file.
+      // connection was inside a write transaction then, it reports 0 pages: try again.
       if (progress.totalPages > 0) {
         syncFile(partial);
         fs.renameSync(partial, dest);
@@ -136,15 +141,16 @@ export function restoreDatabase(fromFile: string, dataDir: string): RestoreResul
       `${fromFile} has a write-ahead log beside it (${path.basename(wal)}): it is a live database, not a backup, and a copy of it alone could lack commits. Take a backup with \`npm run backup\``,
     );
   }
-  fs.mkdirSync(dir, { recursive: true });
+  makePrivateDir(dir);
   // No server may start on the dir while it is being filled.
   const lock = DataDirLock.acquire(dir);
   const target = path.join(dir, DATABASE_FILE);
   const restoring = `${target}.restoring`;
   try {
     // The copy is checked, not `fromFile`: opening a file leaves -shm beside it, and the
-    // check must see the very bytes that get put in place.
-    fs.copyFileSync(fromFile, restoring, fs.constants.COPYFILE_EXCL);
+    // check must see the very bytes that get put in place. The copy is 0600 whatever the
+    // backup's mode, and so are the -wal and -shm files SQLite makes beside it.
+    copyToPrivateFile(fromFile, restoring);
     const counts = prepareRestoredCopy(restoring, fromFile);
     syncFile(restoring);
     fs.renameSync(restoring, target);

@@ -8,11 +8,11 @@
  * SELECTs are planned here and run on read workers (../workers/) when the engine has them
  * (DESIGN decision 8). What it answers itself is in admin.ts, EXPLAIN in ../plan/explain.ts.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { QuiverError, isQuiverError, type EmbeddingSource } from '../../core/index.ts';
 import { resolveEfSearch } from '../../index/index.ts';
+import { ensurePrivateFile, makePrivateDir } from '../../util/index.ts';
 import { Catalog, DdlRunner, Introspector, migrateCatalog } from '../catalog/index.ts';
 import { checkRole, checkUserObjects } from '../check/index.ts';
 import { parseScript, positionOf, type A } from '../dialect/index.ts';
@@ -158,11 +158,14 @@ export class Engine {
   /** Opens (creating if needed) the database under `options.dataDir`, and its vector indexes. */
   static open(options: OpenOptions): Engine {
     const embeddingCalls = new EmbeddingCalls(options.embeddings ?? null);
-    fs.mkdirSync(options.dataDir, { recursive: true });
+    makePrivateDir(options.dataDir);
     const lock = DataDirLock.acquire(options.dataDir);
     let db: Database.Database | undefined;
     try {
-      db = new Database(path.join(options.dataDir, DATABASE_FILE));
+      const file = path.join(options.dataDir, DATABASE_FILE);
+      // Created 0600 before SQLite opens it: its -wal and -shm files then take the same mode.
+      ensurePrivateFile(file);
+      db = new Database(file);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
       db.pragma('busy_timeout = 5000');
