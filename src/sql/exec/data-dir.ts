@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { ensurePrivateFile } from '../../util/index.ts';
 
 /** The SQLite database: users' tables, Quiver's catalog and the change log. */
 export const DATABASE_FILE = 'quiver.db';
@@ -52,9 +53,9 @@ export class DataDirLock {
   static acquire(dataDir: string): DataDirLock {
     const dir = path.resolve(dataDir);
     const file = path.join(dir, LOCK_FILE);
+    ensurePrivateFile(file);
     const db = new Database(file, { timeout: 0 });
     try {
-      fs.chmodSync(file, 0o600);
       db.pragma('locking_mode = EXCLUSIVE');
       db.exec('BEGIN EXCLUSIVE');
     } catch (e) {
