@@ -10,8 +10,7 @@
  * text — is then printed back in Quiver's dialect and spliced into the retrieval SQL, with its
  * parameters renamed to `:chat_where_N` so they can never collide with Quiver's own.
  */
-import { parseExpression, positionOf, printExpression, toBindable } from '../sql/index.ts';
-import type { A, TableDescription } from '../sql/index.ts';
+import { parseExpression, positionOf, printExpression, toBindable, type A, type TableDescription } from '../sql/index.ts';
 import { QuiverError, isQuiverError } from '../core/index.ts';
 import { kindOf } from './request.ts';
 

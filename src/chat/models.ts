@@ -10,8 +10,7 @@
  * whole answer, streamed or not.
  */
 import OpenAI from 'openai';
-import { causeMessage, createOpenAIClient, readChatConfig, scrubProviderMessage } from '../embed/index.ts';
-import type { ChatModelConfig } from '../embed/index.ts';
+import { causeMessage, createOpenAIClient, readChatConfig, scrubProviderMessage, type ChatModelConfig } from '../embed/index.ts';
 import { QuiverError } from '../core/index.ts';
 import type { ChatMessage } from './request.ts';
 

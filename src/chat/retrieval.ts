@@ -21,8 +21,7 @@
  * identifiers are printed and literals quoted by the dialect's functions (the sql door), so no
  * user text reaches the SQL unparsed.
  */
-import { printIdent, quoteString } from '../sql/index.ts';
-import type { Engine, SqlValue } from '../sql/index.ts';
+import { printIdent, quoteString, type Engine, type SqlValue } from '../sql/index.ts';
 import type { CompiledFilter } from './filter.ts';
 import { reciprocalRankFusion, type RankedList } from './fusion.ts';
 import type { FusionSettings } from './request.ts';

@@ -6,13 +6,11 @@
  * which SQLite lacks, rebuilds the table and converts every row, or fails changing nothing.
  */
 import type Database from 'better-sqlite3';
-import type { A } from '../dialect/index.ts';
+import { printColumnDef, printExpression, printIdent, printTableConstraint, parseStatement, quoteIdent, quoteString, type A } from '../dialect/index.ts';
 import { vectorIndexFromComment, type Catalog, type ColumnRecord, type TableDetail } from './catalog.ts';
-import { printColumnDef, printExpression, printIdent, printTableConstraint, parseStatement, quoteIdent, quoteString } from '../dialect/index.ts';
 import { autoIncrementKey, lowerStatement } from '../lower/index.ts';
 import { vectorDimsOf } from '../check/index.ts';
-import type { EmbeddingSource } from '../../core/index.ts';
-import { QuiverError, isQuiverError } from '../../core/index.ts';
+import { QuiverError, isQuiverError, type EmbeddingSource } from '../../core/index.ts';
 import { dropFulltext, installFulltext, dropCaptureTriggers, installCaptureTriggers } from '../index-sync/index.ts';
 
 

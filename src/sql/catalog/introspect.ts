@@ -5,9 +5,8 @@
  * DESCRIBE / SHOW COLUMNS and SHOW INDEX.
  */
 import type Database from 'better-sqlite3';
-import type { A } from '../dialect/index.ts';
+import { printIdent, quoteString, type A } from '../dialect/index.ts';
 import type { Catalog, TableDetail } from './catalog.ts';
-import { printIdent, quoteString } from '../dialect/index.ts';
 import { isReservedName } from '../check/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import type { StatementResult, SqlValue } from '../types.ts';

@@ -19,8 +19,7 @@
  * when it parses them, so nothing of a refused request runs; Quiver's own SQL (catalog DDL,
  * capture triggers, the lowering's rewrites) never comes through here.
  */
-import type { A } from '../dialect/index.ts';
-import { positionOf } from '../dialect/index.ts';
+import { positionOf, type A } from '../dialect/index.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
 import { checkPragma } from './pragmas.ts';
 

@@ -19,10 +19,9 @@
  */
 import type Database from 'better-sqlite3';
 import type { A } from '../dialect/index.ts';
-import { QuiverError, vectorBlob } from '../../core/index.ts';
+import { QuiverError, vectorBlob, type EmbeddingSource } from '../../core/index.ts';
 import type { ColumnEmbedding } from '../catalog/index.ts';
 import type { Params } from '../types.ts';
-import type { EmbeddingSource } from '../../core/index.ts';
 
 /** Texts one model/dims pair still needs. */
 export interface MissingTexts {

@@ -9,8 +9,7 @@
  *   cannot change the result, the join takes the SELECT's ORDER BY score LIMIT n on itself.
  * Runs inside one statement's lowering (to-sqlite.ts), which it reads names and scopes from.
  */
-import type { A } from '../dialect/index.ts';
-import { P_AND } from '../dialect/index.ts';
+import { P_AND, type A } from '../dialect/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import { ftsTable } from '../index-sync/index.ts';
 import { conjunctsOf, lower, looksAcrossRows } from './expr-facts.ts';

@@ -17,8 +17,7 @@
  * clauses and all-or-nothing are a plain INSERT's. A generated column can only be DEFAULT in
  * every row (MySQL allows no other value in it), so it is never written a default expression.
  */
-import type { A } from '../dialect/index.ts';
-import { parseExpression } from '../dialect/index.ts';
+import { parseExpression, type A } from '../dialect/index.ts';
 import type { TableInfo } from '../catalog/index.ts';
 import { QuiverError } from '../../core/index.ts';
 

@@ -15,8 +15,7 @@
  * It checks no names: the engine refuses user SQL naming what is not the user's before it gets
  * here (../check/user-objects.ts), and Quiver lowers SQL of its own too (catalog/ddl.ts).
  */
-import type { A } from '../dialect/index.ts';
-import { Printer, P_CONCAT, quoteIdent, type QuoteStyle } from '../dialect/index.ts';
+import { Printer, P_CONCAT, quoteIdent, type A, type QuoteStyle } from '../dialect/index.ts';
 import type { CatalogLookup, TableInfo } from '../catalog/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import { INTERNAL_PREFIX, vectorDimsOf } from '../check/index.ts';

@@ -28,14 +28,13 @@
 import type Database from 'better-sqlite3';
 import { MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch } from '../../index/index.ts';
 import { parseMetric, type Metric, parseVectorText, viewVector } from '../../core/index.ts';
-import type { A } from '../dialect/index.ts';
+import { quoteIdent, type A } from '../dialect/index.ts';
 import type { Catalog, VectorIndexInfo } from '../catalog/index.ts';
 import { lowerExpression } from '../lower/index.ts';
 import { distanceMetricOf } from '../functions/index.ts';
 import { StatementCache } from '../runtime/index.ts';
 import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
 import type { IndexRegistry } from '../index-sync/index.ts';
-import { quoteIdent } from '../dialect/index.ts';
 
 export type VectorPath = 'exact' | 'ann' | 'prefilter' | 'filtered-ann' | 'postfilter';
 
