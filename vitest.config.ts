@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // Tests that need root (they mount file systems) run in `npm run test:disk-full` (vitest.root.config.ts).
+    exclude: [...configDefaults.exclude, 'tests/root/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

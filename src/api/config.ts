@@ -15,6 +15,7 @@
  * | QUIVER_INDEX_FLUSH_ROWS | 10000     | rows a vector index's tail holds before a flush builds an HNSW segment |
  * | QUIVER_INDEX_FLUSH_AGE_MS | 30000   | age of the oldest tail row that starts a flush anyway |
  * | QUIVER_SYNCHRONOUS    | FULL        | SQLite durability: FULL survives power loss; NORMAL survives a crash of Quiver only, and commits faster |
+ * | QUIVER_DISK_RESERVE_MB | 64         | MiB kept in `<data dir>/quiver.reserve` and given up when the disk fills, so deletes can run (src/sql/exec/disk-space.ts) |
  * | QUIVER_READ_WORKERS   | 2           | threads running SELECT-only requests on their own read connections; 0 runs them on the writer |
  * | QUIVER_SEARCH_ON_WORKERS | 1        | reads' vector index searches run on the read workers; `0` runs them on the engine's thread while planning |
  * | QUIVER_STATEMENT_TIMEOUT_MS | 30000 | a statement running longer is stopped (408); a request's `timeoutMs` may lower it |
@@ -39,7 +40,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_FLUSH_AGE_MS, DEFAULT_FLUSH_ROWS, MIN_FLUSH_ROWS } from '../index/index.ts';
-import { DEFAULT_LIMITS, DEFAULT_READ_WORKERS, MAX_READ_WORKERS, ROLES } from '../sql/index.ts';
+import { DEFAULT_DISK_RESERVE_BYTES, DEFAULT_LIMITS, DEFAULT_READ_WORKERS, MAX_READ_WORKERS, ROLES } from '../sql/index.ts';
 import type { Limits, Role } from '../sql/index.ts';
 import { isLoopback, keyDigest } from './auth.ts';
 
@@ -57,6 +58,9 @@ export const MAX_MAX_BODY_BYTES = 256 * 1024 * 1024;
 /** 32 characters is 128 bits as hex (`openssl rand -hex 16`); shorter keys can be guessed offline from a leaked digest. */
 export const MIN_API_KEY_LENGTH = 32;
 export const MAX_API_KEY_LENGTH = 512;
+const MIB = 1024 * 1024;
+/** A reserve of a TiB is surely a typo. */
+export const MAX_DISK_RESERVE_MB = 1024 * 1024;
 
 /** One configured API key, with the key itself replaced by its digest. */
 export interface ApiKey {
@@ -79,6 +83,8 @@ export interface Config {
   /** Search vector indexes on the read workers (Engine's searchOnWorkers); off by default. */
   readonly searchOnWorkers: boolean;
   readonly synchronous: 'FULL' | 'NORMAL';
+  /** Bytes of the data dir's reserve file (Engine's diskReserveBytes). */
+  readonly diskReserveBytes: number;
   readonly limits: Readonly<Limits>;
   /** Requests in progress at once (src/api/app.ts); more are answered 503 with Retry-After. */
   readonly maxConcurrentRequests: number;
@@ -123,6 +129,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     problems.push(`QUIVER_SYNCHRONOUS=${JSON.stringify(read('QUIVER_SYNCHRONOUS'))}: expected FULL or NORMAL`);
   }
   const synchronous = synchronousRaw === 'NORMAL' ? 'NORMAL' : 'FULL';
+  const diskReserveBytes = integer('QUIVER_DISK_RESERVE_MB', DEFAULT_DISK_RESERVE_BYTES / MIB, 0, MAX_DISK_RESERVE_MB) * MIB;
   const readWorkers = integer('QUIVER_READ_WORKERS', DEFAULT_READ_WORKERS, 0, MAX_READ_WORKERS);
   const searchRaw = read('QUIVER_SEARCH_ON_WORKERS');
   if (searchRaw !== undefined && !['0', '1', 'true', 'false'].includes(searchRaw)) {
@@ -169,7 +176,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
-    port, host, dataDir, maxBodyBytes, indexFlushRows, indexFlushAgeMs, synchronous, readWorkers, searchOnWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated,
+    port, host, dataDir, maxBodyBytes, indexFlushRows, indexFlushAgeMs, synchronous, diskReserveBytes, readWorkers, searchOnWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated,
   });
 }
 

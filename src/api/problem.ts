@@ -46,6 +46,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   OVERLOADED: 503,
   DATABASE_BUSY: 503,
   DATABASE_CLOSED: 503,
+  // RFC 4918's Insufficient Storage: the server's condition, not the request's, and temporary.
+  STORAGE_FULL: 507,
   INTERNAL_ERROR: 500,
 };
 

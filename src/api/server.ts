@@ -61,6 +61,7 @@ try {
     searchOnWorkers: config.searchOnWorkers,
     synchronous: config.synchronous,
     limits: config.limits,
+    diskReserveBytes: config.diskReserveBytes,
   });
 } catch (e) {
   embeddings.close();

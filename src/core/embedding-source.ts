@@ -15,4 +15,9 @@ export interface EmbeddingSource {
   fetch(model: string, dims: number, texts: string[]): Promise<Float32Array[]>;
   /** The configured models, for SHOW EMBEDDING MODELS; never their keys. */
   listModels(): ReadonlyArray<{ name: string; provider: string; dims: number; maxBatch: number; maxConcurrency: number }>;
+  /**
+   * Told that the data dir's disk is full (true) or has room again (false): while full, the
+   * source writes nothing there (its cache keeps vectors in memory only).
+   */
+  holdWrites?(hold: boolean): void;
 }

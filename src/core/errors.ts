@@ -42,6 +42,7 @@ export const ERROR_TITLES = {
   OVERLOADED: 'Server overloaded',
   DATABASE_BUSY: 'Database busy',
   DATABASE_CLOSED: 'Database closed',
+  STORAGE_FULL: 'Storage full',
   INTERNAL_ERROR: 'Internal error',
 } as const;
 
@@ -57,7 +58,7 @@ export interface QuiverErrorOptions {
   position?: SourcePosition;
   /** 0-based index of the failing statement within the request. */
   statementIndex?: number;
-  /** For 503s: when the client may retry, sent as the `Retry-After` header. */
+  /** For 503s and 507s: when the client may retry, sent as the `Retry-After` header. */
   retryAfterSeconds?: number;
   cause?: unknown;
 }
@@ -87,4 +88,14 @@ export class QuiverError extends Error {
 
 export function isQuiverError(e: unknown): e is QuiverError {
   return e instanceof QuiverError;
+}
+
+/**
+ * Whether `e` says a disk (or the user's quota on it) had no room for a write: ENOSPC or
+ * EDQUOT from the file system, SQLITE_FULL from SQLite (which turns its own ENOSPC into it).
+ * Which disk it was is for the caller to tell; this only reads the error's code.
+ */
+export function isDiskFullError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
 }

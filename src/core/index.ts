@@ -3,7 +3,7 @@
  * What every module of Quiver shares and nothing else: the error class and its codes, how a
  * vector is encoded, and the names of distance metrics. It imports no other module of ours.
  */
-export { QuiverError, isQuiverError, ERROR_TITLES } from './errors.ts';
+export { QuiverError, isQuiverError, isDiskFullError, ERROR_TITLES } from './errors.ts';
 export type { ErrorCode, QuiverErrorOptions, SourcePosition } from './errors.ts';
 export type { EmbeddingSource } from './embedding-source.ts';
 export {

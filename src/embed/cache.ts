@@ -16,8 +16,10 @@
  * is idempotent), so nothing put before a clean close is lost. A crash loses only what was not
  * written yet, which is harmless: the cache saves provider calls, and the rows that used those
  * vectors hold them already. A failed write (a full disk, another process holding the file) is
- * reported and not retried; its vectors stay usable from memory. A ':memory:' cache, which a
- * second connection could not see, writes on this thread.
+ * reported and not retried; its vectors stay usable from memory. While writes are held (the
+ * engine's disk is full, holdWrites), puts are kept the same way and never tried, so the cache
+ * takes none of the room left for deletes. A ':memory:' cache, which a second connection could
+ * not see, writes on this thread.
  *
  * "Recently used" in the file is a timestamp refreshed on a hit at most once per touchAfterMs,
  * and written with the next write: exact LRU would turn every read into a write. Rows evicted
@@ -131,6 +133,8 @@ export class EmbeddingCache {
   private worker: Worker | null = null;
   private useWorker: boolean;
   private seq = 0;
+  /** While true nothing is written to the file (holdWrites). */
+  private held = false;
   /** Rows handed to the writer and not yet confirmed: flush() writes them again, in case. */
   private readonly posted = new Map<number, { writes: RowWrite[]; touches: RowTouch[] }>();
 
@@ -268,6 +272,8 @@ export class EmbeddingCache {
     this.timer = null;
     if (!this.hasWork() || !this.file.db.open) return;
     const { writes, touches } = this.take(limit);
+    // Held: dropped as a failed write's would be; take() has moved them to memory.
+    if (this.held) return;
     const worker = this.writer();
     if (!worker) {
       this.writeHere(writes, touches);
@@ -279,9 +285,9 @@ export class EmbeddingCache {
     worker.postMessage(job, transfer);
   }
 
-  /** Writes on this thread; a failure is reported, not thrown. */
+  /** Writes on this thread, unless held; a failure is reported, not thrown. */
   private writeHere(writes: readonly RowWrite[], touches: readonly RowTouch[]): void {
-    if (writes.length === 0 && touches.length === 0) return;
+    if (this.held || (writes.length === 0 && touches.length === 0)) return;
     try {
       this.forget(this.file.write(writes, touches));
     } catch (error) {
@@ -356,6 +362,11 @@ export class EmbeddingCache {
         this.memoryBytes -= entry.bytes;
       }
     }
+  }
+
+  /** Stops (true) or resumes (false) writing to the file, as while its disk is full. */
+  holdWrites(hold: boolean): void {
+    this.held = hold;
   }
 
   /** Entries and estimated bytes in the file, with the bounds; writes what is waiting first. */

@@ -139,6 +139,11 @@ export class Embeddings implements EmbeddingSource {
     await this.registry.get(name).warmUp?.();
   }
 
+  /** EmbeddingSource.holdWrites: the cache writes nothing to its file while held. */
+  holdWrites(hold: boolean): void {
+    this.cache.holdWrites(hold);
+  }
+
   /** Entries and bytes in the persistent cache. */
   cacheStats(): CacheStats {
     return this.cache.stats();

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
       indexFlushRows: 10_000,
       indexFlushAgeMs: 30_000,
       synchronous: 'FULL',
+      diskReserveBytes: 64 * 1024 * 1024,
       readWorkers: 2,
       searchOnWorkers: true,
       limits: { statementTimeoutMs: 30_000, maxStatements: 10_000, maxSqlTokens: 1_000_000, maxRows: 100_000, maxResultBytes: 64 * 1024 * 1024, maxQueuedWrites: 256, maxQueuedReads: 1024, maxEmbeddingTexts: 1_000_000, maxQueuedEmbeddings: 2_000_000 },
@@ -36,6 +37,7 @@ describe('loadConfig', () => {
       QUIVER_INDEX_FLUSH_AGE_MS: '2000',
       QUIVER_READ_WORKERS: '4',
       QUIVER_SYNCHRONOUS: 'normal',
+      QUIVER_DISK_RESERVE_MB: '8',
       QUIVER_STATEMENT_TIMEOUT_MS: '5000',
       QUIVER_MAX_STATEMENTS: '10',
       QUIVER_MAX_SQL_TOKENS: '300',
@@ -57,6 +59,7 @@ describe('loadConfig', () => {
       indexFlushRows: 500,
       indexFlushAgeMs: 2000,
       synchronous: 'NORMAL',
+      diskReserveBytes: 8 * 1024 * 1024,
       readWorkers: 4,
       searchOnWorkers: false,
       limits: { statementTimeoutMs: 5000, maxStatements: 10, maxSqlTokens: 300, maxRows: 20, maxResultBytes: 4096, maxQueuedWrites: 40, maxQueuedReads: 50, maxEmbeddingTexts: 60, maxQueuedEmbeddings: 70 },
@@ -93,6 +96,7 @@ describe('loadConfig', () => {
     [{ QUIVER_READ_WORKERS: '65' }, 'QUIVER_READ_WORKERS="65": expected a whole number from 0 to 64'],
     [{ QUIVER_STATEMENT_TIMEOUT_MS: '5' }, 'QUIVER_STATEMENT_TIMEOUT_MS="5": expected a whole number from 10 to 86400000'],
     [{ QUIVER_MAX_ROWS: '0' }, 'QUIVER_MAX_ROWS="0": expected a whole number from 1 to 1000000000'],
+    [{ QUIVER_DISK_RESERVE_MB: '64M' }, 'QUIVER_DISK_RESERVE_MB="64M": expected a whole number from 0 to 1048576'],
   ];
   for (const [env, problem] of bad) {
     it(`refuses ${JSON.stringify(env)}`, () => {

@@ -62,10 +62,10 @@ export interface paths {
      * | `DESCRIBE t`, `SHOW COLUMNS FROM t` | `Field`, `Type`, `Null`, `Key`, `Default`, `Extra` |
      * | `SHOW INDEX FROM t` | `Table`, `Non_unique`, `Key_name`, `Seq_in_index`, `Column_name`, `Index_type` (`HNSW` for vector indexes, `FULLTEXT`), `Comment` |
      * | `EXPLAIN SELECT ...` (also `INSERT`, `UPDATE`, `DELETE`) | `id`, `parent`, `detail`: for a vector search the first row is `VECTOR SEARCH <table> USING <index>: <path> (k=…, ef_search=…, …)` with the path taken (`exact`, `ann`, `prefilter`, `filtered-ann`, `postfilter`) and why; SQLite's own plan follows |
-     * | `SHOW INDEX STATUS [FROM t]` | `index`, `table`, `column`, `metric`, `state` (`loading`, `ready`, `empty`), `rows`, `indexed_rows` (in HNSW segments), `tail_rows` (not yet in a segment, searched exactly), `segments`, `deleted_fraction`, `lag_rows`, `lag_seconds`, `build` (the flush or merge running, or null), `memory_bytes`, `quantization` (`none`, `int8`, `int16`) |
+     * | `SHOW INDEX STATUS [FROM t]` | `index`, `table`, `column`, `metric`, `state` (`loading`, `ready`, `empty`), `rows`, `indexed_rows` (in HNSW segments), `tail_rows` (not yet in a segment, searched exactly), `segments`, `deleted_fraction`, `lag_rows`, `lag_seconds`, `build` (the flush or merge running, or null), `memory_bytes`, `quantization` (`none`, `int8`, `int16`), `save_error` (why the index's files could not be saved, with the time, while saves fail; else null) |
      * | `SHOW EMBEDDING MODELS` | `model`, `provider`, `dims`, `max_batch`, `max_concurrency`; never a key, a key's variable or an endpoint |
      * | `SHOW PROCESSLIST` | `model`, `texts_done`, `texts_total`, `seconds`, `state`: one row per request waiting on an embedding provider, such as a backfill started by `ALTER TABLE ... ADD COLUMN ... AS (EMBEDDING(...)) STORED` |
-     * | `OPTIMIZE TABLE t` | `Table`, `Op`, `Msg_type`, `Msg_text`: flushes the tails of t's vector indexes and merges their segments |
+     * | `OPTIMIZE TABLE t` | `Table`, `Op`, `Msg_type`, `Msg_text`: flushes the tails of t's vector indexes, merges their segments and saves them (507 `STORAGE_FULL` when the save finds no room) |
      * | `SET vidx_hnsw_ef_search = n` | none: sets the graph search breadth (default 40, at least k) for the rest of the request |
      *
      * `ATTACH`, `DETACH`, `VACUUM INTO`, `CREATE VIRTUAL TABLE`, `load_extension()` and
@@ -507,7 +507,7 @@ export interface components {
      * @description Stable error code; the HTTP status for each is fixed.
      * @enum {string}
      */
-    ErrorCode: "SYNTAX_ERROR" | "UNSUPPORTED_STATEMENT" | "UNKNOWN_TABLE" | "UNKNOWN_COLUMN" | "UNKNOWN_FUNCTION" | "UNKNOWN_INDEX" | "ALREADY_EXISTS" | "RESERVED_NAME" | "CONSTRAINT_VIOLATION" | "TYPE_MISMATCH" | "DIMENSION_MISMATCH" | "INVALID_VECTOR" | "NO_VECTOR_INDEX" | "CONVERSION_FAILED" | "PARAMETER_ERROR" | "TRANSACTION_ERROR" | "SQL_ERROR" | "BAD_REQUEST" | "INVALID_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNKNOWN_MODEL" | "EMBEDDING_DIMENSIONS" | "EMBEDDING_FAILED" | "CHAT_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "STATEMENT_TIMEOUT" | "LIMIT_EXCEEDED" | "OVERLOADED" | "DATABASE_BUSY" | "DATABASE_CLOSED" | "INTERNAL_ERROR";
+    ErrorCode: "SYNTAX_ERROR" | "UNSUPPORTED_STATEMENT" | "UNKNOWN_TABLE" | "UNKNOWN_COLUMN" | "UNKNOWN_FUNCTION" | "UNKNOWN_INDEX" | "ALREADY_EXISTS" | "RESERVED_NAME" | "CONSTRAINT_VIOLATION" | "TYPE_MISMATCH" | "DIMENSION_MISMATCH" | "INVALID_VECTOR" | "NO_VECTOR_INDEX" | "CONVERSION_FAILED" | "PARAMETER_ERROR" | "TRANSACTION_ERROR" | "SQL_ERROR" | "BAD_REQUEST" | "INVALID_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNKNOWN_MODEL" | "EMBEDDING_DIMENSIONS" | "EMBEDDING_FAILED" | "CHAT_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "STATEMENT_TIMEOUT" | "LIMIT_EXCEEDED" | "OVERLOADED" | "DATABASE_BUSY" | "DATABASE_CLOSED" | "STORAGE_FULL" | "INTERNAL_ERROR";
   };
   responses: {
     /**
@@ -562,6 +562,28 @@ export interface components {
           /** @enum {unknown} */
           code?: "DATABASE_CLOSED" | "DATABASE_BUSY" | "OVERLOADED";
         });
+      };
+    };
+    /**
+     * @description A disk had no room for what the request had to write (`STORAGE_FULL`): the data dir's
+     * (a write, or `OPTIMIZE TABLE` saving its indexes), or the temporary directory's (a
+     * backup's copy, a statement's temporary files); the detail says which. Nothing of the
+     * request was written. Once the data dir's disk is full the server takes only reads and
+     * `DELETE`, `DROP` and `TRUNCATE`, which it runs in the room its reserve file gave up
+     * (`QUIVER_DISK_RESERVE_MB`), until twice the reserve is free again; then it writes the
+     * reserve again and takes every write, with no restart. Free space or grow the volume,
+     * then retry (`Retry-After`, in seconds).
+     */
+    StorageFull: {
+      headers: {
+        /** @example 5 */
+        "Retry-After": string;
+      };
+      content: {
+        "application/problem+json": components["schemas"]["Problem"] & {
+          /** @constant */
+          code?: "STORAGE_FULL";
+        };
       };
     };
     /** @description No resource at this path (`NOT_FOUND`); answered for every path not listed here. */
@@ -662,10 +684,10 @@ export interface operations {
    * | `DESCRIBE t`, `SHOW COLUMNS FROM t` | `Field`, `Type`, `Null`, `Key`, `Default`, `Extra` |
    * | `SHOW INDEX FROM t` | `Table`, `Non_unique`, `Key_name`, `Seq_in_index`, `Column_name`, `Index_type` (`HNSW` for vector indexes, `FULLTEXT`), `Comment` |
    * | `EXPLAIN SELECT ...` (also `INSERT`, `UPDATE`, `DELETE`) | `id`, `parent`, `detail`: for a vector search the first row is `VECTOR SEARCH <table> USING <index>: <path> (k=…, ef_search=…, …)` with the path taken (`exact`, `ann`, `prefilter`, `filtered-ann`, `postfilter`) and why; SQLite's own plan follows |
-   * | `SHOW INDEX STATUS [FROM t]` | `index`, `table`, `column`, `metric`, `state` (`loading`, `ready`, `empty`), `rows`, `indexed_rows` (in HNSW segments), `tail_rows` (not yet in a segment, searched exactly), `segments`, `deleted_fraction`, `lag_rows`, `lag_seconds`, `build` (the flush or merge running, or null), `memory_bytes`, `quantization` (`none`, `int8`, `int16`) |
+   * | `SHOW INDEX STATUS [FROM t]` | `index`, `table`, `column`, `metric`, `state` (`loading`, `ready`, `empty`), `rows`, `indexed_rows` (in HNSW segments), `tail_rows` (not yet in a segment, searched exactly), `segments`, `deleted_fraction`, `lag_rows`, `lag_seconds`, `build` (the flush or merge running, or null), `memory_bytes`, `quantization` (`none`, `int8`, `int16`), `save_error` (why the index's files could not be saved, with the time, while saves fail; else null) |
    * | `SHOW EMBEDDING MODELS` | `model`, `provider`, `dims`, `max_batch`, `max_concurrency`; never a key, a key's variable or an endpoint |
    * | `SHOW PROCESSLIST` | `model`, `texts_done`, `texts_total`, `seconds`, `state`: one row per request waiting on an embedding provider, such as a backfill started by `ALTER TABLE ... ADD COLUMN ... AS (EMBEDDING(...)) STORED` |
-   * | `OPTIMIZE TABLE t` | `Table`, `Op`, `Msg_type`, `Msg_text`: flushes the tails of t's vector indexes and merges their segments |
+   * | `OPTIMIZE TABLE t` | `Table`, `Op`, `Msg_type`, `Msg_text`: flushes the tails of t's vector indexes, merges their segments and saves them (507 `STORAGE_FULL` when the save finds no room) |
    * | `SET vidx_hnsw_ef_search = n` | none: sets the graph search breadth (default 40, at least k) for the rest of the request |
    *
    * `ATTACH`, `DETACH`, `VACUUM INTO`, `CREATE VIRTUAL TABLE`, `load_extension()` and
@@ -750,6 +772,7 @@ export interface operations {
         };
       };
       503: components["responses"]["Unavailable"];
+      507: components["responses"]["StorageFull"];
     };
   };
   /**
@@ -926,6 +949,7 @@ export interface operations {
       403: components["responses"]["Forbidden"];
       500: components["responses"]["InternalError"];
       503: components["responses"]["Unavailable"];
+      507: components["responses"]["StorageFull"];
     };
   };
   /**

@@ -138,6 +138,22 @@ describe('EmbeddingCache', () => {
     second.close();
   });
 
+  it('writes nothing to its file while writes are held (the disk is full): held puts stay in memory only', () => {
+    const path = cachePath();
+    const cache = new EmbeddingCache({ path });
+    cache.holdWrites(true);
+    cache.putMany('m', 4, ['held'], [vec(1)]);
+    expect(cache.stats().entries).toBe(0);
+    expect(cache.getMany('m', 4, ['held'])).toEqual([vec(1)]);
+    cache.holdWrites(false);
+    cache.putMany('m', 4, ['after'], [vec(2)]);
+    expect(cache.stats().entries).toBe(1);
+    cache.close();
+    const reopened = new EmbeddingCache({ path });
+    expect(reopened.getMany('m', 4, ['held', 'after'])).toEqual([undefined, vec(2)]);
+    reopened.close();
+  });
+
   it('finds many texts in the file at once, in order, with misses among them', () => {
     const path = cachePath();
     const first = new EmbeddingCache({ path });

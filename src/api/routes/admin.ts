@@ -6,7 +6,8 @@
  * user only (0600, though the OS temp dir is everyone's); the file is opened, unlinked at once
  * and streamed from the open descriptor, so it is gone from the disk whether the client reads it
  * all, disconnects half-way, or the process dies. The answer's Content-Length is the
- * file's size, so a client can tell a complete download from a cut one. Restore is offline
+ * file's size, so a client can tell a complete download from a cut one. A temporary dir with
+ * no room for the copy is answered 507 STORAGE_FULL. Restore is offline
  * (`npm run restore`): it needs a data dir no server has open.
  */
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
-import { QuiverError } from '../../core/index.ts';
+import { QuiverError, isDiskFullError } from '../../core/index.ts';
+import { STORAGE_FULL_RETRY_AFTER_S } from '../../sql/index.ts';
 import type { SqlEngine } from '../app.ts';
 import { requireRole } from '../auth.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
@@ -43,6 +45,13 @@ export function adminRoutes(engine: SqlEngine, options: AdminRoutesOptions = {})
         fs.rmSync(file, { force: true });
         // A shutdown closing the database half-way through is not a bug; say so.
         if (!engine.isOpen) throw new QuiverError('DATABASE_CLOSED', 'the database was closed while the backup ran; retry on a running server', { cause: e });
+        if (isDiskFullError(e)) {
+          throw new QuiverError(
+            'STORAGE_FULL',
+            "the server's temporary directory has no room for the backup's copy (as large as the database); free space there or point TMPDIR at a larger disk, then retry",
+            { cause: e, retryAfterSeconds: STORAGE_FULL_RETRY_AFTER_S },
+          );
+        }
         throw e;
       }
       const { size } = fs.fstatSync(fd);

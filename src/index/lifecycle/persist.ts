@@ -29,6 +29,8 @@ export const MANIFEST_FORMAT = 'quiver-vector-index';
 export const MANIFEST_VERSION = 1;
 const SEGMENT_FILE = /^segment-(\d+)\.qvs$/;
 const TAIL_FILE = /^tail-(\d+)\.qvs$/;
+/** writeFileAtomic's temporary files; one left in the dir after a save is a crash's. */
+const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
 
 interface Manifest {
   format: string;
@@ -123,10 +125,11 @@ export async function saveIndexFiles(dir: string, input: SaveInput, state: Persi
     manifest.tail = { file, rows };
   }
   await writeFileAtomic(path.join(dir, MANIFEST_FILE), Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
-  // Only now is it safe to drop files the manifest does not name.
+  // Only now is it safe to drop files the manifest does not name. Saves of one index never
+  // overlap, so no other write has a temporary file here.
   const live = new Set([...manifest.segments.map((s) => s.file), manifest.tail?.file]);
   for (const name of await fs.readdir(dir)) {
-    if ((SEGMENT_FILE.test(name) || TAIL_FILE.test(name)) && !live.has(name)) {
+    if (((SEGMENT_FILE.test(name) || TAIL_FILE.test(name)) && !live.has(name)) || TEMP_FILE.test(name)) {
       await fs.rm(path.join(dir, name), { force: true });
     }
   }

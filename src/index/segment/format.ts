@@ -353,21 +353,23 @@ function checkGraph(
 }
 
 /**
- * Writes atomically: a temporary file in the same directory, fsync, rename over `file`. The file
- * is 0600 from its creation on: a segment holds users' vectors.
+ * Writes atomically: a temporary file in the same directory, fsync, rename over `file`; a
+ * failure leaves no temporary file. The file is 0600 from its creation on: a segment holds
+ * users' vectors.
  */
 export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temp, 'w', PRIVATE_FILE_MODE);
   try {
-    await handle.writeFile(bytes);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await fs.rename(temp, file);
   } catch (e) {
+    // A full disk fails the write half-way: the partial file must not keep the room it took.
     await fs.rm(temp, { force: true });
     throw e;
   }

@@ -1,9 +1,9 @@
 /**
  * @module exec/admin
  * The statements Quiver answers itself rather than SQLite, about its own state: SHOW INDEX
- * STATUS (each vector index's state, size and lag), SHOW PROCESSLIST (requests waiting on an
- * embedding provider) and SHOW EMBEDDING MODELS. Each reads, on the engine's thread, what the
- * executor holds; none touches the database.
+ * STATUS (each vector index's state, size, lag and failing save), SHOW PROCESSLIST (requests
+ * waiting on an embedding provider) and SHOW EMBEDDING MODELS. Each reads, on the engine's
+ * thread, what the executor holds; none touches the database.
  */
 import type { EmbeddingSource } from '../../core/index.ts';
 import { QuiverError } from '../../core/index.ts';
@@ -15,10 +15,10 @@ import { rowsResult } from './results.ts';
 
 const INDEX_STATUS_COLUMNS = [
   'index', 'table', 'column', 'metric', 'state', 'rows', 'indexed_rows', 'tail_rows', 'segments', 'deleted_fraction',
-  'lag_rows', 'lag_seconds', 'build', 'memory_bytes', 'quantization',
+  'lag_rows', 'lag_seconds', 'build', 'memory_bytes', 'quantization', 'save_error',
 ];
 
-/** SHOW INDEX STATUS [FROM t]: each vector index's state, size and lag. */
+/** SHOW INDEX STATUS [FROM t]: each vector index's state, size, lag, and why its last save failed. */
 export function showIndexStatus(catalog: Catalog, indexes: IndexRegistry, tableName: string | undefined): StatementResult {
   const tables = tableName === undefined ? catalog.tables() : [catalog.table(tableName)];
   if (tables.some((t) => t === undefined)) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${tableName}`);
@@ -35,6 +35,7 @@ export function showIndexStatus(catalog: Catalog, indexes: IndexRegistry, tableN
         st?.build ? `${st.build.kind} of ${st.build.rows} rows, ${st.build.seconds.toFixed(1)} s` : null,
         st?.memoryBytes ?? 0,
         v.quantization,
+        indexes.saveError(v.name),
       ]);
     }
   }

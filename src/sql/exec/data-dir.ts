@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { isDiskFullError } from '../../core/index.ts';
 import { ensurePrivateFile } from '../../util/index.ts';
 
 /** The SQLite database: users' tables, Quiver's catalog and the change log. */
@@ -64,7 +65,15 @@ export class DataDirLock {
       throw e;
     }
     const owner = `pid ${process.pid} on ${os.hostname()}, since ${new Date().toISOString()}`;
-    fs.writeFileSync(path.join(dir, OWNER_FILE), `${owner}\n`, { mode: 0o600 });
+    try {
+      fs.writeFileSync(path.join(dir, OWNER_FILE), `${owner}\n`, { mode: 0o600 });
+    } catch (e) {
+      // Only information: a full disk must not keep a server from starting and serving reads.
+      if (!isDiskFullError(e)) {
+        db.close();
+        throw e;
+      }
+    }
     return new DataDirLock(dir, db);
   }
 

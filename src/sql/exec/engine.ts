@@ -6,7 +6,8 @@
  * version, so a repeated statement costs one map lookup and SQLite's own prepared statement.
  * Writes run synchronously on the calling thread, one request at a time; requests made only of
  * SELECTs are planned here and run on read workers (../workers/) when the engine has them
- * (DESIGN decision 8). What it answers itself is in admin.ts, EXPLAIN in ../plan/explain.ts.
+ * (DESIGN decision 8). What it answers itself is in admin.ts, EXPLAIN in ../plan/explain.ts;
+ * what it does when the data dir's disk is full, in disk-space.ts.
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -17,7 +18,7 @@ import { Catalog, DdlRunner, Introspector, migrateCatalog } from '../catalog/ind
 import { checkRole, checkUserObjects } from '../check/index.ts';
 import { parseScript, positionOf, type A } from '../dialect/index.ts';
 import { EmbeddingCalls, registerVectorFunctions, type EmbeddingRound } from '../functions/index.ts';
-import { IndexRegistry, registerFulltextFunctions, type IndexRegistryOptions } from '../index-sync/index.ts';
+import { IndexRegistry, SavesHeldError, registerFulltextFunctions, type IndexRegistryOptions } from '../index-sync/index.ts';
 import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/index.ts';
 import { Planner, checkExplainable, explainResult, restrictToCandidates, type PlannerOptions, type RestrictOptions } from '../plan/index.ts';
 import { DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, tooManyStatements, type Limits } from '../runtime/index.ts';
@@ -26,6 +27,7 @@ import { ReadFailure, ReadPool, type ReadSearch, type ReadStatement, type Writer
 import { showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
 import { backupDatabase, type BackupResult } from './backup.ts';
 import { DATABASE_FILE, DataDirLock } from './data-dir.ts';
+import { DiskSpace, WRITER_BUSY_TIMEOUT_MS, giveBackSpace } from './disk-space.ts';
 import { Mutex } from './mutex.ts';
 import { RequestContext } from './request-context.ts';
 import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows, type ResultShape } from './results.ts';
@@ -78,6 +80,11 @@ export interface OpenOptions extends EngineOptions {
    */
   synchronous?: 'FULL' | 'NORMAL';
   limits?: Partial<Limits>;
+  /**
+   * Bytes kept in reserve in `<dataDir>/quiver.reserve` for deletes to run in when the disk
+   * fills (disk-space.ts). Default 0: no reserve file; the server keeps 64 MiB.
+   */
+  diskReserveBytes?: number;
 }
 
 /** Statement kinds that change rows, and with RETURNING also return them. */
@@ -125,6 +132,8 @@ export class Engine {
   private queuedWrites = 0;
   /** Whether reads search the vector indexes on their worker (OpenOptions.searchOnWorkers). */
   private readonly searchOnWorkers: boolean;
+  /** The data dir's disk: its reserve, and disk-full mode. */
+  private readonly disk: DiskSpace;
 
   private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls, lock: DataDirLock, options: OpenOptions) {
     this.db = db;
@@ -144,10 +153,30 @@ export class Engine {
       ...options.index,
       searchLanes: this.searchOnWorkers ? workers + 1 : 1,
       onClosed: this.searchOnWorkers ? (name) => this.pool!.forgetIndex(name) : undefined,
+      onSaveFailed: (e) => void this.disk.failed(e),
     });
     this.planner = new Planner(db, this.catalog, this.indexes, options.planner);
     // The deadline of whichever request holds the connection.
     registerDeadlineFunction(db, () => this.checkDeadline());
+    this.disk = new DiskSpace(options.dataDir, {
+      reserveBytes: options.diskReserveBytes ?? 0,
+      onChange: (full) => {
+        this.indexes.holdSaves(full);
+        embeddingCalls.source?.holdWrites?.(full);
+      },
+      reclaim: () => this.reclaimSpace(),
+    });
+    this.disk.start();
+  }
+
+  /** Gives the space deletes freed back to the file system, under the writer's lock (disk-full mode). */
+  private async reclaimSpace(): Promise<void> {
+    const release = await this.writerLock.acquire();
+    try {
+      if (this.db && !this.db.inTransaction) giveBackSpace(this.db);
+    } finally {
+      release();
+    }
   }
 
   /** Called as statements step (limits.ts DEADLINE_FUNCTION, and per row a read returns): stops one past its timeout. */
@@ -166,9 +195,12 @@ export class Engine {
       // Created 0600 before SQLite opens it: its -wal and -shm files then take the same mode.
       ensurePrivateFile(file);
       db = new Database(file);
+      // Takes effect in a new database only (before its first table): deletes' free pages can
+      // then be given back to the file system when the disk is full (disk-space.ts).
+      db.pragma('auto_vacuum = INCREMENTAL');
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${WRITER_BUSY_TIMEOUT_MS}`);
       // REPLACE's implicit deletes must fire the vector indexes' capture triggers.
       db.pragma('recursive_triggers = ON');
       registerVectorFunctions(db);
@@ -222,6 +254,7 @@ export class Engine {
    * start replays the change log into them. Safe to call twice.
    */
   close(): void {
+    this.disk.close();
     void this.pool?.close();
     this.indexes.close();
     this.db?.close();
@@ -423,6 +456,7 @@ export class Engine {
   ): Promise<ExecuteResult | 'fetch embeddings'> {
     const script = this.compile(sql);
     if (options.role) checkRole(script.statements, options.role);
+    this.disk.admit(script.statements);
     const cursor = new ParamCursor(params);
     const { statements } = script;
     const explicit = isExplicit(statements);
@@ -632,14 +666,22 @@ export class Engine {
     return emptyResult();
   }
 
-  /** OPTIMIZE TABLE: the table's vector indexes flush their tails and merge their segments. */
+  /** OPTIMIZE TABLE: the table's vector indexes flush their tails, merge their segments and are saved. */
   private async optimize(s: A.OptimizeStatement): Promise<StatementResult> {
     const table = this.catalog.table(s.table.name);
     if (!table) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${s.table.name}`);
     // What this request wrote must be in the index before it is flushed.
     if (!this.db!.inTransaction) this.afterCommit();
-    await this.indexes.optimize(table.name);
-    const message = table.vectorIndexes.length ? `${table.vectorIndexes.length} vector index(es) flushed and merged` : 'no vector index to optimize';
+    try {
+      await this.indexes.optimize(table.name);
+    } catch (e) {
+      const what =
+        `OPTIMIZE TABLE ${table.name} flushed and merged its vector indexes but could not save them. Nothing is lost: ` +
+        'they answer from memory, and the change log keeps what their files lack';
+      // Held: the disk filled while it merged, and its save was not tried.
+      throw e instanceof SavesHeldError ? this.disk.fullError(what, e) : this.disk.failed(e, what);
+    }
+    const message = table.vectorIndexes.length ? `${table.vectorIndexes.length} vector index(es) flushed, merged and saved` : 'no vector index to optimize';
     return rowsResult(['Table', 'Op', 'Msg_type', 'Msg_text'], [[table.name, 'optimize', 'status', message]]);
   }
 
@@ -667,9 +709,9 @@ export class Engine {
     });
   }
 
-  /** `e` as a QuiverError placed at its statement, or `e` itself when it is not the user's. */
+  /** `e` as a QuiverError placed at its statement, or `e` itself when it is not the user's (nor a full disk). */
   private userError(e: unknown, statement: A.Statement | undefined, index: number, sql: string): unknown {
-    const translated = translateSqliteError(e);
+    const translated = translateSqliteError(this.disk.failed(e));
     if (!isQuiverError(translated)) return translated;
     if (statement) {
       translated.statementIndex ??= index;

@@ -3,4 +3,5 @@ export { RestoreError, backupDataDir, restoreDatabase } from './backup.ts';
 export type { BackupResult, RestoreResult } from './backup.ts';
 export { Engine } from './engine.ts';
 export { DATABASE_FILE, DataDirLockedError } from './data-dir.ts';
+export { DEFAULT_DISK_RESERVE_BYTES, STORAGE_FULL_RETRY_AFTER_S } from './disk-space.ts';
 export type { TableDescription } from './engine.ts';

@@ -2,7 +2,8 @@
  * @module exec/sqlite-errors
  * Turns SQLite's errors into QuiverErrors when they are the user's doing (unknown table,
  * constraint failed, bad SQL that SQLite rejects) and leaves them alone when they are not
- * (I/O errors, corruption, a full disk), so those become a logged 500.
+ * (I/O errors, corruption), so those become a logged 500. A full disk is neither: the engine
+ * asks disk-space.ts first, which answers it as STORAGE_FULL.
  */
 import Database from 'better-sqlite3';
 import { QuiverError, type ErrorCode } from '../../core/index.ts';

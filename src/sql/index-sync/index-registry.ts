@@ -9,7 +9,10 @@
  * - *persist*: an index is saved to `<dataDir>/indexes/<name>/` with the last sequence it had
  *   applied, and log entries every index has saved are pruned. On start an index loads its
  *   files and replays the log past that sequence; a missing or corrupt file is logged and the
- *   index is rebuilt from the table, never trusted.
+ *   index is rebuilt from the table, never trusted. A save that fails (a full disk) loses
+ *   nothing: the log keeps what the files lack, the failure is logged once and shown by SHOW
+ *   INDEX STATUS until a later save succeeds, and saves are tried again at the next interval.
+ *   While the engine holds saves (its disk is full, exec/disk-space.ts) none is tried.
  * An index is usable once loaded; until then (and for an index whose dimensions are not known
  * yet) the planner answers exactly. Runs on the thread that owns the database connection.
  */
@@ -19,7 +22,7 @@ import type Database from 'better-sqlite3';
 import { MANIFEST_FILE, VectorIndex, type VectorIndexOptions, type VectorIndexStats } from '../../index/index.ts';
 import type { Catalog, VectorIndexInfo } from '../catalog/index.ts';
 import type { IndexViewRef } from '../plan/index.ts';
-import { originalsReader, viewVector } from '../../core/index.ts';
+import { isDiskFullError, originalsReader, viewVector } from '../../core/index.ts';
 import { quoteIdent } from '../dialect/index.ts';
 import { ChangeLog } from './change-log.ts';
 
@@ -44,9 +47,19 @@ export interface IndexRegistryOptions {
   searchLanes?: number;
   /** Told the name of each index closed for good or re-created (read workers drop their views of it). */
   onClosed?: (name: string) => void;
+  /** Told each failed save's error, after it is logged (a full disk puts the engine in disk-full mode). */
+  onSaveFailed?: (error: unknown) => void;
 }
 
 export type IndexState = 'loading' | 'ready' | 'empty';
+
+/** A save not tried: the engine holds saves, its disk being full (IndexRegistry.holdSaves). */
+export class SavesHeldError extends Error {
+  constructor(index: string) {
+    super(`vector index ${index} was not saved: saves wait while the data dir's disk is full`);
+    this.name = 'SavesHeldError';
+  }
+}
 
 interface OpenIndex {
   info: VectorIndexInfo;
@@ -56,6 +69,12 @@ interface OpenIndex {
   savedSeq: number;
   /** Segment ids at the last save, to tell whether a flush or merge happened since. */
   savedSegments: string;
+  /** The failure of the last save, with its time; null once a save succeeds. */
+  saveError: string | null;
+  /** Saves failed in a row. */
+  failedSaves: number;
+  /** The save running or last run: an index's saves run one at a time. */
+  saving: Promise<void>;
   /** Prepared read of one row's vector. */
   readRow: Database.Statement;
 }
@@ -77,6 +96,8 @@ export class IndexRegistry {
   private readonly warn: (message: string) => void;
   private readonly log: ChangeLog;
   private closed = false;
+  /** While true no save is tried (holdSaves). */
+  private savesHeld = false;
 
   constructor(
     private readonly db: Database.Database,
@@ -88,7 +109,9 @@ export class IndexRegistry {
     this.log = new ChangeLog(db);
     this.appliedSeq = this.log.lastSeq();
     this.sync();
-    this.timer = setInterval(() => void this.saveDue(), SAVE_INTERVAL_MS);
+    this.timer = setInterval(() => {
+      this.saveDue().catch((e: unknown) => this.warn(`saving vector indexes failed: ${e instanceof Error ? e.message : String(e)}`));
+    }, SAVE_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -158,12 +181,27 @@ export class IndexRegistry {
     return this.indexes.get(key(name))?.index?.stats();
   }
 
-  /** OPTIMIZE TABLE: every index of `table` flushes its tail and merges its segments. */
+  /** Why the last save of index `name` failed, with its time; null when it succeeded or none was tried. */
+  saveError(name: string): string | null {
+    return this.indexes.get(key(name))?.saveError ?? null;
+  }
+
+  /** Stops saving (true) until called with false: the disk has no room for index files. */
+  holdSaves(hold: boolean): void {
+    this.savesHeld = hold;
+  }
+
+  /**
+   * OPTIMIZE TABLE: every index of `table` flushes its tail, merges its segments and is saved;
+   * throws the first failure, a save's included (SavesHeldError when saves are held by then), so
+   * OPTIMIZE never reports work it could not keep.
+   */
   async optimize(table: string): Promise<void> {
-    for (const open of this.indexes.values()) {
+    for (const open of [...this.indexes.values()]) {
       if (key(open.info.table) !== key(table) || !open.index) continue;
       await open.index.flushNow();
       await open.index.mergeNow({ all: true });
+      await this.save(open);
     }
   }
 
@@ -232,7 +270,9 @@ export class IndexRegistry {
   /** Opens `info`: from its saved files when they are sound, else from the table's rows. */
   private openIndex(info: VectorIndexInfo, tryFiles = true): void {
     const readRow = this.db.prepare(readRowSql(info));
-    const open: OpenIndex = { info, index: null, state: 'loading', savedSeq: 0, savedSegments: '', readRow };
+    const open: OpenIndex = {
+      info, index: null, state: 'loading', savedSeq: 0, savedSegments: '', saveError: null, failedSaves: 0, saving: Promise.resolve(), readRow,
+    };
     this.indexes.set(key(info.name), open);
     const dims = this.dimsOf(info);
     if (dims === null) {
@@ -311,31 +351,64 @@ export class IndexRegistry {
     else this.insertRow(open.index, open.info, rowId, row.v);
   }
 
-  /** Saves indexes whose segments changed or whose log grew long, then prunes the log. */
+  /** Saves indexes whose segments changed or whose log grew long (or all, at shutdown), then prunes the log. */
   private async saveDue(all = false): Promise<void> {
     for (const open of [...this.indexes.values()]) {
+      if (this.savesHeld) return;
       if (open.state !== 'ready' || !open.index) continue;
-      const segments = segmentIds(open.index);
       const behind = this.appliedSeq - open.savedSeq;
       if (behind === 0) continue;
-      if (!all && segments === open.savedSegments && behind < SAVE_AFTER_CHANGES) continue;
-      const seq = this.appliedSeq;
-      try {
-        await open.index.save(this.dirOf(open.info.name), { appliedSeq: seq, table: open.info.table, column: open.info.column });
-        open.savedSeq = seq;
-        open.savedSegments = segments;
-      } catch (e) {
-        this.warn(`vector index ${open.info.name}: cannot save (${e instanceof Error ? e.message : String(e)}); the change log keeps its changes`);
-      }
+      if (!all && segmentIds(open.index) === open.savedSegments && behind < SAVE_AFTER_CHANGES) continue;
+      await this.save(open).catch(() => {}); // logged by save; tried again at the next interval
     }
     this.pruneLog();
   }
 
+  /**
+   * Saves `open` as of the log applied when its turn comes, after any save of it already
+   * running: whether saves are held is decided then, so none starts once the disk is full.
+   * A failure is logged at the first of a run, kept for SHOW INDEX STATUS, and thrown.
+   */
+  private save(open: OpenIndex): Promise<void> {
+    const run = open.saving.then(() => this.saveNow(open));
+    open.saving = run.catch(() => {});
+    return run;
+  }
+
+  private async saveNow(open: OpenIndex): Promise<void> {
+    if (this.savesHeld) throw new SavesHeldError(open.info.name);
+    const index = open.index!;
+    const seq = this.appliedSeq;
+    const segments = segmentIds(index);
+    try {
+      await index.save(this.dirOf(open.info.name), { appliedSeq: seq, table: open.info.table, column: open.info.column });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (open.failedSaves++ === 0) {
+        const why = isDiskFullError(e) ? "the data dir's disk is full" : 'it failed';
+        this.warn(`vector index ${open.info.name}: cannot save, ${why} (${message}); nothing is lost: the change log keeps its changes, and saving is tried again later`);
+      }
+      open.saveError = `${new Date().toISOString()}: ${message}`;
+      this.options.onSaveFailed?.(e);
+      throw e;
+    }
+    if (open.failedSaves > 0) this.warn(`vector index ${open.info.name}: saved again, after ${open.failedSaves} failed attempt(s)`);
+    open.saveError = null;
+    open.failedSaves = 0;
+    open.savedSeq = seq;
+    open.savedSegments = segments;
+  }
+
+  /** Drops log entries every index has saved; on a failure (a full disk) they stay for the next time. */
   private pruneLog(): void {
     if (this.closed || !this.db.open || this.db.inTransaction) return;
     let floor = this.appliedSeq;
     for (const open of this.indexes.values()) floor = Math.min(floor, open.savedSeq);
-    this.log.pruneThrough(floor);
+    try {
+      this.log.pruneThrough(floor);
+    } catch (e) {
+      if (!isDiskFullError(e)) throw e;
+    }
   }
 }
 
