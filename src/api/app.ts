@@ -5,7 +5,9 @@
  * under `routes/`; unknown routes and thrown errors all end in `problem.ts`, so every error
  * the API gives has the same problem+json shape. Everything under `/v1/` is behind
  * `authenticate` (auth.ts), so a route added there is closed by default; /health,
- * /openapi.yaml and /docs stay open for probes and people.
+ * /openapi.yaml and /docs stay open for probes and people. Under `/v1/` a request is
+ * authenticated, then its whole body is received (body.ts, with its size limit and deadline),
+ * and only then admitted (admission.ts).
  */
 import fs from 'node:fs';
 import { Hono } from 'hono';
@@ -15,6 +17,7 @@ import type { Engine, Role } from '../sql/index.ts';
 import { authenticate } from './auth.ts';
 import type { Config } from './config.ts';
 import { admission } from './admission.ts';
+import { readBody } from './body.ts';
 import { problemResponse } from './problem.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { chatRoutes } from './routes/chat.ts';
@@ -77,9 +80,11 @@ export function createApp({ engine, config, chatModels }: AppOptions): Hono {
       }
     })
     .use('/v1/*', authenticate(config.apiKeys))
+    // The whole body first, then a slot: a body trickling in holds its socket and nothing else.
+    .use('/v1/*', readBody(config.maxBodyBytes, config.bodyTimeoutMs))
     .use('/v1/*', admission(config.maxConcurrentRequests))
-    .route('/', sqlRoutes(engine, config.maxBodyBytes))
-    .route('/', chatRoutes(chatFor, config.maxBodyBytes))
+    .route('/', sqlRoutes(engine))
+    .route('/', chatRoutes(chatFor))
     .route('/', adminRoutes(engine))
     .route('/', healthRoutes(engine))
     .route('/', openapiRoutes(openapi))

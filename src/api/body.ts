@@ -1,13 +1,16 @@
 /**
  * @module body
- * Reading a request body safely: its media type, its size and its text. The size limit is
+ * Reading a request body safely: its media type, its size, its arrival time and its text. The
+ * whole body is received before the request is admitted (`readBody`). The size limit is
  * checked twice on purpose: against Content-Length before reading (so an honest large upload
  * is refused without being received), and while reading (so a chunked or lying body is cut
  * off at the limit instead of being buffered whole). Bodies are UTF-8; anything else is
  * refused rather than guessed at. JSON bodies are read with exact integers (exact-json.ts).
  */
+import type { Context, MiddlewareHandler } from 'hono';
 import { QuiverError } from '../core/index.ts';
 import { parseExactJson } from './exact-json.ts';
+import { problemResponse } from './problem.ts';
 
 export interface MediaType {
   /** `type/subtype`, lower-cased, without parameters. */
@@ -42,19 +45,75 @@ function tooLarge(maxBytes: number): QuiverError {
   );
 }
 
-/** Reads the whole body as UTF-8 text, refusing more than `maxBytes` bytes. */
-export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Set by `readBody`: the request's whole body, received before the request is admitted. */
+    body: Uint8Array;
+  }
+}
+
+const NO_BODY = new Uint8Array(0);
+
+/**
+ * Receives the whole body before anything else holds a resource for the request: mounted
+ * before `admission` (app.ts), so a body trickling in holds no admission slot, worker or lock,
+ * only its socket. A body larger than `maxBytes` is refused 413; one not complete within
+ * `timeoutMs` (QUIVER_BODY_TIMEOUT_MS) is refused 400 and its connection closed, since the rest of
+ * it is never read. Routes take the bytes with {@link bodyText}.
+ */
+export function readBody(maxBytes: number, timeoutMs: number): MiddlewareHandler {
+  return async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') {
+      c.set('body', NO_BODY);
+      return next();
+    }
+    const abort = new AbortController();
+    const reading = readBodyBytes(c.req.raw, maxBytes, abort.signal);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), timeoutMs);
+    });
+    let bytes: Uint8Array | 'late';
+    try {
+      bytes = await Promise.race([reading, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (bytes === 'late') {
+      abort.abort();
+      // The read ends in an error once the connection is closed; nobody waits for it.
+      reading.catch(() => undefined);
+      const error = new QuiverError(
+        'BAD_REQUEST',
+        `the request body did not arrive within ${timeoutMs} ms of the request's headers (QUIVER_BODY_TIMEOUT_MS); send it at once, or in smaller requests`,
+      );
+      c.res = problemResponse(error, { request: c.req.raw, headers: { connection: 'close' } });
+      return;
+    }
+    c.set('body', bytes);
+    await next();
+  };
+}
+
+/** The body `readBody` received, as UTF-8 text. */
+export function bodyText(c: Context): string {
+  return decodeUtf8(c.get('body') ?? NO_BODY);
+}
+
+/** Reads the whole body, refusing more than `maxBytes` bytes; `signal` stops a streamed read. */
+async function readBodyBytes(request: Request, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared)) {
     if (Number(declared) > maxBytes) throw tooLarge(maxBytes);
     // With a declared length Node's HTTP parser never delivers more bytes than that, so the
     // whole body can be read at once: @hono/node-server reads it straight from the socket,
     // which costs a fraction of pulling it through a web stream (BENCHMARKS.md, bench:sql).
-    return decodeUtf8(new Uint8Array(await request.arrayBuffer()));
+    return new Uint8Array(await request.arrayBuffer());
   }
-  if (request.body === null) return '';
+  if (request.body === null) return NO_BODY;
 
   const reader = request.body.getReader();
+  signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -68,7 +127,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     }
     chunks.push(value);
   }
-  return decodeUtf8(Buffer.concat(chunks, size));
+  return Buffer.concat(chunks, size);
 }
 
 /** fatal: invalid bytes are an error, not U+FFFD; a leading BOM is dropped. */

@@ -12,6 +12,8 @@
  * | HOST                  | 127.0.0.1   | interface to bind; one that is not loopback needs API keys, or QUIVER_ALLOW_UNAUTHENTICATED |
  * | QUIVER_DATA_DIR       | ./data      | directory of the database file, created if missing  |
  * | QUIVER_MAX_BODY_BYTES | 16777216    | largest accepted request body, in bytes (16 MiB)    |
+ * | QUIVER_BODY_TIMEOUT_MS | 10000      | a request body not complete this long after its headers gets 400 and its connection closed |
+ * | QUIVER_MAX_CONNECTIONS_PER_CLIENT | 256 | open connections from one remote address; past it a request gets 503 + Retry-After and its connection closed |
  * | QUIVER_INDEX_FLUSH_ROWS | 10000     | rows a vector index's tail holds before a flush builds an HNSW segment |
  * | QUIVER_INDEX_FLUSH_AGE_MS | 30000   | age of the oldest tail row that starts a flush anyway |
  * | QUIVER_SYNCHRONOUS    | FULL        | SQLite durability: FULL survives power loss; NORMAL survives a crash of Quiver only, and commits faster |
@@ -53,6 +55,13 @@ export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const MIN_MAX_BODY_BYTES = 1;
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 512;
+/** Long enough for a 16 MiB body at under 2 MB/s; a body trickled slower than that is cut off. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+/**
+ * Half the requests in progress (QUIVER_MAX_CONCURRENT_REQUESTS): one address cannot hold every
+ * socket, yet a client's pool, or a test suite on loopback, has room.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256;
 /** The body is held as bytes and then as a string; V8 caps strings near 512 MiB. */
 export const MAX_MAX_BODY_BYTES = 256 * 1024 * 1024;
 /** 32 characters is 128 bits as hex (`openssl rand -hex 16`); shorter keys can be guessed offline from a leaked digest. */
@@ -77,6 +86,10 @@ export interface Config {
   /** Absolute, so the startup line shows exactly where the data lives. */
   readonly dataDir: string;
   readonly maxBodyBytes: number;
+  /** A body not complete this long after the request's headers is refused (body.ts) and its connection closed. */
+  readonly bodyTimeoutMs: number;
+  /** Open connections from one remote address (connections.ts); past it a request is refused 503 and its connection closed. */
+  readonly maxConnectionsPerClient: number;
   readonly indexFlushRows: number;
   readonly indexFlushAgeMs: number;
   readonly readWorkers: number;
@@ -122,6 +135,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 
   const port = integer('PORT', DEFAULT_PORT, MIN_PORT, MAX_PORT);
   const maxBodyBytes = integer('QUIVER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, MAX_MAX_BODY_BYTES);
+  const bodyTimeoutMs = integer('QUIVER_BODY_TIMEOUT_MS', DEFAULT_BODY_TIMEOUT_MS, 100, 3_600_000);
+  const maxConnectionsPerClient = integer('QUIVER_MAX_CONNECTIONS_PER_CLIENT', DEFAULT_MAX_CONNECTIONS_PER_CLIENT, 1, 1_000_000);
   const indexFlushRows = integer('QUIVER_INDEX_FLUSH_ROWS', DEFAULT_FLUSH_ROWS, MIN_FLUSH_ROWS, 10_000_000);
   const indexFlushAgeMs = integer('QUIVER_INDEX_FLUSH_AGE_MS', DEFAULT_FLUSH_AGE_MS, 100, 86_400_000);
   const synchronousRaw = (read('QUIVER_SYNCHRONOUS') ?? 'FULL').toUpperCase();
@@ -176,7 +191,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
-    port, host, dataDir, maxBodyBytes, indexFlushRows, indexFlushAgeMs, synchronous, diskReserveBytes, readWorkers, searchOnWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated,
+    port, host, dataDir, maxBodyBytes, bodyTimeoutMs, maxConnectionsPerClient, indexFlushRows, indexFlushAgeMs, synchronous, diskReserveBytes, readWorkers, searchOnWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated,
   });
 }
 

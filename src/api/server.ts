@@ -5,16 +5,19 @@
  * `Quiver listening on http://HOST:PORT (data: DIR)` line, with the real port when PORT=0 (the
  * e2e tests parse it), then one line on auth: the key names and roles, or that auth is off on
  * loopback, or a warning when it is off on a host others can reach (config.ts refuses that
- * without QUIVER_ALLOW_UNAUTHENTICATED). On SIGTERM or SIGINT it stops accepting connections,
+ * without QUIVER_ALLOW_UNAUTHENTICATED). Each remote address may hold
+ * QUIVER_MAX_CONNECTIONS_PER_CLIENT connections at once (connections.ts). On SIGTERM or SIGINT it stops accepting connections,
  * lets requests in flight finish, closes the engine and exits 0, so the database is closed cleanly under
  * `docker stop` and Kubernetes alike. Startup failures print one line and exit 1.
  */
+import type { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { Embeddings, LOCAL_MODEL_NAME } from '../embed/index.ts';
 import { Engine } from '../sql/index.ts';
 import { createApp } from './app.ts';
 import { authNotice } from './auth.ts';
+import { perClientConnections } from './connections.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
 
@@ -80,7 +83,13 @@ async function shutdownAll(): Promise<void> {
 }
 
 const server = serve(
-  { fetch: createApp({ engine, config }).fetch, hostname: config.host, port: config.port },
+  {
+    fetch: createApp({ engine, config }).fetch,
+    hostname: config.host,
+    port: config.port,
+    // Connections past QUIVER_MAX_CONNECTIONS_PER_CLIENT from one address are refused (connections.ts).
+    createServer: perClientConnections({ maxPerClient: config.maxConnectionsPerClient, idleMs: config.bodyTimeoutMs }) as typeof createServer,
+  },
   (info: AddressInfo) => {
     console.log(`Quiver listening on http://${urlHost(config.host)}:${info.port} (data: ${config.dataDir})`);
     const auth = authNotice(config);

@@ -10,6 +10,8 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       dataDir: path.resolve('data'),
       maxBodyBytes: 16 * 1024 * 1024,
+      bodyTimeoutMs: 10_000,
+      maxConnectionsPerClient: 256,
       indexFlushRows: 10_000,
       indexFlushAgeMs: 30_000,
       synchronous: 'FULL',
@@ -33,6 +35,8 @@ describe('loadConfig', () => {
       HOST: '0.0.0.0',
       QUIVER_DATA_DIR: '/var/lib/quiver',
       QUIVER_MAX_BODY_BYTES: '1024',
+      QUIVER_BODY_TIMEOUT_MS: '2500',
+      QUIVER_MAX_CONNECTIONS_PER_CLIENT: '16',
       QUIVER_INDEX_FLUSH_ROWS: '500',
       QUIVER_INDEX_FLUSH_AGE_MS: '2000',
       QUIVER_READ_WORKERS: '4',
@@ -56,6 +60,8 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       dataDir: '/var/lib/quiver',
       maxBodyBytes: 1024,
+      bodyTimeoutMs: 2500,
+      maxConnectionsPerClient: 16,
       indexFlushRows: 500,
       indexFlushAgeMs: 2000,
       synchronous: 'NORMAL',
@@ -97,6 +103,9 @@ describe('loadConfig', () => {
     [{ QUIVER_STATEMENT_TIMEOUT_MS: '5' }, 'QUIVER_STATEMENT_TIMEOUT_MS="5": expected a whole number from 10 to 86400000'],
     [{ QUIVER_MAX_ROWS: '0' }, 'QUIVER_MAX_ROWS="0": expected a whole number from 1 to 1000000000'],
     [{ QUIVER_DISK_RESERVE_MB: '64M' }, 'QUIVER_DISK_RESERVE_MB="64M": expected a whole number from 0 to 1048576'],
+    [{ QUIVER_BODY_TIMEOUT_MS: '99' }, 'QUIVER_BODY_TIMEOUT_MS="99": expected a whole number from 100 to 3600000'],
+    [{ QUIVER_BODY_TIMEOUT_MS: '10s' }, 'QUIVER_BODY_TIMEOUT_MS="10s": expected a whole number from 100 to 3600000'],
+    [{ QUIVER_MAX_CONNECTIONS_PER_CLIENT: '0' }, 'QUIVER_MAX_CONNECTIONS_PER_CLIENT="0": expected a whole number from 1 to 1000000'],
   ];
   for (const [env, problem] of bad) {
     it(`refuses ${JSON.stringify(env)}`, () => {

@@ -550,7 +550,8 @@ export interface components {
     };
     /**
      * @description The database is closed or busy (`DATABASE_CLOSED`, `DATABASE_BUSY`), or the server is at
-     * one of its queue limits (`OVERLOADED`, with `Retry-After` in seconds); retry later.
+     * one of its queue limits, or the client at `QUIVER_MAX_CONNECTIONS_PER_CLIENT` open
+     * connections (`OVERLOADED`, with `Retry-After` in seconds); retry later.
      */
     Unavailable: {
       headers: {
@@ -713,7 +714,8 @@ export interface operations {
       };
       /**
        * @description The request or the SQL is wrong: `INVALID_JSON`, `BAD_REQUEST` (missing, non-string or
-       * empty `sql`, `params` neither array nor object, unknown field, body not UTF-8), or an
+       * empty `sql`, `params` neither array nor object, unknown field, body not UTF-8, body not
+       * complete within `QUIVER_BODY_TIMEOUT_MS`, answered with `Connection: close`), or an
        * error found in the SQL (`SYNTAX_ERROR`, `UNKNOWN_TABLE`, `PARAMETER_ERROR`, ...),
        * which carries `line`, `column` and `statementIndex` when known.
        */
@@ -867,7 +869,8 @@ export interface operations {
       /**
        * @description The request is wrong: `INVALID_JSON`; `BAD_REQUEST` (a field missing, unknown, of the
        * wrong type or out of range, a filter that is not allowed, no usable column or index for
-       * the retrieval asked); `SYNTAX_ERROR` (the filter is not one expression);
+       * the retrieval asked, a body not complete within `QUIVER_BODY_TIMEOUT_MS`, answered
+       * with `Connection: close`); `SYNTAX_ERROR` (the filter is not one expression);
        * `UNKNOWN_TABLE`, `UNKNOWN_COLUMN`, `UNKNOWN_INDEX`; `PARAMETER_ERROR` (the filter's
        * placeholders and `params` do not fit); `UNKNOWN_MODEL` (not a configured chat model,
        * checked before retrieval). Other 4xx codes the engine raises for the retrieval query

@@ -9,12 +9,13 @@
  * an in-stream `{"error": ...}` event followed by `[DONE]`.
  */
 import { Hono } from 'hono';
+import type { Context } from 'hono';
 import { ChunkWriter, answerJson, failedAnswerJson, parseChatRequest } from '../../chat/index.ts';
 import type { ChatService, PreparedChat, StreamPiece } from '../../chat/index.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
 import type { Role } from '../../sql/index.ts';
 import { requireRole, roleOf } from '../auth.ts';
-import { isUtf8Charset, parseJsonBody, parseMediaType, readBodyText } from '../body.ts';
+import { bodyText, isUtf8Charset, parseJsonBody, parseMediaType } from '../body.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../problem.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 
@@ -33,13 +34,13 @@ function elapsed(since: number): number {
 
 /**
  * Routes for `/v1/chat`, which needs the read role; `chatFor` gives the service whose SQL runs
- * with the caller's role, and `maxBodyBytes` bounds each request body.
+ * with the caller's role; the body has been received by `readBody` (body.ts) before admission.
  */
-export function chatRoutes(chatFor: (role: Role | undefined) => ChatService, maxBodyBytes: number): Hono {
+export function chatRoutes(chatFor: (role: Role | undefined) => ChatService): Hono {
   return new Hono()
     .post('/v1/chat', requireRole('read'), async (c) => {
       const service = chatFor(roleOf(c));
-      const request = parseChatRequest(await readJsonBody(c.req.raw, maxBodyBytes));
+      const request = parseChatRequest(readJsonBody(c));
       const prepared = await service.prepare(request);
       const started = performance.now();
       // Aborted when the client goes away, so a provider stops generating for nobody.
@@ -105,12 +106,12 @@ function eventStream(prepared: PreparedChat, pieces: AsyncGenerator<StreamPiece>
   });
 }
 
-async function readJsonBody(request: Request, maxBodyBytes: number): Promise<unknown> {
-  const media = parseMediaType(request.headers.get('content-type'));
+function readJsonBody(c: Context): unknown {
+  const media = parseMediaType(c.req.header('content-type') ?? null);
   if (media === undefined) throw new QuiverError('UNSUPPORTED_MEDIA_TYPE', `the request has no content-type; ${ACCEPTED}`);
   if (media.essence !== 'application/json') throw new QuiverError('UNSUPPORTED_MEDIA_TYPE', `content-type ${media.essence} is not accepted; ${ACCEPTED}`);
   if (!isUtf8Charset(media.charset)) throw new QuiverError('UNSUPPORTED_MEDIA_TYPE', `charset ${media.charset} is not supported; send UTF-8 JSON`);
-  const text = await readBodyText(request, maxBodyBytes);
+  const text = bodyText(c);
   if (text.trim() === '') throw new QuiverError('INVALID_JSON', `the request body is empty; ${ACCEPTED}`);
   return parseJsonBody(text);
 }

@@ -7,11 +7,12 @@
  * parameter, because params may carry secrets or personal data.
  */
 import { Hono } from 'hono';
+import type { Context } from 'hono';
 import { QuiverError } from '../../core/index.ts';
 import type { Params } from '../../sql/index.ts';
 import type { SqlEngine } from '../app.ts';
 import { roleOf } from '../auth.ts';
-import { isUtf8Charset, parseJsonBody, parseMediaType, readBodyText } from '../body.ts';
+import { bodyText, isUtf8Charset, parseJsonBody, parseMediaType } from '../body.ts';
 import { executeResultJson } from '../result-json.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 
@@ -34,11 +35,11 @@ interface SqlRequest {
   timeoutMs?: number;
 }
 
-/** Routes for `/v1/sql`; `maxBodyBytes` bounds each request body. */
-export function sqlRoutes(engine: SqlEngine, maxBodyBytes: number): Hono {
+/** Routes for `/v1/sql`; the body has been received by `readBody` (body.ts) before admission. */
+export function sqlRoutes(engine: SqlEngine): Hono {
   return new Hono()
     .post('/v1/sql', async (c) => {
-      const { sql, params, timeoutMs } = await readSqlRequest(c.req.raw, maxBodyBytes);
+      const { sql, params, timeoutMs } = readSqlRequest(c);
       const started = performance.now();
       const result = await engine.execute(sql, params, { role: roleOf(c), timeoutMs });
       const timeMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -47,8 +48,8 @@ export function sqlRoutes(engine: SqlEngine, maxBodyBytes: number): Hono {
     .all('/v1/sql', methodNotAllowed(['POST']));
 }
 
-async function readSqlRequest(request: Request, maxBodyBytes: number): Promise<SqlRequest> {
-  const media = parseMediaType(request.headers.get('content-type'));
+function readSqlRequest(c: Context): SqlRequest {
+  const media = parseMediaType(c.req.header('content-type') ?? null);
   if (media === undefined) throw new QuiverError('UNSUPPORTED_MEDIA_TYPE', `the request has no content-type; ${ACCEPTED}`);
   const form = BODY_FORMS.get(media.essence);
   if (form === undefined) {
@@ -58,7 +59,7 @@ async function readSqlRequest(request: Request, maxBodyBytes: number): Promise<S
     throw new QuiverError('UNSUPPORTED_MEDIA_TYPE', `charset ${media.charset} is not supported; send UTF-8 text`);
   }
 
-  const text = await readBodyText(request, maxBodyBytes);
+  const text = bodyText(c);
   if (form === 'raw') return { sql: requireSql(text, 'the request body'), params: [] };
   return parseJsonRequest(text);
 }
