@@ -58,7 +58,7 @@ const NO_BODY = new Uint8Array(0);
  * Receives the whole body before anything else holds a resource for the request: mounted
  * before `admission` (app.ts), so a body trickling in holds no admission slot, worker or lock,
  * only its socket. A body larger than `maxBytes` is refused 413; one not complete within
- * `timeoutMs` (QUIVER_BODY_TIMEOUT_MS) is refused 400 and its connection closed, since the rest of
+ * `timeoutMs` (QUIVER_BODY_TIMEOUT_MS) is refused 408 BODY_TIMEOUT and its connection closed, since the rest of
  * it is never read. Routes take the bytes with {@link bodyText}.
  */
 export function readBody(maxBytes: number, timeoutMs: number): MiddlewareHandler {
@@ -84,7 +84,7 @@ export function readBody(maxBytes: number, timeoutMs: number): MiddlewareHandler
       // The read ends in an error once the connection is closed; nobody waits for it.
       reading.catch(() => undefined);
       const error = new QuiverError(
-        'BAD_REQUEST',
+        'BODY_TIMEOUT',
         `the request body did not arrive within ${timeoutMs} ms of the request's headers (QUIVER_BODY_TIMEOUT_MS); send it at once, or in smaller requests`,
       );
       c.res = problemResponse(error, { request: c.req.raw, headers: { connection: 'close' } });

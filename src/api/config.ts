@@ -12,7 +12,7 @@
  * | HOST                  | 127.0.0.1   | interface to bind; one that is not loopback needs API keys, or QUIVER_ALLOW_UNAUTHENTICATED |
  * | QUIVER_DATA_DIR       | ./data      | directory of the database file, created if missing  |
  * | QUIVER_MAX_BODY_BYTES | 16777216    | largest accepted request body, in bytes (16 MiB)    |
- * | QUIVER_BODY_TIMEOUT_MS | 10000      | a request body not complete this long after its headers gets 400 and its connection closed |
+ * | QUIVER_BODY_TIMEOUT_MS | 10000      | a request body not complete this long after its headers gets 408 and its connection closed |
  * | QUIVER_MAX_CONNECTIONS_PER_CLIENT | 256 | open connections from one remote address; past it a request gets 503 + Retry-After and its connection closed |
  * | QUIVER_INDEX_FLUSH_ROWS | 10000     | rows a vector index's tail holds before a flush builds an HNSW segment |
  * | QUIVER_INDEX_FLUSH_AGE_MS | 30000   | age of the oldest tail row that starts a flush anyway |

@@ -38,6 +38,7 @@ export const ERROR_TITLES = {
   UNAUTHORIZED: 'Unauthorized',
   FORBIDDEN: 'Forbidden',
   STATEMENT_TIMEOUT: 'Statement timeout',
+  BODY_TIMEOUT: 'Request body timeout',
   LIMIT_EXCEEDED: 'Limit exceeded',
   OVERLOADED: 'Server overloaded',
   DATABASE_BUSY: 'Database busy',

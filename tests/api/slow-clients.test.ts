@@ -5,7 +5,7 @@
  * headers and then nothing), while an admin key on another address (127.0.0.1) runs `SELECT 1`
  * back to back and times each answer. The trickling requests hold no admission slot until their
  * body has arrived, so with more of them than QUIVER_MAX_CONCURRENT_REQUESTS the admin is still
- * answered 200, p99 under LATENCY_BOUND_MS (100 ms) and each under LATENCY_MAX_MS; each trickling request is answered 400 BAD_REQUEST
+ * answered 200, p99 under LATENCY_BOUND_MS (100 ms) and each under LATENCY_MAX_MS; each trickling request is answered 408 BODY_TIMEOUT
  * naming QUIVER_BODY_TIMEOUT_MS once the body deadline passes, and its connection is closed.
  * With QUIVER_MAX_CONNECTIONS_PER_CLIENT below the number of connections, the ones past it are
  * answered 503 OVERLOADED at once and closed, and other addresses are served as before.
@@ -178,7 +178,7 @@ async function start(env: Record<string, string>): Promise<ServerProcess> {
 const portOf = (server: ServerProcess) => Number(new URL(server.url).port);
 
 describe('slow clients', () => {
-  it(`${CONNECTIONS} trickling bodies from one address hold no slot: another key's SELECT 1 stays fast, and each trickler gets 400 at the body deadline`, async () => {
+  it(`${CONNECTIONS} trickling bodies from one address hold no slot: another key's SELECT 1 stays fast, and each trickler gets 408 at the body deadline`, async () => {
     const server = await start({ QUIVER_MAX_CONNECTIONS_PER_CLIENT: '1000' });
     const port = portOf(server);
     // Warm the timed client's connection and the engine before the flood.
@@ -196,8 +196,8 @@ describe('slow clients', () => {
     expect(percentile(times, 99)).toBeLessThan(LATENCY_BOUND_MS);
     expect(Math.max(...times)).toBeLessThan(LATENCY_MAX_MS);
     for (const ending of endings) {
-      expect(ending.status, `${ending.shape}: ${ending.text}`).toBe(400);
-      expect(ending.text).toContain('"code":"BAD_REQUEST"');
+      expect(ending.status, `${ending.shape}: ${ending.text}`).toBe(408);
+      expect(ending.text).toContain('"code":"BODY_TIMEOUT"');
       expect(ending.text).toContain('QUIVER_BODY_TIMEOUT_MS');
       expect(ending.text.toLowerCase()).toContain('connection: close');
       expect(ending.closedByServer).toBe(true);
@@ -205,7 +205,7 @@ describe('slow clients', () => {
       expect(ending.answeredMs).toBeLessThan(BODY_TIMEOUT_MS + DEADLINE_SLACK_MS);
     }
     const late = Math.max(...endings.map((e) => e.answeredMs));
-    console.log(`slow bodies: every trickler answered 400 by ${Math.round(late)} ms after its headers (deadline ${BODY_TIMEOUT_MS} ms)`);
+    console.log(`slow bodies: every trickler answered 408 by ${Math.round(late)} ms after its headers (deadline ${BODY_TIMEOUT_MS} ms)`);
 
     // The slow address is served again once its connections are gone.
     expect(await selectFrom(port, SLOW_ADDRESS)).toBe(200);
@@ -233,7 +233,7 @@ describe('slow clients', () => {
     expect(percentile(times, 99)).toBeLessThan(LATENCY_BOUND_MS);
     expect(Math.max(...times)).toBeLessThan(LATENCY_MAX_MS);
     const refused = endings.filter((e) => e.status === 503);
-    const timedOut = endings.filter((e) => e.status === 400);
+    const timedOut = endings.filter((e) => e.status === 408);
     expect(refused.length + timedOut.length).toBe(CONNECTIONS);
     expect(timedOut.length).toBe(perClient);
     for (const ending of refused) {
@@ -247,7 +247,7 @@ describe('slow clients', () => {
       expect(ending.closedByServer).toBe(true);
       expect(ending.answeredMs).toBeLessThan(BODY_TIMEOUT_MS + DEADLINE_SLACK_MS);
     }
-    console.log(`connections per client: ${refused.length} refused 503 at once, ${timedOut.length} answered 400 at the body deadline`);
+    console.log(`connections per client: ${refused.length} refused 503 at once, ${timedOut.length} answered 408 at the body deadline`);
 
     // Every connection is closed now: the address has its whole share back.
     expect(await selectFrom(port, SLOW_ADDRESS)).toBe(200);
@@ -267,7 +267,7 @@ describe('the body deadline in the app', () => {
   } as unknown as SqlEngine;
   const app = createApp({ engine, config: loadConfig({ QUIVER_DATA_DIR: dataDir, QUIVER_BODY_TIMEOUT_MS: '300', QUIVER_MAX_CONCURRENT_REQUESTS: '1' }) });
 
-  it('answers a streamed body that stops half-way 400 with Connection: close, and runs nothing', async () => {
+  it('answers a streamed body that stops half-way 408 with Connection: close, and runs nothing', async () => {
     let cancelled = false;
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
@@ -280,9 +280,9 @@ describe('the body deadline in the app', () => {
     const started = performance.now();
     const res = await app.request('/v1/sql', { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(408);
     expect(res.headers.get('connection')).toBe('close');
-    expect(await res.json()).toMatchObject({ code: 'BAD_REQUEST', detail: expect.stringMatching(/300 ms.*QUIVER_BODY_TIMEOUT_MS/) });
+    expect(await res.json()).toMatchObject({ code: 'BODY_TIMEOUT', detail: expect.stringMatching(/300 ms.*QUIVER_BODY_TIMEOUT_MS/) });
     expect(cancelled).toBe(true);
     expect(executed).toBe(0);
   });
@@ -296,6 +296,6 @@ describe('the body deadline in the app', () => {
     } as RequestInit);
     const res = await app.request('/v1/sql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: 'SELECT 1' }) });
     expect(res.status).toBe(200);
-    expect((await stalled).status).toBe(400);
+    expect((await stalled).status).toBe(408);
   });
 });

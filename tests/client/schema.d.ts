@@ -507,7 +507,7 @@ export interface components {
      * @description Stable error code; the HTTP status for each is fixed.
      * @enum {string}
      */
-    ErrorCode: "SYNTAX_ERROR" | "UNSUPPORTED_STATEMENT" | "UNKNOWN_TABLE" | "UNKNOWN_COLUMN" | "UNKNOWN_FUNCTION" | "UNKNOWN_INDEX" | "ALREADY_EXISTS" | "RESERVED_NAME" | "CONSTRAINT_VIOLATION" | "TYPE_MISMATCH" | "DIMENSION_MISMATCH" | "INVALID_VECTOR" | "NO_VECTOR_INDEX" | "CONVERSION_FAILED" | "PARAMETER_ERROR" | "TRANSACTION_ERROR" | "SQL_ERROR" | "BAD_REQUEST" | "INVALID_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNKNOWN_MODEL" | "EMBEDDING_DIMENSIONS" | "EMBEDDING_FAILED" | "CHAT_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "STATEMENT_TIMEOUT" | "LIMIT_EXCEEDED" | "OVERLOADED" | "DATABASE_BUSY" | "DATABASE_CLOSED" | "STORAGE_FULL" | "INTERNAL_ERROR";
+    ErrorCode: "SYNTAX_ERROR" | "UNSUPPORTED_STATEMENT" | "UNKNOWN_TABLE" | "UNKNOWN_COLUMN" | "UNKNOWN_FUNCTION" | "UNKNOWN_INDEX" | "ALREADY_EXISTS" | "RESERVED_NAME" | "CONSTRAINT_VIOLATION" | "TYPE_MISMATCH" | "DIMENSION_MISMATCH" | "INVALID_VECTOR" | "NO_VECTOR_INDEX" | "CONVERSION_FAILED" | "PARAMETER_ERROR" | "TRANSACTION_ERROR" | "SQL_ERROR" | "BAD_REQUEST" | "INVALID_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNKNOWN_MODEL" | "EMBEDDING_DIMENSIONS" | "EMBEDDING_FAILED" | "CHAT_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "STATEMENT_TIMEOUT" | "BODY_TIMEOUT" | "LIMIT_EXCEEDED" | "OVERLOADED" | "DATABASE_BUSY" | "DATABASE_CLOSED" | "STORAGE_FULL" | "INTERNAL_ERROR";
   };
   responses: {
     /**
@@ -538,14 +538,16 @@ export interface components {
     /**
      * @description A statement ran longer than the statement timeout and was stopped (`STATEMENT_TIMEOUT`).
      * A read wrote nothing; a write's transaction (the whole request, without BEGIN) was
-     * rolled back. Narrow the query, or raise the timeout.
+     * rolled back. Narrow the query, or raise the timeout. Or the request body did not arrive
+     * whole within `QUIVER_BODY_TIMEOUT_MS` of the request's headers (`BODY_TIMEOUT`, answered
+     * with `Connection: close`); nothing of the request ran.
      */
-    StatementTimeout: {
+    Timeout: {
       content: {
-        "application/problem+json": components["schemas"]["Problem"] & {
-          /** @constant */
-          code?: "STATEMENT_TIMEOUT";
-        };
+        "application/problem+json": components["schemas"]["Problem"] & ({
+          /** @enum {unknown} */
+          code?: "STATEMENT_TIMEOUT" | "BODY_TIMEOUT";
+        });
       };
     };
     /**
@@ -714,8 +716,7 @@ export interface operations {
       };
       /**
        * @description The request or the SQL is wrong: `INVALID_JSON`, `BAD_REQUEST` (missing, non-string or
-       * empty `sql`, `params` neither array nor object, unknown field, body not UTF-8, body not
-       * complete within `QUIVER_BODY_TIMEOUT_MS`, answered with `Connection: close`), or an
+       * empty `sql`, `params` neither array nor object, unknown field, body not UTF-8), or an
        * error found in the SQL (`SYNTAX_ERROR`, `UNKNOWN_TABLE`, `PARAMETER_ERROR`, ...),
        * which carries `line`, `column` and `statementIndex` when known.
        */
@@ -729,7 +730,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthorized"];
       403: components["responses"]["Forbidden"];
-      408: components["responses"]["StatementTimeout"];
+      408: components["responses"]["Timeout"];
       /** @description The SQL conflicts with existing data (`ALREADY_EXISTS`, `CONSTRAINT_VIOLATION`). */
       409: {
         content: {
@@ -869,8 +870,7 @@ export interface operations {
       /**
        * @description The request is wrong: `INVALID_JSON`; `BAD_REQUEST` (a field missing, unknown, of the
        * wrong type or out of range, a filter that is not allowed, no usable column or index for
-       * the retrieval asked, a body not complete within `QUIVER_BODY_TIMEOUT_MS`, answered
-       * with `Connection: close`); `SYNTAX_ERROR` (the filter is not one expression);
+       * the retrieval asked); `SYNTAX_ERROR` (the filter is not one expression);
        * `UNKNOWN_TABLE`, `UNKNOWN_COLUMN`, `UNKNOWN_INDEX`; `PARAMETER_ERROR` (the filter's
        * placeholders and `params` do not fit); `UNKNOWN_MODEL` (not a configured chat model,
        * checked before retrieval). Other 4xx codes the engine raises for the retrieval query
@@ -886,7 +886,7 @@ export interface operations {
       };
       401: components["responses"]["Unauthorized"];
       403: components["responses"]["Forbidden"];
-      408: components["responses"]["StatementTimeout"];
+      408: components["responses"]["Timeout"];
       /** @description The body is larger than the server's limit (`PAYLOAD_TOO_LARGE`). */
       413: {
         content: {
