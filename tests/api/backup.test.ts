@@ -20,6 +20,7 @@ import { adminRoutes } from '../../src/api/routes/admin.ts';
 import { Engine, RestoreError, restoreDatabase } from '../../src/sql/index.ts';
 import { checkedApp, checkedFetch } from './contract/checked.ts';
 import { killAllServers, runNodeScript, startServer, type ServerProcess } from './server-process.ts';
+import { serverSql as sql } from './server-sql.ts';
 
 const DIMS = 16;
 /** Rows before the writer starts: with their padding, a file of some 1,400 pages (5.5 MiB), copied in ~14 steps. */
@@ -95,17 +96,6 @@ function expectStateOfSomeWrite(rows: Snapshot, range: [number, number]): number
     expect(got!.vec.every((x, i) => Math.abs(x - row.vec[i]) <= 1e-6 * Math.max(1, Math.abs(row.vec[i]))), `row ${id}'s vector`).toBe(true);
   }
   return writes;
-}
-
-async function sql(server: ServerProcess, statement: string, params: unknown[] = []): Promise<unknown[][][]> {
-  const res = await checkedFetch(`${server.url}/v1/sql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sql: statement, params }),
-  });
-  const body = (await res.json()) as { results?: { rows: unknown[][] }[]; detail?: string };
-  expect(res.status, body.detail).toBe(200);
-  return body.results!.map((r) => r.rows);
 }
 
 async function snapshotOver(server: ServerProcess): Promise<Snapshot> {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataDirLockedError, Engine, backupDataDir, restoreDatabase } from '../../src/sql/index.ts';
 import { killAllServers, runServerToExit, startServer } from './server-process.ts';
+import { serverSql as sql } from './server-sql.ts';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-lock-'));
 afterAll(async () => {
@@ -18,12 +19,6 @@ afterAll(async () => {
 });
 
 const newDir = (name: string) => fs.mkdtempSync(path.join(tmpRoot, `${name}-`));
-
-async function sql(url: string, text: string): Promise<{ results: { rows: unknown[][] }[] }> {
-  const res = await fetch(`${url}/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: text }) });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return (await res.json()) as { results: { rows: unknown[][] }[] };
-}
 
 describe('in one process', () => {
   it('refuses a second engine on the same dir, with the holder named, until the first closes', () => {
@@ -66,37 +61,37 @@ describe('with server processes', () => {
   it('a second server on a dir in use exits 1 naming the dir and the holder; the first keeps serving', async () => {
     const dir = newDir('servers');
     const first = await startServer({ dataDir: dir });
-    await sql(first.url, 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)');
+    await sql(first, 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)');
     const second = await runServerToExit({ PORT: '0', QUIVER_DATA_DIR: dir });
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`the data dir ${path.resolve(dir)} is in use by another Quiver process`);
     expect(second.stderr).toContain(`pid ${first.child.pid}`);
     expect(second.stdout).not.toContain('listening');
-    expect((await sql(first.url, 'SELECT count(*) FROM t')).results[0].rows).toEqual([[1]]);
+    expect((await sql(first, 'SELECT count(*) FROM t'))[0]).toEqual([[1]]);
     expect(await first.stop()).toEqual({ code: 0, signal: null });
   });
 
   it('a SIGKILLed holder leaves no stale lock: the next server starts and has every row', async () => {
     const dir = newDir('killed');
     const first = await startServer({ dataDir: dir });
-    await sql(first.url, 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3)');
+    await sql(first, 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3)');
     expect(await first.stop('SIGKILL')).toEqual({ code: null, signal: 'SIGKILL' });
     const next = await startServer({ dataDir: dir });
-    expect((await sql(next.url, 'SELECT count(*) FROM t')).results[0].rows).toEqual([[3]]);
+    expect((await sql(next, 'SELECT count(*) FROM t'))[0]).toEqual([[3]]);
     await next.stop();
   });
 
   it('a backup of the dir is taken while the server runs, and a restore refuses a dir in use', async () => {
     const dir = newDir('backup');
     const server = await startServer({ dataDir: dir });
-    await sql(server.url, 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2)');
+    await sql(server, 'CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2)');
     const out = path.join(newDir('out'), 'quiver.db');
     await backupDataDir(dir, out);
     expect(() => restoreDatabase(out, dir)).toThrow(/not empty/);
     const restored = newDir('restored');
     restoreDatabase(out, restored);
     const copy = await startServer({ dataDir: restored });
-    expect((await sql(copy.url, 'SELECT count(*) FROM t')).results[0].rows).toEqual([[2]]);
+    expect((await sql(copy, 'SELECT count(*) FROM t'))[0]).toEqual([[2]]);
     await copy.stop();
     await server.stop();
   });

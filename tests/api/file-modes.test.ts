@@ -13,8 +13,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkedFetch } from './contract/checked.ts';
 import { killAllServers, runNodeScript, startServer, type ServerProcess } from './server-process.ts';
+import { serverSql as sql } from './server-sql.ts';
 
 /** A umask that takes no bit away: what a file gets under it is what the code asked for. */
 const UMASK_ALLOWING_ALL = 0o000;
@@ -27,17 +27,6 @@ afterAll(async () => {
   await killAllServers();
   fs.rmSync(root, { recursive: true, force: true });
 });
-
-async function sql(server: ServerProcess, statement: string, params: unknown[] = []): Promise<unknown[][][]> {
-  const res = await checkedFetch(`${server.url}/v1/sql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ sql: statement, params }),
-  });
-  const body = (await res.json()) as { results?: { rows: unknown[][] }[]; detail?: string };
-  expect(res.status, body.detail).toBe(200);
-  return body.results!.map((r) => r.rows);
-}
 
 /** `dir` and everything under it, as paths relative to `dir` ('.' for itself), with their permission bits. */
 function modesUnder(dir: string): Map<string, { mode: number; isDir: boolean }> {
@@ -92,7 +81,7 @@ describe('files that hold data, under umask 0000', () => {
     );
     const ids = Array.from({ length: 40 }, (_, i) => i + 1);
     await sql(server, `INSERT INTO docs (id, body) VALUES ${ids.map(() => '(?, ?)').join(', ')}`, ids.flatMap((id) => [id, `passage number ${id} about topic ${id % 5}`]));
-    expect(await sql(server, 'OPTIMIZE TABLE docs')).toEqual([[['docs', 'optimize', 'status', '1 vector index(es) flushed and merged']]]);
+    expect(await sql(server, 'OPTIMIZE TABLE docs')).toEqual([[['docs', 'optimize', 'status', '1 vector index(es) flushed, merged and saved']]]);
     await sql(server, 'CREATE TABLE pad (id INT PRIMARY KEY, body TEXT)');
     for (let id = 1; id <= PAD_BYTES / PAD_ROW_BYTES; id++) await sql(server, 'INSERT INTO pad VALUES (?, ?)', [id, 'p'.repeat(PAD_ROW_BYTES)]);
     // A flushed segment is saved by the registry's next periodic save.
