@@ -227,9 +227,21 @@ beforeAll(async () => {
   // after it nothing is left to save, so nothing but requests writes to the database.
   await engine.shutdown();
   engine = open();
+  await indexReady(engine);
   reader = new Database(path.join(root, DATABASE_FILE), { readonly: true });
   internal = internalObjects();
 }, 60_000);
+
+/** Waits until the reopened engine's vector index has loaded its saved files (it loads in the background). */
+async function indexReady(e: Engine): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const [status] = (await e.execute('SHOW INDEX STATUS FROM docs')).results;
+    if (status.rows.every((r) => r[status.columns.indexOf('state')] === 'ready')) return;
+    if (Date.now() > deadline) throw new Error(`the vector index did not load within 30 s: ${JSON.stringify(status.rows)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 afterAll(async () => {
   reader?.close();
