@@ -13,8 +13,8 @@ import fs from 'node:fs';
 import { Hono } from 'hono';
 import { ChatModels, ChatService } from '../chat/index.ts';
 import { QuiverError } from '../core/index.ts';
-import type { Engine, Role } from '../sql/index.ts';
-import { authenticate } from './auth.ts';
+import type { Engine } from '../sql/index.ts';
+import { authenticate, type Caller } from './auth.ts';
 import type { Config } from './config.ts';
 import { admission } from './admission.ts';
 import { readBody } from './body.ts';
@@ -62,11 +62,11 @@ export function createApp({ engine, config, chatModels }: AppOptions): Hono {
     if (!engine.describeTable) throw new Error('/v1/chat needs an engine that can describe its tables');
     return engine.describeTable(name);
   };
-  // One service per request, whose SQL runs with the caller's role: chat can do no more than
-  // the same key could over /v1/sql.
-  const chatFor = (role: Role | undefined) =>
+  // One service per request, whose SQL runs with the caller's role and in its key's share of
+  // the engine's queues: chat can do no more than the same key could over /v1/sql.
+  const chatFor = (caller: Caller | null) =>
     new ChatService(
-      { execute: (sql, params, options) => engine.execute(sql, params, role === undefined ? options : { ...options, role }), describeTable },
+      { execute: (sql, params, options) => engine.execute(sql, params, caller === null ? options : { ...options, role: caller.role, client: caller.name }), describeTable },
       models,
     );
   return new Hono()

@@ -18,7 +18,7 @@
  * | QUIVER_INDEX_FLUSH_AGE_MS | 30000   | age of the oldest tail row that starts a flush anyway |
  * | QUIVER_SYNCHRONOUS    | FULL        | SQLite durability: FULL survives power loss; NORMAL survives a crash of Quiver only, and commits faster |
  * | QUIVER_DISK_RESERVE_MB | 64         | MiB kept in `<data dir>/quiver.reserve` and given up when the disk fills, so deletes can run (src/sql/exec/disk-space.ts) |
- * | QUIVER_READ_WORKERS   | 2           | threads running SELECT-only requests on their own read connections; 0 runs them on the writer |
+ * | QUIVER_READ_WORKERS   | 3           | threads running SELECT-only requests on their own read connections; 0 runs them on the writer |
  * | QUIVER_SEARCH_ON_WORKERS | 1        | reads' vector index searches run on the read workers; `0` runs them on the engine's thread while planning |
  * | QUIVER_STATEMENT_TIMEOUT_MS | 30000 | a statement running longer is stopped (408); a request's `timeoutMs` may lower it |
  * | QUIVER_MAX_STATEMENTS | 10000       | statements in one request                           |
@@ -28,6 +28,8 @@
  * | QUIVER_MAX_CONCURRENT_REQUESTS | 512 | requests in progress at once; more get 503 + Retry-After |
  * | QUIVER_MAX_QUEUED_WRITES | 256      | requests waiting for the writer; more get 503 + Retry-After |
  * | QUIVER_MAX_QUEUED_READS | 1024      | reads waiting for a read worker; more get 503 + Retry-After |
+ * | QUIVER_MAX_QUEUED_PER_KEY | 64      | requests one API key may have waiting for the writer, and as many for a read worker; more get 429 + Retry-After |
+ * | QUIVER_MAX_READS_PER_KEY | 0 (all but one) | read workers one API key may hold at once; 0 keeps one worker for other keys |
  * | QUIVER_MAX_EMBEDDING_TEXTS | 1000000 | distinct texts one request may send to embedding providers |
  * | QUIVER_MAX_QUEUED_EMBEDDINGS | 2000000 | texts all requests may wait on providers for; more get 503 + Retry-After |
  * | QUIVER_API_KEYS       | (none)      | API keys, comma-separated, each `role:key` or `name:role:key` |
@@ -159,6 +161,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxResultBytes: integer('QUIVER_MAX_RESULT_BYTES', DEFAULT_LIMITS.maxResultBytes, 1024, 1024 ** 3),
     maxQueuedWrites: integer('QUIVER_MAX_QUEUED_WRITES', DEFAULT_LIMITS.maxQueuedWrites, 0, 1_000_000),
     maxQueuedReads: integer('QUIVER_MAX_QUEUED_READS', DEFAULT_LIMITS.maxQueuedReads, 0, 1_000_000),
+    maxQueuedPerClient: integer('QUIVER_MAX_QUEUED_PER_KEY', DEFAULT_LIMITS.maxQueuedPerClient, 0, 1_000_000),
+    maxReadsPerClient: integer('QUIVER_MAX_READS_PER_KEY', DEFAULT_LIMITS.maxReadsPerClient, 0, MAX_READ_WORKERS),
     maxEmbeddingTexts: integer('QUIVER_MAX_EMBEDDING_TEXTS', DEFAULT_LIMITS.maxEmbeddingTexts, 1, 100_000_000),
     maxQueuedEmbeddings: integer('QUIVER_MAX_QUEUED_EMBEDDINGS', DEFAULT_LIMITS.maxQueuedEmbeddings, 1, 100_000_000),
   });

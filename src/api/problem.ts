@@ -45,6 +45,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   BODY_TIMEOUT: 408,
   LIMIT_EXCEEDED: 400,
   OVERLOADED: 503,
+  TOO_MANY_REQUESTS: 429,
   DATABASE_BUSY: 503,
   DATABASE_CLOSED: 503,
   // RFC 4918's Insufficient Storage: the server's condition, not the request's, and temporary.

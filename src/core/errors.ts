@@ -41,6 +41,7 @@ export const ERROR_TITLES = {
   BODY_TIMEOUT: 'Request body timeout',
   LIMIT_EXCEEDED: 'Limit exceeded',
   OVERLOADED: 'Server overloaded',
+  TOO_MANY_REQUESTS: 'Too many requests from this key',
   DATABASE_BUSY: 'Database busy',
   DATABASE_CLOSED: 'Database closed',
   STORAGE_FULL: 'Storage full',

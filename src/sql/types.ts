@@ -31,8 +31,14 @@ export interface ExecuteOptions {
   readonly role?: 'read' | 'write' | 'admin';
   /** HNSW ef_search for this request's vector queries (SET vidx_hnsw_ef_search overrides it). */
   readonly efSearch?: number;
-  /** Statement timeout of this request, in ms; it may lower the server's, never raise it. */
+  /** Statement timeout of this request, in ms; it may lower the server's, never raise it. Time spent waiting for the writer or a read worker counts against it. */
   readonly timeoutMs?: number;
+  /**
+   * Who sends the request (an API key's name). The engine serves waiting requests client by
+   * client in turn and bounds what one client may have waiting and running (Limits'
+   * maxQueuedPerClient, maxReadsPerClient). Unset: the request has no such share.
+   */
+  readonly client?: string;
 }
 
 export interface EngineOptions {

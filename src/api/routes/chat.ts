@@ -13,8 +13,7 @@ import type { Context } from 'hono';
 import { ChunkWriter, answerJson, failedAnswerJson, parseChatRequest } from '../../chat/index.ts';
 import type { ChatService, PreparedChat, StreamPiece } from '../../chat/index.ts';
 import { QuiverError, isQuiverError } from '../../core/index.ts';
-import type { Role } from '../../sql/index.ts';
-import { requireRole, roleOf } from '../auth.ts';
+import { callerOf, requireRole, type Caller } from '../auth.ts';
 import { bodyText, isUtf8Charset, parseJsonBody, parseMediaType } from '../body.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../problem.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
@@ -36,10 +35,10 @@ function elapsed(since: number): number {
  * Routes for `/v1/chat`, which needs the read role; `chatFor` gives the service whose SQL runs
  * with the caller's role; the body has been received by `readBody` (body.ts) before admission.
  */
-export function chatRoutes(chatFor: (role: Role | undefined) => ChatService): Hono {
+export function chatRoutes(chatFor: (caller: Caller | null) => ChatService): Hono {
   return new Hono()
     .post('/v1/chat', requireRole('read'), async (c) => {
-      const service = chatFor(roleOf(c));
+      const service = chatFor(callerOf(c));
       const request = parseChatRequest(readJsonBody(c));
       const prepared = await service.prepare(request);
       const started = performance.now();

@@ -11,7 +11,7 @@ import type { Context } from 'hono';
 import { QuiverError } from '../../core/index.ts';
 import type { Params } from '../../sql/index.ts';
 import type { SqlEngine } from '../app.ts';
-import { roleOf } from '../auth.ts';
+import { callerOf, roleOf } from '../auth.ts';
 import { bodyText, isUtf8Charset, parseJsonBody, parseMediaType } from '../body.ts';
 import { executeResultJson } from '../result-json.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
@@ -41,7 +41,7 @@ export function sqlRoutes(engine: SqlEngine): Hono {
     .post('/v1/sql', async (c) => {
       const { sql, params, timeoutMs } = readSqlRequest(c);
       const started = performance.now();
-      const result = await engine.execute(sql, params, { role: roleOf(c), timeoutMs });
+      const result = await engine.execute(sql, params, { role: roleOf(c), timeoutMs, client: callerOf(c)?.name });
       const timeMs = Math.round((performance.now() - started) * 1000) / 1000;
       return c.body(executeResultJson(result, timeMs), 200, { 'content-type': 'application/json' });
     })

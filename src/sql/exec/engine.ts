@@ -21,17 +21,17 @@ import { EmbeddingCalls, registerVectorFunctions, type EmbeddingRound } from '..
 import { IndexRegistry, SavesHeldError, registerFulltextFunctions, type IndexRegistryOptions } from '../index-sync/index.ts';
 import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/index.ts';
 import { Planner, checkExplainable, explainResult, restrictToCandidates, type PlannerOptions, type RestrictOptions } from '../plan/index.ts';
-import { DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, tooManyStatements, type Limits } from '../runtime/index.ts';
+import { ANY_CLIENT, DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, tooManyStatements, type Limits } from '../runtime/index.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from '../types.ts';
 import { ReadFailure, ReadPool, type ReadSearch, type ReadStatement, type WriterFallback } from '../workers/index.ts';
 import { showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
 import { backupDatabase, type BackupResult } from './backup.ts';
 import { DATABASE_FILE, DataDirLock } from './data-dir.ts';
 import { DiskSpace, WRITER_BUSY_TIMEOUT_MS, giveBackSpace } from './disk-space.ts';
-import { Mutex } from './mutex.ts';
 import { RequestContext } from './request-context.ts';
 import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows, type ResultShape } from './results.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
+import { WriterLock, type LockRequest } from './writer-lock.ts';
 import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
 
 /** A table as Engine.describeTable reports it: plain data, safe to hand outside src/sql. */
@@ -111,7 +111,7 @@ export class Engine {
   private readonly scripts = new Map<string, CompiledScript>();
   private readonly prepared: StatementCache;
   /** Held by the request using the writer's connection. */
-  private readonly writerLock = new Mutex();
+  private readonly writerLock: WriterLock;
   /** This process's hold on the data dir. */
   private readonly dataDirLock: DataDirLock;
   private readonly shapes: ResultShapes;
@@ -128,8 +128,6 @@ export class Engine {
   private request: RequestContext;
   /** Runs plain reads off this thread; null when the engine has no read workers. */
   private readonly pool: ReadPool | null;
-  /** Requests waiting for the lock on the writer's connection (the writer queue). */
-  private queuedWrites = 0;
   /** Whether reads search the vector indexes on their worker (OpenOptions.searchOnWorkers). */
   private readonly searchOnWorkers: boolean;
   /** The data dir's disk: its reserve, and disk-full mode. */
@@ -139,10 +137,12 @@ export class Engine {
     this.db = db;
     this.dataDirLock = lock;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.writerLock = new WriterLock(this.limits);
     this.request = new RequestContext(this.limits, {});
     this.prepared = new StatementCache((sql) => db.prepare(sql));
     const workers = options.readWorkers ?? 0;
-    this.pool = workers > 0 ? new ReadPool(path.join(options.dataDir, DATABASE_FILE), workers, this.limits.maxQueuedReads) : null;
+    const { maxQueuedReads: maxQueued, maxQueuedPerClient, maxReadsPerClient: maxPerClient } = this.limits;
+    this.pool = workers > 0 ? new ReadPool(path.join(options.dataDir, DATABASE_FILE), workers, { maxQueued, maxQueuedPerClient, maxPerClient }) : null;
     this.embeddingCalls = embeddingCalls;
     this.catalog = new Catalog(db);
     this.shapes = new ResultShapes(this.catalog);
@@ -301,29 +301,30 @@ export class Engine {
       const read = await this.read(sql, params, options);
       if (typeof read !== 'string') return read;
     }
-    if (this.queuedWrites >= this.limits.maxQueuedWrites) {
-      throw new QuiverError(
-        'OVERLOADED',
-        `${this.queuedWrites} requests are already waiting for the writer (QUIVER_MAX_QUEUED_WRITES); retry shortly`,
-        { retryAfterSeconds: 1 },
-      );
-    }
     const round = this.embeddingCalls.newRound();
+    // The wait for the writer counts against the first statement's timeout; an embedding fetch does not.
+    let queuedAt = Date.now();
     for (let attempt = 1; ; attempt++) {
       if (round) round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
-      this.queuedWrites++;
-      const release = await this.writerLock.acquire().finally(() => this.queuedWrites--);
+      const release = await this.writerLock.acquire(this.lockRequest(options, queuedAt));
       let outcome: ExecuteResult | 'fetch embeddings';
       try {
         this.embeddingCalls.current = round;
-        outcome = await this.executeLocked(sql, params, options, round);
+        outcome = await this.executeLocked(sql, params, options, round, queuedAt);
       } finally {
         this.embeddingCalls.current = null;
         release();
       }
       if (outcome !== 'fetch embeddings') return outcome;
       await this.fetchMisses(round!);
+      queuedAt = Date.now();
     }
+  }
+
+  /** How long the request may wait for the writer's lock: what is left of its timeout, counted from `queuedAt`. */
+  private lockRequest(options: ExecuteOptions, queuedAt: number): LockRequest {
+    const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
+    return { client: options.client ?? ANY_CLIENT, timeoutMs, waitMs: queuedAt + timeoutMs - Date.now() };
   }
 
   /** Fetches what `round` missed, with no lock held, within the per-request and queue limits. */
@@ -351,10 +352,12 @@ export class Engine {
     const shapes: ResultShape[] = [];
     const round = CALLS_EMBEDDING.test(sql) ? this.embeddingCalls.newRound() : null;
     if (round?.prefetchWritten(script.statements, params, this.catalog)) await this.fetchMisses(round);
+    // The waits for a worker and the lock count against the read's timeout (the fetch above does not).
+    const queuedAt = Date.now();
     // The worker first, then the lock: the writer never waits on a busy pool.
-    const lease = await this.pool!.lease();
+    const lease = await this.pool!.lease(this.lockRequest(options, queuedAt));
     try {
-      const release = await this.writerLock.acquire();
+      const release = await this.writerLock.acquire(this.lockRequest(options, queuedAt));
       let i = 0;
       // Planning evaluates query vectors on this connection; a text not fetched above is
       // answered with a placeholder and recorded, and the writer then runs the request.
@@ -396,7 +399,7 @@ export class Engine {
       const { maxRows, maxResultBytes } = this.limits;
       const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
       const embeddings = round?.exportVectors();
-      const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, embeddings }).catch((e: unknown): WriterFallback => {
+      const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, since: queuedAt, embeddings }).catch((e: unknown): WriterFallback => {
         if (!(e instanceof ReadFailure)) throw e;
         // The writer's connection prepared it, so the table is one only that connection has: TEMP.
         if (/^no such table/.test(e.error.message)) return 'temp-table';
@@ -434,10 +437,11 @@ export class Engine {
     params: Params | undefined,
     options: ExecuteOptions,
     round: EmbeddingRound | null,
+    queuedAt: number,
   ): Promise<ExecuteResult | 'fetch embeddings'> {
     const db = this.db;
     if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
-    this.request = new RequestContext(this.limits, options);
+    this.request = new RequestContext(this.limits, options, queuedAt);
     try {
       return await this.runScript(db, sql, params, round, options);
     } finally {

@@ -1,7 +1,8 @@
 /**
  * @module exec/request-context
  * What the executor knows about the request it is running on the writer's connection: its
- * `ef_search` setting, its statement timeout and the running statement's deadline, what it has
+ * `ef_search` setting, its statement timeout (counted, for its first statement, from when it
+ * began to wait for the connection) and the running statement's deadline, what it has
  * returned so far against the result limits, and which statement is running. One is made per
  * request run, so nothing of one request leaks into the next.
  */
@@ -18,14 +19,20 @@ export class RequestContext {
   /** The running statement's deadline; DEADLINE_FUNCTION on the writer's connection checks it. */
   readonly deadline = new StatementDeadline();
 
-  constructor(limits: Limits, options: ExecuteOptions) {
+  /** When the request began to wait for the connection: its first statement's timeout counts from then. */
+  private queuedAt: number | undefined;
+
+  constructor(limits: Limits, options: ExecuteOptions, queuedAt?: number) {
     this.efSearch = typeof options.efSearch === 'number' ? options.efSearch : undefined;
     this.timeoutMs = effectiveTimeoutMs(limits, options.timeoutMs);
     this.budget = new ResultBudget(limits);
+    this.queuedAt = queuedAt;
   }
 
-  /** Runs `statement` with the statement timeout's deadline set. */
+  /** Runs `statement` with the statement timeout's deadline set: the first from when the request was queued, the others from their start. */
   timed<T>(statement: () => T): T {
-    return this.deadline.timed(this.timeoutMs, statement);
+    const since = this.queuedAt;
+    this.queuedAt = undefined;
+    return this.deadline.timed(this.timeoutMs, statement, since);
   }
 }

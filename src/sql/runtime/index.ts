@@ -3,3 +3,4 @@ export { DEADLINE_FUNCTION, DEFAULT_LIMITS, ResultBudget, StatementDeadline, eff
 export type { Limits } from './limits.ts';
 export { ParamCursor, bindRowIds, toBindable, withNamed } from './params.ts';
 export { StatementCache } from './statement-cache.ts';
+export { ANY_CLIENT, FairQueue, clientQueueFull, waitedTooLong } from './fair-queue.ts';

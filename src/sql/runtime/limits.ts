@@ -1,9 +1,10 @@
 /**
  * @module runtime/limits
  * The engine's limits on one request: statements, rows and bytes returned, time, and how many
- * requests may wait for the writer. Each has a default a serious deployment can live with, and
- * crossing one is a LIMIT_EXCEEDED (or OVERLOADED, STATEMENT_TIMEOUT) error that names the
- * setting to change — never a silent cut. The server sets them from its environment
+ * requests may wait for the writer and the read workers, in all and per client. Each has a
+ * default a serious deployment can live with, and crossing one is a LIMIT_EXCEEDED (or
+ * OVERLOADED, TOO_MANY_REQUESTS, STATEMENT_TIMEOUT) error that names the setting to change —
+ * never a silent cut. The server sets them from its environment
  * (src/api/config.ts); the names in messages are those variables.
  */
 import type Database from 'better-sqlite3';
@@ -25,6 +26,10 @@ export interface Limits {
   maxQueuedWrites: number;
   /** Reads that may wait for a read worker before new ones get 503 — QUIVER_MAX_QUEUED_READS. */
   maxQueuedReads: number;
+  /** Requests one client (API key) may have waiting for the writer, and as many for read workers, before its new ones get 429 — QUIVER_MAX_QUEUED_PER_KEY. */
+  maxQueuedPerClient: number;
+  /** Read workers one client may hold at once — QUIVER_MAX_READS_PER_KEY; 0: all but one, so another key's read always finds one. */
+  maxReadsPerClient: number;
   /** Distinct texts one request may send to embedding providers — QUIVER_MAX_EMBEDDING_TEXTS. */
   maxEmbeddingTexts: number;
   /** Texts all requests together may be waiting on providers for before new ones get 503 — QUIVER_MAX_QUEUED_EMBEDDINGS. */
@@ -39,6 +44,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxResultBytes: 64 * 1024 * 1024,
   maxQueuedWrites: 256,
   maxQueuedReads: 1024,
+  maxQueuedPerClient: 64,
+  maxReadsPerClient: 0,
   maxEmbeddingTexts: 1_000_000,
   maxQueuedEmbeddings: 2_000_000,
 });
@@ -62,10 +69,10 @@ export class StatementDeadline {
   private at = Infinity;
   private timeoutMs = 0;
 
-  /** Runs `statement` stopped `timeoutMs` after it starts. */
-  timed<T>(timeoutMs: number, statement: () => T): T {
+  /** Runs `statement` stopped `timeoutMs` after `since` (default: now; earlier when the request waited in a queue first). */
+  timed<T>(timeoutMs: number, statement: () => T, since = Date.now()): T {
     this.timeoutMs = timeoutMs;
-    this.at = Date.now() + timeoutMs;
+    this.at = since + timeoutMs;
     try {
       return statement();
     } finally {

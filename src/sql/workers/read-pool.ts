@@ -27,13 +27,14 @@
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../../util/index.ts';
 import { QuiverError } from '../../core/index.ts';
-import { statementTimedOut } from '../runtime/index.ts';
+import { ANY_CLIENT, FairQueue, clientQueueFull, statementTimedOut, waitedTooLong } from '../runtime/index.ts';
 import type { ReadEmbeddings } from '../functions/index.ts';
 import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement, type WriterFallback } from './read-protocol.ts';
 import type { SqlValue } from '../types.ts';
 import { SentMemories } from './view-memories.ts';
 
-export const DEFAULT_READ_WORKERS = 2;
+/** Two for one key's reads on a two-core machine, and one kept for other keys' (ReadPool.lease). */
+export const DEFAULT_READ_WORKERS = 3;
 export const MAX_READ_WORKERS = 64;
 
 /** A read's statements, the result limits, the deadline, and the vectors its EMBEDDING() calls need. */
@@ -41,7 +42,9 @@ export interface ReadJob {
   statements: ReadStatement[];
   maxRows: number;
   maxResultBytes: number;
+  /** The statement timeout, counted from `since` (when the read began to wait for a worker). */
   timeoutMs: number;
+  since: number;
   embeddings?: ReadEmbeddings;
 }
 
@@ -53,8 +56,25 @@ export class ReadFailure {
   ) {}
 }
 
+/** Who asks for a worker, and for how long they may wait: a request's client and what is left of its timeout. */
+export interface LeaseRequest {
+  client: string;
+  waitMs: number;
+  timeoutMs: number;
+}
+
+/** How many reads may wait, in all and per client, and how many workers one client may hold. */
+export interface PoolLimits {
+  maxQueued: number;
+  maxQueuedPerClient: number;
+  /** 0: all workers but one. */
+  maxPerClient: number;
+}
+
 interface Slot {
   worker: Worker | null;
+  /** The client holding the lease (ANY_CLIENT for a read that names none); null while free. */
+  client: string | null;
   /** The index memories the worker holds (view-memories.ts); a new worker holds none. */
   memories: SentMemories;
   leased: boolean;
@@ -83,8 +103,8 @@ export class ReadLease {
   /** Runs `job` (in the snapshot, if one was taken), then releases the lease. */
   async run(job: ReadJob): Promise<SqlValue[][][] | WriterFallback> {
     try {
-      const { statements, maxRows, maxResultBytes, timeoutMs, embeddings } = job;
-      const reply = await this.pool.send(this.slot, { kind: 'run', statements, maxRows, maxResultBytes, timeoutMs, embeddings }, timeoutMs);
+      const { statements, maxRows, maxResultBytes, timeoutMs, since, embeddings } = job;
+      const reply = await this.pool.send(this.slot, { kind: 'run', statements, maxRows, maxResultBytes, timeoutMs, since, embeddings }, { timeoutMs, since });
       if ('rows' in reply) return reply.rows;
       if (!('error' in reply)) throw new Error('read worker: unexpected reply');
       if (reply.error.kind === 'embedding') return 'embedding-not-at-hand';
@@ -105,7 +125,9 @@ export class ReadLease {
 
 export class ReadPool {
   private readonly slots: Slot[];
-  private readonly queue: ((lease: ReadLease) => void)[] = [];
+  /** Reads waiting for a worker, served client by client in turn. */
+  private readonly queue = new FairQueue();
+  private readonly maxPerClient: number;
   private nextId = 1;
   private stopping = 0;
   private closed = false;
@@ -113,29 +135,38 @@ export class ReadPool {
   constructor(
     private readonly file: string,
     size: number,
-    private readonly maxQueued: number,
+    private readonly limits: PoolLimits,
   ) {
-    this.slots = Array.from({ length: size }, () => ({ worker: null, memories: new SentMemories(), leased: false, waiting: null }));
+    this.slots = Array.from({ length: size }, () => ({ worker: null, client: null, memories: new SentMemories(), leased: false, waiting: null }));
+    this.maxPerClient = Math.min(size, limits.maxPerClient > 0 ? limits.maxPerClient : Math.max(1, size - 1));
     // Started now, so a first read never waits (holding the writer's lock) for a thread to boot.
     for (const slot of this.slots) this.spawn(slot).unref();
   }
 
-  /** A worker for one read, once one is free; OVERLOADED when too many reads already wait. */
-  lease(): Promise<ReadLease> {
+  /**
+   * A worker for one read, once one is free and `by`'s client holds fewer than its share (all
+   * workers but one by default, so a key flooding the pool always leaves one for other keys).
+   * Refused when too many reads, or too many of the client's, already wait; fails once it has
+   * waited what is left of the read's timeout. A read that names no client (`by` undefined)
+   * has no share and waits as long as it takes.
+   */
+  lease(by?: LeaseRequest): Promise<ReadLease> {
     if (this.closed) return Promise.reject(new QuiverError('DATABASE_CLOSED', 'the database is closed'));
-    const free = this.slots.find((s) => !s.leased);
-    if (free) {
-      free.leased = true;
-      return Promise.resolve(new ReadLease(this, free));
-    }
-    if (this.queue.length >= this.maxQueued) {
+    const client = by?.client ?? ANY_CLIENT;
+    if (this.mayLease(client) && this.slots.some((s) => !s.leased)) return Promise.resolve(this.take(client));
+    if (this.queue.size >= this.limits.maxQueued) {
       return Promise.reject(
-        new QuiverError('OVERLOADED', `${this.queue.length} reads are already waiting for a read worker (QUIVER_MAX_QUEUED_READS); retry shortly`, {
+        new QuiverError('OVERLOADED', `${this.queue.size} reads are already waiting for a read worker (QUIVER_MAX_QUEUED_READS); retry shortly`, {
           retryAfterSeconds: 1,
         }),
       );
     }
-    return new Promise((resolve) => this.queue.push(resolve));
+    if (client !== ANY_CLIENT && this.queue.queued(client) >= this.limits.maxQueuedPerClient) {
+      return Promise.reject(clientQueueFull(this.queue.queued(client), 'QUIVER_MAX_QUEUED_PER_KEY'));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push(client, () => resolve(this.take(client)), by?.waitMs ?? Infinity, () => reject(waitedTooLong('a read worker', by!.timeoutMs)));
+    });
   }
 
   /**
@@ -152,12 +183,12 @@ export class ReadPool {
 
   /** Busy workers, queued reads, and timed-out workers still winding down. */
   stats(): { workers: number; busy: number; queued: number; stopping: number } {
-    return { workers: this.slots.length, busy: this.slots.filter((s) => s.leased).length, queued: this.queue.length, stopping: this.stopping };
+    return { workers: this.slots.length, busy: this.slots.filter((s) => s.leased).length, queued: this.queue.size, stopping: this.stopping };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    this.queue.length = 0;
+    this.queue.clear();
     await Promise.all(
       this.slots.map(async (slot) => {
         const worker = slot.worker;
@@ -169,13 +200,13 @@ export class ReadPool {
   }
 
   /** Sends `message` to the slot's worker (starting one if needed) and waits for its reply. */
-  send(slot: Slot, message: ReadMessage, timeoutMs?: number): Promise<ReadReply> {
+  send(slot: Slot, message: ReadMessage, deadline?: { timeoutMs: number; since: number }): Promise<ReadReply> {
     if (this.closed) return Promise.reject(new QuiverError('DATABASE_CLOSED', 'the database is closed'));
     const worker = slot.worker ?? this.spawn(slot);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.waiting = { id, resolve, reject };
-      if (timeoutMs !== undefined) slot.waiting.timer = setTimeout(() => this.timeOut(slot, id, timeoutMs), timeoutMs);
+      if (deadline) slot.waiting.timer = setTimeout(() => this.timeOut(slot, id, deadline.timeoutMs), deadline.since + deadline.timeoutMs - Date.now());
       worker.ref();
       const request: ReadRequest =
         message.kind === 'run' ? { ...message, statements: slot.memories.strip(message.statements), id } : { ...message, id };
@@ -183,15 +214,28 @@ export class ReadPool {
     });
   }
 
-  /** Takes the slot back (ending the worker's read transaction if asked) and leases it to the next read. */
+  /** Takes the slot back (ending the worker's read transaction if asked) and leases a worker to the next read that may have one. */
   free(slot: Slot, endSnapshot: boolean): void {
     if (endSnapshot && slot.worker) slot.worker.postMessage({ kind: 'end', id: this.nextId++ } satisfies ReadRequest);
-    const next = this.queue.shift();
-    if (next) next(new ReadLease(this, slot));
-    else {
-      slot.leased = false;
-      slot.worker?.unref();
-    }
+    slot.leased = false;
+    slot.client = null;
+    if (!this.queue.serveNext((client) => this.mayLease(client))) slot.worker?.unref();
+  }
+
+  /** Whether `client` may lease one more worker: it holds fewer than its share (a read naming no client has none). */
+  private mayLease(client: string): boolean {
+    if (client === ANY_CLIENT) return true;
+    let held = 0;
+    for (const s of this.slots) if (s.client === client) held++;
+    return held < this.maxPerClient;
+  }
+
+  /** Leases a free worker to `client`. */
+  private take(client: string): ReadLease {
+    const slot = this.slots.find((s) => !s.leased)!;
+    slot.leased = true;
+    slot.client = client;
+    return new ReadLease(this, slot);
   }
 
   private spawn(slot: Slot): Worker {

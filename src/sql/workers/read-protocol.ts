@@ -60,7 +60,7 @@ export type ReadMessage =
   | { kind: 'begin' }
   | { kind: 'end' }
   | { kind: 'forget'; index: string }
-  | { kind: 'run'; statements: ReadStatement[]; maxRows: number; maxResultBytes: number; timeoutMs: number; embeddings?: ReadEmbeddings };
+  | { kind: 'run'; statements: ReadStatement[]; maxRows: number; maxResultBytes: number; timeoutMs: number; since: number; embeddings?: ReadEmbeddings };
 
 /** A message as posted, its statements' views without the memories the worker holds. */
 export type ReadRequest = (

@@ -124,7 +124,7 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
         rows.push(out);
       }
       return { id, rows };
-    });
+    }, request.since);
   } catch (e) {
     return { id, error: toWire(e), index: Math.min(index, request.statements.length - 1) };
   } finally {

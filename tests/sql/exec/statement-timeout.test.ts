@@ -117,11 +117,11 @@ describe('the statement timeout on reads', () => {
     const setup = new Database(file);
     setup.pragma('journal_mode = WAL');
     setup.close();
-    const pool = new ReadPool(file, 1, 10);
+    const pool = new ReadPool(file, 1, { maxQueued: 10, maxQueuedPerClient: 10, maxPerClient: 0 });
     try {
       const statement = ENDLESS_COUNT.replace('FROM c)', `FROM c WHERE ${DEADLINE_FUNCTION}())`);
       const lease = await pool.lease();
-      await expect(lease.run({ statements: [{ sql: statement, args: [] }], maxRows: 10, maxResultBytes: 1 << 20, timeoutMs: 200 })).rejects.toMatchObject({
+      await expect(lease.run({ statements: [{ sql: statement, args: [] }], maxRows: 10, maxResultBytes: 1 << 20, timeoutMs: 200, since: Date.now() })).rejects.toMatchObject({
         code: 'STATEMENT_TIMEOUT',
       });
       // Terminated at the deadline, the thread would spin inside SQLite for good without the check.

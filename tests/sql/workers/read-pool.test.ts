@@ -266,9 +266,9 @@ describe('with an embedding provider', () => {
 
   test('a full writer queue answers OVERLOADED with a Retry-After, and loses nothing it accepted', async () => {
     const engine = openWithModel({ maxQueuedWrites: 1 });
-    await engine.execute('CREATE TABLE t (doc TEXT)');
-    // An explicit transaction keeps the writer while its embeddings are fetched (300 ms).
-    const holding = engine.execute("BEGIN; INSERT INTO t VALUES (VEC_TOTEXT(EMBEDDING('slow', 'm'))); COMMIT");
+    await engine.execute("CREATE TABLE t (doc TEXT); CREATE TABLE src (doc TEXT); INSERT INTO src VALUES ('slow')");
+    // An explicit transaction keeps the writer while the embeddings of texts only its rows hold are fetched (300 ms).
+    const holding = engine.execute("BEGIN; INSERT INTO t SELECT VEC_TOTEXT(EMBEDDING(doc, 'm')) FROM src; COMMIT");
     await new Promise((r) => setTimeout(r, 50));
     const queued = engine.execute("INSERT INTO t VALUES ('queued')");
     const refused = await failure(engine.execute("INSERT INTO t VALUES ('refused')"));
