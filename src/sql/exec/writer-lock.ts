@@ -38,8 +38,8 @@ export class WriterLock {
       this.held = true;
       return Promise.resolve(this.releaser());
     }
-    if (by) this.admit(by.client);
     return new Promise((resolve, reject) => {
+      if (by) this.admit(by.client);
       const grant = () => {
         this.held = true;
         resolve(this.releaser());

@@ -21,7 +21,8 @@
  * thread first. Such threads are counted (`stats().stopping`) and logged.
  *
  * Workers start with the pool and are unref'd while idle, so an idle pool never keeps the
- * process alive; a worker lost to a timeout is replaced on its next use. Runs on the engine's
+ * process alive; a worker lost to a timeout is replaced at once, one lost otherwise on its next
+ * use. Runs on the engine's
  * thread.
  */
 import type { Worker } from 'node:worker_threads';
@@ -280,5 +281,7 @@ export class ReadPool {
       const seconds = (Date.now() - started) / 1000;
       if (seconds > 1) console.warn(`quiver: a timed-out read took ${seconds.toFixed(1)} s more to stop inside SQLite`);
     });
+    // Replaced now, so the next read does not wait for a thread to boot.
+    if (!this.closed) this.spawn(slot).unref();
   }
 }

@@ -134,6 +134,28 @@ describe('reads on worker threads', () => {
     expect(order).toEqual(['point read', 'write', 'slow read']);
   });
 
+  test("one key's flood of slow reads leaves a worker for another key's reads, waits behind itself, and is bounded", async () => {
+    const engine = open({ readWorkers: 3, limits: { maxQueuedPerClient: 4 } });
+    await engine.execute("CREATE TABLE docs (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO docs (body) VALUES ('a')");
+    // Every worker booted before the flood, as in a server that has been up a moment.
+    await Promise.all(Array.from({ length: 3 }, () => engine.execute(slow(20_000))));
+    const flood = { client: 'flood', timeoutMs: 1500 };
+    // Two running (all workers but one) and four waiting: the key's share.
+    const floods = Array.from({ length: 6 }, () => failure(engine.execute(ENDLESS, [], flood)));
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await failure(engine.execute('SELECT 1', [], flood));
+    expect(refused.code).toBe('TOO_MANY_REQUESTS');
+    expect(HTTP_STATUS[refused.code]).toBe(429);
+    expect(refused.detail).toMatch(/QUIVER_MAX_QUEUED_PER_KEY/);
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      expect((await engine.execute('SELECT body FROM docs WHERE id = 1', [], { client: 'other' })).results[0].rows).toEqual([['a']]);
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+    // The waiting ones' time in the queue counted against their timeout: none ran past it.
+    for (const e of await Promise.all(floods)) expect(e.code).toBe('STATEMENT_TIMEOUT');
+  });
+
   test('a read past the statement timeout is stopped with STATEMENT_TIMEOUT, and the engine goes on', async () => {
     const engine = open({ limits: { statementTimeoutMs: 10_000 } });
     await engine.execute(SETUP);
