@@ -22,8 +22,7 @@
  *
  * Workers start with the pool and are unref'd while idle, so an idle pool never keeps the
  * process alive; a worker lost to a timeout is replaced at once, one lost otherwise on its next
- * use. Runs on the engine's
- * thread.
+ * use. Runs on the engine's thread.
  */
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../../util/index.ts';
