@@ -5,13 +5,13 @@
  * bootstrap that registers tsx's loader before importing the module. A failure to load the
  * module is rethrown inside the worker, so it surfaces as the worker's 'error' event.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type Transferable } from 'node:worker_threads';
 
-/** A worker running the module at `url`, which receives `workerData`. */
-export function startTsWorker(url: URL, workerData?: unknown): Worker {
+/** A worker running the module at `url`, which receives `workerData` (with `transferList`'s ports moved to it). */
+export function startTsWorker(url: URL, workerData?: unknown, transferList?: Transferable[]): Worker {
   const tsx = import.meta.resolve('tsx/esm/api');
   const bootstrap =
     `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(url.href)}); })` +
     `.catch((e) => { setImmediate(() => { throw e; }); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { eval: true, workerData, transferList });
 }

@@ -120,9 +120,9 @@ export class DiskSpace {
     return this.isFull;
   }
 
-  /** Refuses a request that could add data while the disk is full; nothing of it has run. */
-  admit(statements: readonly A.Statement[]): void {
-    if (!this.isFull || statements.every((s) => RUN_WHEN_FULL.has(s.kind))) return;
+  /** Refuses a request (its statements' kinds) that could add data while the disk is full; nothing of it has run. */
+  admit(kinds: readonly A.Statement['kind'][]): void {
+    if (!this.isFull || kinds.every((kind) => RUN_WHEN_FULL.has(kind))) return;
     throw this.fullError(
       `until it has ${mib(this.exitRoom)} free again, only reads and DELETE, DROP and TRUNCATE run (they free space); nothing of this request was run`,
     );

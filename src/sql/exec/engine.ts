@@ -1,38 +1,44 @@
 /**
  * @module exec/engine
- * The engine: opens the database, and runs a request's SQL — parse, check, lower to SQLite
- * (planning vector queries), bind, run, shape the results — under the request's transaction
- * rules (transactions.ts). Parsed scripts are cached by SQL text and lowered SQL by catalog
- * version, so a repeated statement costs one map lookup and SQLite's own prepared statement.
- * Writes run synchronously on the calling thread, one request at a time; requests made only of
- * SELECTs are planned here and run on read workers (../workers/) when the engine has them
- * (DESIGN decision 8). What it answers itself is in admin.ts, EXPLAIN in ../plan/explain.ts;
- * what it does when the data dir's disk is full, in disk-space.ts.
+ * The engine: the door of the SQL engine. It opens the data dir and runs requests. A request
+ * of SELECTs only is a read: parsed, checked and planned here (the catalog and the vector
+ * indexes live on this thread), then run on a read worker (../workers/) in parallel with other
+ * reads and the writer (DESIGN decision 8). Every other request goes to the writer
+ * (writer.ts), which holds the one connection that writes — on a thread of its own when the
+ * engine is opened with `writerThread` (the server does), so no statement a client writes runs
+ * on this thread's event loop. What the writer needs of this thread (the indexes, the
+ * embedding providers, the disk) it asks through the WriterHost this engine implements, and
+ * around each commit the engine holds reads' snapshots off (commit-gate.ts) until the indexes
+ * have applied it. What it answers itself is in admin.ts; what it does when the data dir's disk
+ * is full, in disk-space.ts.
  */
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { QuiverError, isQuiverError, type EmbeddingSource } from '../../core/index.ts';
-import { resolveEfSearch } from '../../index/index.ts';
-import { ensurePrivateFile, makePrivateDir } from '../../util/index.ts';
-import { Catalog, DdlRunner, Introspector, migrateCatalog } from '../catalog/index.ts';
-import { checkRole, checkUserObjects } from '../check/index.ts';
-import { parseScript, positionOf, type A } from '../dialect/index.ts';
-import { EmbeddingCalls, registerVectorFunctions, type EmbeddingRound } from '../functions/index.ts';
-import { IndexRegistry, SavesHeldError, registerFulltextFunctions, type IndexRegistryOptions } from '../index-sync/index.ts';
-import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/index.ts';
-import { Planner, checkExplainable, explainResult, restrictToCandidates, type PlannerOptions, type RestrictOptions } from '../plan/index.ts';
-import { ANY_CLIENT, DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, tooManyStatements, type Limits } from '../runtime/index.ts';
-import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from '../types.ts';
+import type Database from 'better-sqlite3';
+import { QuiverError, type EmbeddingSource } from '../../core/index.ts';
+import type { SearchOptions, VectorHit } from '../../index/index.ts';
+import { makePrivateDir } from '../../util/index.ts';
+import { Catalog } from '../catalog/index.ts';
+import { checkRole } from '../check/index.ts';
+import { positionOf, type A } from '../dialect/index.ts';
+import { EmbeddingCalls, type EmbeddingRound, type MissingTexts } from '../functions/index.ts';
+import { IndexRegistry, SavesHeldError, type IndexRegistryOptions } from '../index-sync/index.ts';
+import { Planner, restrictToCandidates, type PlannerOptions } from '../plan/index.ts';
+import { ANY_CLIENT, DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, type Limits } from '../runtime/index.ts';
+import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, StatementResult } from '../types.ts';
 import { ReadFailure, ReadPool, type ReadSearch, type ReadStatement, type WriterFallback } from '../workers/index.ts';
 import { showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
-import { backupDatabase, type BackupResult } from './backup.ts';
+import type { BackupResult } from './backup.ts';
+import { CommitGate } from './commit-gate.ts';
+import { openDatabase } from './connection.ts';
 import { DATABASE_FILE, DataDirLock } from './data-dir.ts';
-import { DiskSpace, WRITER_BUSY_TIMEOUT_MS, giveBackSpace } from './disk-space.ts';
-import { RequestContext } from './request-context.ts';
-import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows, type ResultShape } from './results.ts';
+import { DiskSpace } from './disk-space.ts';
+import { rowsResult, ResultShapes, shapeRows, type ResultShape } from './results.ts';
+import { Scripts } from './scripts.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
-import { WriterLock, type LockRequest } from './writer-lock.ts';
-import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
+import { Writer } from './writer.ts';
+import type { CommitInfo, EngineShow, IndexSummary, WriterApi, WriterHost } from './writer-host.ts';
+import { WriterThread } from './writer-thread-client.ts';
+import type { LockRequest } from './writer-lock.ts';
 
 /** A table as Engine.describeTable reports it: plain data, safe to hand outside src/sql. */
 export interface TableDescription {
@@ -54,25 +60,33 @@ export interface TableDescription {
   fulltextIndexes: { name: string; columns: string[] }[];
 }
 
-const MAX_CACHED_SCRIPTS = 1000;
-/** Runs of a request that may fetch embeddings; the last one treats a miss as an error. */
-const MAX_EMBEDDING_ROUNDS = 3;
-
 /** SQL that may call EMBEDDING(): a read's texts are then embedded before it runs (embedding-calls.ts). */
 const CALLS_EMBEDDING = /\bembedding\s*\(/i;
+
+/**
+ * Requests longer than this are not parsed here to see whether they are reads: the writer
+ * parses them (on its thread), and runs them whatever they are, so no request holds this
+ * thread for long in the parser.
+ */
+const MAX_READ_CHARS = 256 * 1024;
 
 /** Options of Engine.open beyond the data dir. */
 export interface OpenOptions extends EngineOptions {
   embeddings?: EmbeddingSource;
   index?: IndexRegistryOptions;
   planner?: PlannerOptions;
-  /** Read worker threads (read-pool.ts); 0, the default, runs every statement on the calling thread. */
+  /** Read worker threads (read-pool.ts); 0, the default, runs every statement on the writer. */
   readWorkers?: number;
   /**
    * With read workers: search the vector indexes on the workers too, over views of them in
    * shared memory (search-step.ts), rather than on this thread while planning. Default true.
    */
   searchOnWorkers?: boolean;
+  /**
+   * Run the writer on a thread of its own (writer-thread.ts), so that no statement a client
+   * writes runs on this thread: what the server does. Default false: on this thread.
+   */
+  writerThread?: boolean;
   /**
    * SQLite's `synchronous` setting in WAL mode. FULL (the default): an acknowledged COMMIT
    * survives power loss. NORMAL: it survives a crash of Quiver, but the last commits may be
@@ -87,67 +101,49 @@ export interface OpenOptions extends EngineOptions {
   diskReserveBytes?: number;
 }
 
-/** Statement kinds that change rows, and with RETURNING also return them. */
-const ROW_WRITES = new Set<A.Statement['kind']>(['insert', 'update', 'delete']);
-
-/** What a row write's `changes` and `lastInsertId` are when it ran as a reader (RETURNING). */
-const CHANGES_SQL = 'SELECT changes(), last_insert_rowid()';
-
-/** Statement kinds that can call EMBEDDING(). */
-const EMBEDDING_KINDS = new Set<A.Statement['kind']>(['select', 'insert', 'update', 'delete', 'createTable', 'alterTable']);
-
-interface CompiledScript {
-  statements: A.Statement[];
-  /** Per statement: whether it holds a vector query the planner may answer from an index. */
-  vectorQueries?: boolean[];
-  lowered: ({ version: number; statement: LoweredStatement } | undefined)[];
-}
-
-export class Engine {
+export class Engine implements WriterHost {
+  /** The engine's own connection: the catalog, planning, the change log the indexes apply. It writes nothing but the log's pruning. */
   private db: Database.Database | null;
   private readonly catalog: Catalog;
-  private readonly ddl: DdlRunner;
-  private readonly introspector: Introspector;
-  private readonly scripts = new Map<string, CompiledScript>();
+  private readonly scripts: Scripts;
   private readonly prepared: StatementCache;
-  /** Held by the request using the writer's connection. */
-  private readonly writerLock: WriterLock;
   /** This process's hold on the data dir. */
   private readonly dataDirLock: DataDirLock;
   private readonly shapes: ResultShapes;
   private readonly embeddingCalls: EmbeddingCalls;
   /** Requests waiting on an embedding provider, for SHOW PROCESSLIST. */
   private readonly fetching = new Set<EmbeddingRound>();
-
   private readonly indexes: IndexRegistry;
   private readonly planner: Planner;
-  /** The catalog version the vector indexes were last synced with. */
-  private schemaVersion = -1;
   private readonly limits: Limits;
-  /** The request holding the lock on the writer's connection. */
-  private request: RequestContext;
   /** Runs plain reads off this thread; null when the engine has no read workers. */
   private readonly pool: ReadPool | null;
   /** Whether reads search the vector indexes on their worker (OpenOptions.searchOnWorkers). */
   private readonly searchOnWorkers: boolean;
   /** The data dir's disk: its reserve, and disk-full mode. */
   private readonly disk: DiskSpace;
+  /** Held by a read taking its snapshot, and by the writer around a commit. */
+  private readonly gate = new CommitGate();
+  /** The writer holding the gate for a commit, until commitDone. */
+  private commitRelease: (() => void) | null = null;
+  private readonly writer: WriterApi;
+  private closed = false;
 
-  private constructor(db: Database.Database, embeddingCalls: EmbeddingCalls, lock: DataDirLock, options: OpenOptions) {
+  private constructor(db: Database.Database, lock: DataDirLock, options: OpenOptions) {
     this.db = db;
     this.dataDirLock = lock;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.writerLock = new WriterLock(this.limits);
-    this.request = new RequestContext(this.limits, {});
     this.prepared = new StatementCache((sql) => db.prepare(sql));
     const workers = options.readWorkers ?? 0;
+    const file = path.join(options.dataDir, DATABASE_FILE);
     const { maxQueuedReads: maxQueued, maxQueuedPerClient, maxReadsPerClient: maxPerClient } = this.limits;
-    this.pool = workers > 0 ? new ReadPool(path.join(options.dataDir, DATABASE_FILE), workers, { maxQueued, maxQueuedPerClient, maxPerClient }) : null;
-    this.embeddingCalls = embeddingCalls;
+    this.pool = workers > 0 ? new ReadPool(file, workers, { maxQueued, maxQueuedPerClient, maxPerClient }) : null;
+    this.embeddingCalls = new EmbeddingCalls(options.embeddings ?? null);
+    this.embeddingCalls.register(db);
+    // Reads are prepared here (for their result shapes) and run on workers, which check their deadlines.
+    registerDeadlineFunction(db, () => {});
     this.catalog = new Catalog(db);
     this.shapes = new ResultShapes(this.catalog);
-    this.ddl = new DdlRunner(db, this.catalog, embeddingCalls.source);
-    this.introspector = new Introspector(db, this.catalog);
     this.searchOnWorkers = workers > 0 && (options.searchOnWorkers ?? true);
     this.indexes = new IndexRegistry(db, this.catalog, options.dataDir, {
       ...options.index,
@@ -156,58 +152,28 @@ export class Engine {
       onSaveFailed: (e) => void this.disk.failed(e),
     });
     this.planner = new Planner(db, this.catalog, this.indexes, options.planner);
-    // The deadline of whichever request holds the connection.
-    registerDeadlineFunction(db, () => this.checkDeadline());
+    this.scripts = new Scripts(this.limits, this.catalog, this.planner);
     this.disk = new DiskSpace(options.dataDir, {
       reserveBytes: options.diskReserveBytes ?? 0,
       onChange: (full) => {
         this.indexes.holdSaves(full);
-        embeddingCalls.source?.holdWrites?.(full);
+        options.embeddings?.holdWrites?.(full);
       },
-      reclaim: () => this.reclaimSpace(),
+      reclaim: () => this.writer.reclaimSpace(),
     });
+    const writerOptions = { file, synchronous: options.synchronous ?? 'FULL', limits: this.limits, planner: options.planner, embeddings: options.embeddings !== undefined };
+    this.writer = options.writerThread ? new WriterThread(writerOptions, this) : Writer.open(writerOptions, this);
     this.disk.start();
   }
 
-  /** Gives the space deletes freed back to the file system, under the writer's lock (disk-full mode). */
-  private async reclaimSpace(): Promise<void> {
-    const release = await this.writerLock.acquire();
-    try {
-      if (this.db && !this.db.inTransaction) giveBackSpace(this.db);
-    } finally {
-      release();
-    }
-  }
-
-  /** Called as statements step (limits.ts DEADLINE_FUNCTION, and per row a read returns): stops one past its timeout. */
-  private checkDeadline(): void {
-    this.request.deadline.check(this.db?.inTransaction ?? false);
-  }
-
-  /** Opens (creating if needed) the database under `options.dataDir`, and its vector indexes. */
+  /** Opens (creating if needed) the database under `options.dataDir`, its writer and its vector indexes. */
   static open(options: OpenOptions): Engine {
-    const embeddingCalls = new EmbeddingCalls(options.embeddings ?? null);
     makePrivateDir(options.dataDir);
     const lock = DataDirLock.acquire(options.dataDir);
     let db: Database.Database | undefined;
     try {
-      const file = path.join(options.dataDir, DATABASE_FILE);
-      // Created 0600 before SQLite opens it: its -wal and -shm files then take the same mode.
-      ensurePrivateFile(file);
-      db = new Database(file);
-      // Takes effect in a new database only (before its first table): deletes' free pages can
-      // then be given back to the file system when the disk is full (disk-space.ts).
-      db.pragma('auto_vacuum = INCREMENTAL');
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${options.synchronous === 'NORMAL' ? 'NORMAL' : 'FULL'}`);
-      db.pragma(`busy_timeout = ${WRITER_BUSY_TIMEOUT_MS}`);
-      // REPLACE's implicit deletes must fire the vector indexes' capture triggers.
-      db.pragma('recursive_triggers = ON');
-      registerVectorFunctions(db);
-      registerFulltextFunctions(db);
-      embeddingCalls.register(db);
-      migrateCatalog(db);
-      return new Engine(db, embeddingCalls, lock, options);
+      db = openDatabase(path.join(options.dataDir, DATABASE_FILE), options.synchronous ?? 'FULL');
+      return new Engine(db, lock, options);
     } catch (e) {
       db?.close();
       lock.release();
@@ -221,57 +187,53 @@ export class Engine {
 
   /**
    * What the catalog says about table `name` (case-insensitive), for callers above SQL such as
-   * /v1/chat; undefined when there is no such table. Read-only, and read under the engine's
-   * lock so it never shows another request's DDL half-way.
+   * /v1/chat; undefined when there is no such table. The engine's catalog holds what is
+   * committed, so it never shows another request's DDL half-way.
    */
   async describeTable(name: string): Promise<TableDescription | undefined> {
-    const release = await this.writerLock.acquire();
-    try {
-      if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
-      const t = this.catalog.table(name);
-      if (!t) return undefined;
-      return {
-        name: t.name,
-        withoutRowid: t.withoutRowid,
-        columns: t.columnRows.map((c) => ({
-          name: c.name,
-          declaredType: c.declaredType,
-          vectorDims: c.vectorDims,
-          generatedExpr: c.generatedExpr,
-          embedding: c.embedding && { source: c.embedding.source, model: c.embedding.model },
-          primaryKey: c.primaryKey,
-        })),
-        vectorIndexes: t.vectorIndexes.map((v) => ({ name: v.name, column: v.column, metric: v.metric })),
-        fulltextIndexes: t.fulltextIndexes.map((f) => ({ name: f.name, columns: [...f.columns] })),
-      };
-    } finally {
-      release();
-    }
+    if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+    const t = this.catalog.table(name);
+    if (!t) return undefined;
+    return {
+      name: t.name,
+      withoutRowid: t.withoutRowid,
+      columns: t.columnRows.map((c) => ({
+        name: c.name,
+        declaredType: c.declaredType,
+        vectorDims: c.vectorDims,
+        generatedExpr: c.generatedExpr,
+        embedding: c.embedding && { source: c.embedding.source, model: c.embedding.model },
+        primaryKey: c.primaryKey,
+      })),
+      vectorIndexes: t.vectorIndexes.map((v) => ({ name: v.name, column: v.column, metric: v.metric })),
+      fulltextIndexes: t.fulltextIndexes.map((f) => ({ name: f.name, columns: [...f.columns] })),
+    };
   }
 
   /**
    * Closes the database (checkpointing the WAL) without saving the vector indexes: the next
-   * start replays the change log into them. Safe to call twice.
+   * start replays the change log into them. A request still running is cut short (a write's
+   * transaction is rolled back). Safe to call twice.
    */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.disk.close();
     void this.pool?.close();
     this.indexes.close();
+    this.writer.close();
     this.db?.close();
     this.db = null;
     this.dataDirLock.release();
   }
 
-  /** Saves the vector indexes, then closes: what a clean server stop does. */
+  /** Waits for the requests running on the writer, saves the vector indexes, then closes: what a clean server stop does. */
   async shutdown(): Promise<void> {
-    const release = await this.writerLock.acquire();
-    try {
-      await this.pool?.close();
-      if (this.db) await this.indexes.shutdown();
-      this.close();
-    } finally {
-      release();
-    }
+    if (this.closed) return;
+    await this.writer.drain();
+    await this.pool?.close();
+    if (this.db) await this.indexes.shutdown();
+    this.close();
   }
 
   /**
@@ -279,52 +241,22 @@ export class Engine {
    * (backup.ts): the file holds every request committed by the time it completes, whole. The
    * vector indexes are not copied; a restored data dir builds them from their tables.
    */
-  async backup(destFile: string): Promise<BackupResult> {
-    if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
-    return backupDatabase(this.db, destFile);
+  backup(destFile: string): Promise<BackupResult> {
+    if (!this.db) return Promise.reject(new QuiverError('DATABASE_CLOSED', 'the database is closed'));
+    return this.writer.backup(destFile);
   }
 
   /**
-   * Runs every statement of `sql` in order under the request's transaction rules.
-   *
-   * EMBEDDING() never waits on the network inside SQLite (see embedding-calls.ts). When a run
-   * misses embeddings, what happens to others while the provider answers depends on the
-   * request's shape:
-   * - no BEGIN in the request: its work is rolled back and the engine's lock released before
-   *   the texts are fetched, so other readers and writers go on; then the request runs again.
-   * - BEGIN ... COMMIT in the request: its transaction is open and must stay open, so the lock
-   *   is held while the texts are fetched, and other requests wait (at most the provider's
-   *   timeout times its retries).
+   * Runs every statement of `sql` in order under the request's transaction rules: a read on a
+   * read worker, anything else on the writer (writer.ts says how EMBEDDING() fetches there).
    */
   async execute(sql: string, params?: Params, options: ExecuteOptions = {}): Promise<ExecuteResult> {
-    if (this.pool && this.compile(sql).statements.every((s) => s.kind === 'select')) {
+    if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+    if (this.pool && sql.length <= MAX_READ_CHARS && this.scripts.compile(sql).statements.every((s) => s.kind === 'select')) {
       const read = await this.read(sql, params, options);
       if (typeof read !== 'string') return read;
     }
-    const round = this.embeddingCalls.newRound();
-    // The wait for the writer counts against the first statement's timeout; an embedding fetch does not.
-    let queuedAt = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      if (round) round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
-      const release = await this.writerLock.acquire(this.lockRequest(options, queuedAt));
-      let outcome: ExecuteResult | 'fetch embeddings';
-      try {
-        this.embeddingCalls.current = round;
-        outcome = await this.executeLocked(sql, params, options, round, queuedAt);
-      } finally {
-        this.embeddingCalls.current = null;
-        release();
-      }
-      if (outcome !== 'fetch embeddings') return outcome;
-      await this.fetchMisses(round!);
-      queuedAt = Date.now();
-    }
-  }
-
-  /** How long the request may wait for the writer's lock: what is left of its timeout, counted from `queuedAt`. */
-  private lockRequest(options: ExecuteOptions, queuedAt: number): LockRequest {
-    const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
-    return { client: options.client ?? ANY_CLIENT, timeoutMs, waitMs: queuedAt + timeoutMs - Date.now() };
+    return this.writer.execute(sql, params, options);
   }
 
   /** Fetches what `round` missed, with no lock held, within the per-request and queue limits. */
@@ -338,6 +270,12 @@ export class Engine {
     }
   }
 
+  /** How long a read may wait for a worker and the gate: what is left of its timeout, counted from `queuedAt`. */
+  private waitFor(options: ExecuteOptions, queuedAt: number): LockRequest {
+    const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
+    return { client: options.client ?? ANY_CLIENT, timeoutMs, waitMs: queuedAt + timeoutMs - Date.now() };
+  }
+
   /**
    * A request of SELECTs only, on a read worker: parsed, checked and planned here under the lock
    * (the catalog and the vector indexes live on this thread), then run off it — index searches
@@ -347,7 +285,7 @@ export class Engine {
    * Answers why instead when the request needs the writer's connection after all.
    */
   private async read(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult | WriterFallback> {
-    const script = this.compile(sql);
+    const script = this.scripts.compile(sql);
     const statements: ReadStatement[] = [];
     const shapes: ResultShape[] = [];
     const round = CALLS_EMBEDDING.test(sql) ? this.embeddingCalls.newRound() : null;
@@ -355,9 +293,9 @@ export class Engine {
     // The waits for a worker and the lock count against the read's timeout (the fetch above does not).
     const queuedAt = Date.now();
     // The worker first, then the lock: the writer never waits on a busy pool.
-    const lease = await this.pool!.lease(this.lockRequest(options, queuedAt));
+    const lease = await this.pool!.lease(this.waitFor(options, queuedAt));
     try {
-      const release = await this.writerLock.acquire(this.lockRequest(options, queuedAt));
+      const release = await this.gate.acquire();
       let i = 0;
       // Planning evaluates query vectors on this connection; a text not fetched above is
       // answered with a placeholder and recorded, and the writer then runs the request.
@@ -370,7 +308,7 @@ export class Engine {
         const cursor = new ParamCursor(params);
         for (; i < script.statements.length; i++) {
           const s = script.statements[i];
-          let lowered = this.lowered(script, i, sql);
+          let lowered = this.scripts.lowered(script, i, sql);
           if (!round && CALLS_EMBEDDING.test(lowered.sql)) return 'embedding-not-at-hand';
           let args = cursor.take(lowered);
           let searches: ReadSearch[] | undefined;
@@ -391,6 +329,8 @@ export class Engine {
       } catch (e) {
         // A placeholder may be what failed; the writer's run will tell.
         if (round?.hasMisses) return 'embedding-not-at-hand';
+        // Only the writer's connection has TEMP tables; for a table that does not exist at all, its run says so.
+        if (isNoSuchTable(e)) return 'temp-table';
         throw this.userError(e instanceof ReadFailure ? e.error : e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
       } finally {
         this.embeddingCalls.current = null;
@@ -402,7 +342,7 @@ export class Engine {
       const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, since: queuedAt, embeddings }).catch((e: unknown): WriterFallback => {
         if (!(e instanceof ReadFailure)) throw e;
         // The writer's connection prepared it, so the table is one only that connection has: TEMP.
-        if (/^no such table/.test(e.error.message)) return 'temp-table';
+        if (isNoSuchTable(e.error)) return 'temp-table';
         throw this.userError(e.error, script.statements[e.index], e.index, sql);
       });
       if (typeof rows === 'string') return rows;
@@ -432,250 +372,70 @@ export class Engine {
     }
   }
 
-  private async executeLocked(
-    sql: string,
-    params: Params | undefined,
-    options: ExecuteOptions,
-    round: EmbeddingRound | null,
-    queuedAt: number,
-  ): Promise<ExecuteResult | 'fetch embeddings'> {
-    const db = this.db;
-    if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
-    this.request = new RequestContext(this.limits, options, queuedAt);
+  // -------------------------------------------------------------------------------------------
+  // WriterHost: what the writer asks of this thread
+
+  index(name: string): IndexSummary | undefined {
+    const state = this.indexes.state(name);
+    if (state === undefined) return undefined;
+    const index = this.indexes.ready(name);
+    const stats = index?.stats();
+    const ready = index && stats ? { size: index.size, dims: index.dims, segments: stats.segments.length, tailRows: stats.tailRows } : undefined;
+    return { state, ready, appliedSeq: this.indexes.applied };
+  }
+
+  search(name: string, query: Float32Array, options: SearchOptions): VectorHit[] {
+    const index = this.indexes.ready(name);
+    if (!index) throw new Error(`vector index ${name} was planned but is not ready`);
+    return index.search(query, options);
+  }
+
+  resolveDims(model: string, dims: number | undefined): number {
+    return this.source.resolveDims(model, dims);
+  }
+
+  cached(model: string, dims: number, texts: string[]): (Float32Array | undefined)[] {
+    return this.source.cached(model, dims, texts);
+  }
+
+  listModels(): ReturnType<EmbeddingSource['listModels']> {
+    return this.embeddingCalls.source?.listModels() ?? [];
+  }
+
+  admit(kinds: readonly A.Statement['kind'][]): void {
+    this.disk.admit(kinds);
+  }
+
+  diskFailed(error: unknown, what?: string): unknown {
+    return this.disk.failed(error, what);
+  }
+
+  async commitStarting(): Promise<void> {
+    this.commitRelease = await this.gate.acquire();
+  }
+
+  async commitDone(info: CommitInfo | null): Promise<void> {
     try {
-      return await this.runScript(db, sql, params, round, options);
+      if (info && this.db) this.afterCommit(info);
     } finally {
-      // Whatever committed (all of it, some statements of an explicit request, or nothing)
-      // reaches the vector indexes before the next request runs.
-      if (this.db && !db.inTransaction) this.afterCommit();
+      const release = this.commitRelease;
+      this.commitRelease = null;
+      release?.();
     }
   }
 
-  private async runScript(
-    db: Database.Database,
-    sql: string,
-    params: Params | undefined,
-    round: EmbeddingRound | null,
-    options: ExecuteOptions,
-  ): Promise<ExecuteResult | 'fetch embeddings'> {
-    const script = this.compile(sql);
-    if (options.role) checkRole(script.statements, options.role);
-    this.disk.admit(script.statements);
-    const cursor = new ParamCursor(params);
-    const { statements } = script;
-    const explicit = isExplicit(statements);
-    if (explicit) checkTransactionOrder(statements, sql);
-    // Writes always run in a transaction, so a run with embedding placeholders can be undone.
-    const wrap = !explicit && needsImplicitTransaction(statements);
-    // Texts written in the request are fetched before its first run (lock released, as after a
-    // collecting run): when they are all its EMBEDDING() calls need, it runs once.
-    if (round && round.prefetchWritten(statements, params, this.catalog)) return 'fetch embeddings';
-    const results: StatementResult[] = [];
-    let index = 0;
-    try {
-      if (wrap) db.exec('BEGIN');
-      for (; index < statements.length; index++) {
-        this.request.statementIndex = index;
-        const kind = statements[index].kind;
-        if (kind === 'optimize') results.push(await this.optimize(statements[index] as A.OptimizeStatement));
-        else if (explicit && round && EMBEDDING_KINDS.has(kind)) {
-          results.push(await this.runWithEmbeddings(script, index, cursor, sql, round));
-        } else {
-          results.push(this.runStatement(script, index, cursor, sql));
-        }
-        if (explicit && !db.inTransaction) this.afterCommit();
-      }
-      if (round?.hasMisses) {
-        if (db.inTransaction) db.exec('ROLLBACK');
-        this.afterRollback();
-        return 'fetch embeddings';
-      }
-      cursor.finish();
-      if (wrap) db.exec('COMMIT');
-      if (explicit && db.inTransaction) {
-        throw new QuiverError('TRANSACTION_ERROR', 'a transaction was left open; end it with COMMIT or ROLLBACK. Its changes were rolled back');
-      }
-      return { results };
-    } catch (e) {
-      if (db.inTransaction) {
-        db.exec('ROLLBACK');
-        this.afterRollback();
-      }
-      // A failure in a run with placeholders may be the placeholders' doing: fetch, run again.
-      if (round?.hasMisses && !explicit) return 'fetch embeddings';
-      throw this.userError(e, statements[Math.min(index, statements.length - 1)], index, sql);
-    }
-  }
-
-  /** One statement of an explicit transaction, fetching its embeddings under a savepoint. */
-  private async runWithEmbeddings(script: CompiledScript, i: number, cursor: ParamCursor, source: string, round: EmbeddingRound): Promise<StatementResult> {
-    const db = this.db!;
-    for (let attempt = 1; ; attempt++) {
-      round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
-      const replay = cursor.mark();
-      db.exec('SAVEPOINT __quiver_embedding');
-      try {
-        const result = this.runStatement(script, i, cursor, source);
-        if (!round.hasMisses) {
-          db.exec('RELEASE __quiver_embedding');
-          return result;
-        }
-      } catch (e) {
-        if (!round.hasMisses) {
-          db.exec('ROLLBACK TO __quiver_embedding; RELEASE __quiver_embedding');
-          throw e;
-        }
-      }
-      db.exec('ROLLBACK TO __quiver_embedding; RELEASE __quiver_embedding');
-      cursor.reset(replay);
-      this.admitEmbeddingFetch(round);
-      await round.fetchMisses();
-    }
-  }
-
-  private compile(sql: string): CompiledScript {
-    const cached = this.scripts.get(sql);
-    if (cached) return cached;
-    const statements = parseScript(sql, this.limits.maxSqlTokens);
-    if (statements.length === 0) throw new QuiverError('BAD_REQUEST', 'the request holds no SQL statement');
-    if (statements.length > this.limits.maxStatements) throw tooManyStatements(statements.length, this.limits);
-    // Whatever the role, before anything runs or is cached: reads, writes and EXPLAIN all compile here.
-    checkUserObjects(statements, sql);
-    const script: CompiledScript = { statements, lowered: new Array(statements.length) };
-    if (this.scripts.size >= MAX_CACHED_SCRIPTS) this.scripts.delete(this.scripts.keys().next().value!);
-    this.scripts.set(sql, script);
-    return script;
-  }
-
-  /** The SQLite form of statement `i`, lowered against the current catalog. */
-  private lowered(script: CompiledScript, i: number, source: string): LoweredStatement {
-    const cached = script.lowered[i];
-    if (cached && cached.version === this.catalog.version) return cached.statement;
-    const statement = lowerStatement(script.statements[i], this.catalog, source);
-    script.lowered[i] = { version: this.catalog.version, statement };
-    // Whether the planner has work here depends on the catalog too: worked out at the same time.
-    (script.vectorQueries ??= [])[i] = this.planner.candidates(script.statements[i]).length > 0;
-    return statement;
-  }
-
-  /** How statements with vector queries are made ready on the writer's connection: searched here. */
-  private get restrictHere(): RestrictOptions {
-    return { efSearch: this.request.efSearch, searchHere: true };
-  }
-
-  private runStatement(script: CompiledScript, i: number, cursor: ParamCursor, source: string): StatementResult {
-    const s = script.statements[i];
-    const db = this.db!;
-    const empty = emptyResult();
-    switch (s.kind) {
-      case 'transaction':
-        db.exec(this.lowered(script, i, source).sql);
-        if (s.action === 'ROLLBACK') this.afterRollback();
-        return empty;
-      case 'show':
-        if (s.what === 'EMBEDDING MODELS') return showEmbeddingModels(this.embeddingCalls.source);
-        if (s.what === 'PROCESSLIST') return showProcessList(this.fetching);
-        if (s.what === 'INDEX STATUS') return showIndexStatus(this.catalog, this.indexes, s.table);
-        return this.introspector.run({ ...s, what: s.what });
-      case 'set':
-        return this.set(s, source);
-      case 'optimize':
-        throw new Error('OPTIMIZE runs in runScript');
-      case 'explain': {
-        checkExplainable(s.statement);
-        const plain = lowerStatement(s.statement, this.catalog, source);
-        return explainResult(db, restrictToCandidates(this.planner, this.catalog, s.statement, source, plain, cursor.take(plain), this.restrictHere));
-      }
-      case 'pragma':
-        return this.run(this.lowered(script, i, source), [], s.kind);
-      case 'createTable':
-        this.schemaChange(() => this.ddl.createTable(s, source));
-        return empty;
-      case 'createVectorIndex':
-        this.schemaChange(() => this.ddl.createVectorIndex(s));
-        return empty;
-      case 'createFulltextIndex':
-        this.schemaChange(() => this.ddl.createFulltextIndex(s));
-        return empty;
-      case 'drop': {
-        const lowered = this.lowered(script, i, source);
-        this.schemaChange(() => this.ddl.drop(s, lowered.sql));
-        return empty;
-      }
-      case 'alterTable': {
-        const lowered = this.lowered(script, i, source);
-        this.schemaChange(() => this.ddl.alterTable(s, lowered.sql, source));
-        return empty;
-      }
-      case 'truncate': {
-        const lowered = this.lowered(script, i, source);
-        db.transaction(() => this.ddl.truncate(s, lowered.sql))();
-        return empty;
-      }
-      case 'select': {
-        const lowered = this.lowered(script, i, source);
-        const args = cursor.take(lowered);
-        if (!script.vectorQueries?.[i]) return this.run(lowered, args, s.kind);
-        const ready = restrictToCandidates(this.planner, this.catalog, s, source, lowered, args, this.restrictHere);
-        return this.run(ready.lowered, ready.args, s.kind);
-      }
-      default: {
-        const lowered = this.lowered(script, i, source);
-        const args = cursor.take(lowered);
-        if (SCHEMA_KINDS.has(s.kind)) {
-          this.schemaChange(() => {
-            db.prepare(lowered.sql).run(...args);
-            for (const extra of lowered.after) db.exec(extra);
-          });
-          return empty;
-        }
-        return this.run(lowered, args, s.kind);
-      }
-    }
-  }
-
-  /** Runs a schema change atomically (a savepoint inside a request's transaction). */
-  private schemaChange(change: () => void): void {
-    try {
-      this.db!.transaction(change)();
-    } finally {
-      this.prepared.clear();
-      this.catalog.invalidate();
-    }
-  }
-
-  /** After a rollback: if the undone work changed the schema, forget what was derived from it. */
-  private afterRollback(): void {
-    if (this.schemaVersion === this.catalog.version) return;
-    this.prepared.clear();
-    this.catalog.invalidate();
-  }
-
-  /** Brings the vector indexes up to date with what is committed. */
-  private afterCommit(): void {
-    if (this.schemaVersion !== this.catalog.version) {
-      this.indexes.sync();
-      for (const table of this.ddl.takeRebuiltTables()) this.indexes.rebuildTable(table);
-      this.schemaVersion = this.catalog.version;
-    }
-    this.indexes.applyCommitted();
-  }
-
-  private set(s: A.SetStatement, source: string): StatementResult {
-    if (s.name !== 'vidx_hnsw_ef_search') {
-      throw new QuiverError('UNSUPPORTED_STATEMENT', `unknown setting ${s.name}; the settable one is vidx_hnsw_ef_search`);
-    }
-    const value = this.db!.prepare(`SELECT ${lowerExpression(s.value, this.catalog, source)}`).pluck().get();
-    this.request.efSearch = resolveEfSearch(Number(value));
-    return emptyResult();
+  async fetchEmbeddings(misses: MissingTexts[]): Promise<Float32Array[][]> {
+    const round = this.embeddingCalls.newRound();
+    if (!round) throw new QuiverError('UNKNOWN_MODEL', 'EMBEDDING(): no embedding model is configured');
+    round.expect(misses);
+    await this.fetchMisses(round);
+    return round.vectorsOf(misses);
   }
 
   /** OPTIMIZE TABLE: the table's vector indexes flush their tails, merge their segments and are saved. */
-  private async optimize(s: A.OptimizeStatement): Promise<StatementResult> {
-    const table = this.catalog.table(s.table.name);
-    if (!table) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${s.table.name}`);
-    // What this request wrote must be in the index before it is flushed.
-    if (!this.db!.inTransaction) this.afterCommit();
+  async optimize(tableName: string): Promise<StatementResult> {
+    const table = this.catalog.table(tableName);
+    if (!table) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${tableName}`);
     try {
       await this.indexes.optimize(table.name);
     } catch (e) {
@@ -689,40 +449,44 @@ export class Engine {
     return rowsResult(['Table', 'Op', 'Msg_type', 'Msg_text'], [[table.name, 'optimize', 'status', message]]);
   }
 
-  private run(lowered: LoweredStatement, args: unknown[], kind: A.Statement['kind']): StatementResult {
-    const stmt = this.prepared.get(lowered.sql);
-    const request = this.request;
-    return request.timed(() => {
-      if (!stmt.reader) {
-        const info = stmt.run(...args);
-        return emptyResult(info.changes, kind === 'insert' ? normalizeInteger(info.lastInsertRowid) : null);
-      }
-      const shape = this.shapes.of(stmt, lowered);
-      const rows: SqlValue[][] = [];
-      for (const row of stmt.iterate(...args) as Iterable<SqlValue[]>) {
-        rows.push(row);
-        request.budget.add(row, rows.length, request.statementIndex);
-        this.checkDeadline();
-      }
-      const result = rowsResult(shape.names, shapeRows(rows, shape));
-      if (!ROW_WRITES.has(kind)) return result;
-      // A write with RETURNING is a reader to better-sqlite3, which counts no changes for it;
-      // SQLite's own count is set once the statement has run to its end.
-      const [changes, lastInsertId] = this.prepared.get(CHANGES_SQL).raw(true).safeIntegers(true).get() as [bigint, bigint];
-      return { ...result, changes: Number(changes), lastInsertId: kind === 'insert' ? normalizeInteger(lastInsertId) : null };
-    });
+  show(what: EngineShow, table: string | undefined): StatementResult {
+    if (what === 'EMBEDDING MODELS') return showEmbeddingModels(this.embeddingCalls.source);
+    if (what === 'PROCESSLIST') return showProcessList(this.fetching);
+    return showIndexStatus(this.catalog, this.indexes, table);
   }
 
-  /** `e` as a QuiverError placed at its statement, or `e` itself when it is not the user's (nor a full disk). */
+  /** The embedding models: the writer calls for them only when they are configured (WriterOptions.embeddings). */
+  private get source(): EmbeddingSource {
+    const source = this.embeddingCalls.source;
+    if (!source) throw new QuiverError('UNKNOWN_MODEL', 'EMBEDDING(): no embedding model is configured');
+    return source;
+  }
+
+  /** Brings the catalog and the vector indexes up to date with a commit of the writer's. */
+  private afterCommit(info: CommitInfo): void {
+    if (info.schemaChanged) {
+      this.prepared.clear();
+      this.catalog.invalidate();
+      this.indexes.sync();
+      for (const table of info.rebuiltTables) this.indexes.rebuildTable(table);
+    }
+    this.indexes.applyCommitted();
+  }
+
+  /** `e` as a QuiverError placed at its statement, or `e` itself when it is not the user's. */
   private userError(e: unknown, statement: A.Statement | undefined, index: number, sql: string): unknown {
-    const translated = translateSqliteError(this.disk.failed(e));
-    if (!isQuiverError(translated)) return translated;
+    const translated = translateSqliteError(e);
+    if (!(translated instanceof QuiverError)) return translated;
     if (statement) {
       translated.statementIndex ??= index;
       translated.position ??= positionOf(sql, statement.start);
     }
     return translated;
   }
+}
+
+function isNoSuchTable(e: unknown): boolean {
+  return e instanceof Error && /^no such table/.test(e.message);
 }
 
 /** Large fetches (a backfill, a bulk insert) report their progress in the server log. */

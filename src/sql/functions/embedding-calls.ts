@@ -105,6 +105,28 @@ export class EmbeddingRound {
   }
 
   /**
+   * Fetches every miss of the last run through `fetch`, the engine's (engine.ts
+   * fetchEmbeddings), which bounds and reports it as it does its own rounds: how a writer on a
+   * thread of its own fetches, and, for one code path, the writer on the engine's thread too.
+   */
+  async fetchMissesVia(fetch: (misses: MissingTexts[]) => Promise<Float32Array[][]>): Promise<void> {
+    const misses = [...this.missing.values()].map(({ model, dims, texts }) => ({ model, dims, texts }));
+    this.missing.clear();
+    const vectors = await fetch(misses);
+    misses.forEach((m, i) => m.texts.forEach((text, j) => this.keep(m.model, m.dims, text, vectors[i][j])));
+  }
+
+  /** Records `misses` as this round's, to be fetched by fetchMisses (the engine fetching for its writer). */
+  expect(misses: readonly MissingTexts[]): void {
+    for (const m of misses) for (const text of m.texts) this.recordMiss(m.model, m.dims, text);
+  }
+
+  /** The vectors fetched for `misses`, in their order. */
+  vectorsOf(misses: readonly MissingTexts[]): Float32Array[][] {
+    return misses.map((m) => m.texts.map((text) => this.fetched.get(embeddingKey(m.model, m.dims, text))!.vector));
+  }
+
+  /**
    * Before `statements` run: the texts written in them (predictTexts) that are neither fetched
    * nor cached are recorded as misses, and the cached ones kept for the run. True when there is
    * something to fetch, which the engine then does before the first run (as after a collecting

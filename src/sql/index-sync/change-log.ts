@@ -45,7 +45,7 @@ export function dropCaptureTriggers(db: Database.Database, name: string): void {
   for (const trigger of triggerNames(name)) db.exec(`DROP TRIGGER IF EXISTS ${quoteIdent(trigger)}`);
 }
 
-/** Reads and prunes `__quiver_changes` on the connection that owns the database. */
+/** Reads and prunes `__quiver_changes`. */
 export class ChangeLog {
   private readonly entriesAfter: Database.Statement;
 
@@ -75,8 +75,17 @@ export class ChangeLog {
     return (this.db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM __quiver_changes').get() as { seq: number }).seq;
   }
 
-  /** Deletes every entry up to `seq`. */
+  /**
+   * Deletes every entry up to `seq`, without waiting for the database: SQLITE_BUSY when another
+   * connection (the writer's) is writing. The busy timeout is restored after.
+   */
   pruneThrough(seq: number): void {
-    this.db.prepare('DELETE FROM __quiver_changes WHERE seq <= ?').run(seq);
+    const timeout = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.db.prepare('DELETE FROM __quiver_changes WHERE seq <= ?').run(seq);
+    } finally {
+      this.db.pragma(`busy_timeout = ${timeout}`);
+    }
   }
 }

@@ -172,6 +172,11 @@ export class IndexRegistry {
     }
   }
 
+  /** The last change log entry applied to the indexes. */
+  get applied(): number {
+    return this.appliedSeq;
+  }
+
   /** Whether the current transaction has changed rows of `table`'s indexes not yet applied. */
   hasUncommittedChanges(indexName: string): boolean {
     return this.log.hasEntriesAfter(this.appliedSeq, indexName);
@@ -399,7 +404,7 @@ export class IndexRegistry {
     open.savedSegments = segments;
   }
 
-  /** Drops log entries every index has saved; on a failure (a full disk) they stay for the next time. */
+  /** Drops log entries every index has saved; on a failure (the writer busy, a full disk) they stay for the next time. */
   private pruneLog(): void {
     if (this.closed || !this.db.open || this.db.inTransaction) return;
     let floor = this.appliedSeq;
@@ -407,7 +412,9 @@ export class IndexRegistry {
     try {
       this.log.pruneThrough(floor);
     } catch (e) {
-      if (!isDiskFullError(e)) throw e;
+      // The writer holds the database (it never waits for it here), or the disk is full: next time.
+      const busy = (e as { code?: unknown }).code === 'SQLITE_BUSY';
+      if (!busy && !isDiskFullError(e)) throw e;
     }
   }
 }

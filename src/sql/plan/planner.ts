@@ -26,7 +26,7 @@
  * index answer differs from the exact one only in which near rows it found.
  */
 import type Database from 'better-sqlite3';
-import { MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch } from '../../index/index.ts';
+import { MAX_EF_SEARCH, MAX_SEARCH_K, resolveEfSearch, type SearchOptions, type VectorHit } from '../../index/index.ts';
 import { parseMetric, type Metric, parseVectorText, viewVector } from '../../core/index.ts';
 import { quoteIdent, type A } from '../dialect/index.ts';
 import type { Catalog, VectorIndexInfo } from '../catalog/index.ts';
@@ -34,7 +34,26 @@ import { lowerExpression } from '../lower/index.ts';
 import { distanceMetricOf } from '../functions/index.ts';
 import { StatementCache } from '../runtime/index.ts';
 import { IDS_PARAM, runSearchStep, withIds, type SearchPath, type SearchStep } from './search-step.ts';
-import type { IndexRegistry } from '../index-sync/index.ts';
+
+/** What the planner needs of a vector index: its size and shape to choose a path, and its search. */
+export interface SearchableIndex {
+  readonly size: number;
+  readonly dims: number;
+  stats(): { segments: { length: number }; tailRows: number };
+  search(query: Float32Array, options: SearchOptions): VectorHit[];
+}
+
+/**
+ * The vector indexes as the planner sees them: the engine's registry (../index-sync/), or, on
+ * the writer's connection, the same indexes reached through the engine (../exec/writer.ts).
+ */
+export interface IndexLookup {
+  /** Index `name` when it can answer searches; undefined while loading or unknown. */
+  ready(name: string): SearchableIndex | undefined;
+  state(name: string): string | undefined;
+  /** Whether the connection's open transaction changed rows of index `name` that the index has not seen. */
+  hasUncommittedChanges(name: string): boolean;
+}
 
 export type VectorPath = 'exact' | 'ann' | 'prefilter' | 'filtered-ann' | 'postfilter';
 
@@ -133,7 +152,7 @@ export class Planner {
   constructor(
     private readonly db: Database.Database,
     private readonly catalog: Catalog,
-    private readonly indexes: IndexRegistry,
+    private readonly indexes: IndexLookup,
     options: PlannerOptions = {},
   ) {
     this.exactMaxRows = options.exactMaxRows ?? EXACT_MAX_ROWS;

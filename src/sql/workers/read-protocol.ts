@@ -1,11 +1,12 @@
 /**
  * @module workers/read-protocol
  * The messages between the engine and its read workers (read-pool.ts, read-worker.ts), and how
- * an error crosses the thread boundary: structured clone keeps only an Error's message, so the
- * worker sends what the engine needs to rebuild the same QuiverError or SqliteError.
+ * an error crosses a thread boundary (here and to the writer's thread, ../exec/writer-thread.ts):
+ * structured clone keeps only an Error's message, so the sender sends what the receiver needs
+ * to rebuild the same QuiverError or SqliteError.
  */
 import Database from 'better-sqlite3';
-import { QuiverError, isQuiverError, type ErrorCode } from '../../core/index.ts';
+import { QuiverError, isQuiverError, type ErrorCode, type SourcePosition } from '../../core/index.ts';
 import type { IndexViewData, SegmentViewData, TailViewData } from '../../index/index.ts';
 import type { ReadEmbeddings } from '../functions/index.ts';
 import type { IndexViewRef, SearchStep } from '../plan/index.ts';
@@ -69,9 +70,11 @@ export type ReadRequest = (
 ) & { id: number };
 
 export type WireError =
-  | { kind: 'quiver'; code: ErrorCode; detail: string; statementIndex?: number }
+  | { kind: 'quiver'; code: ErrorCode; detail: string; statementIndex?: number; position?: SourcePosition; retryAfterSeconds?: number }
   | { kind: 'sqlite'; code: string; message: string }
-  | { kind: 'range' | 'type' | 'other'; message: string }
+  | { kind: 'range' | 'type'; message: string }
+  /** Anything else; `code` as a Node error carries it (ENOSPC). */
+  | { kind: 'other'; message: string; code?: string }
   /** The statement called EMBEDDING() for a vector the request did not bring: the writer's connection answers it. */
   | { kind: 'embedding' };
 
@@ -84,18 +87,24 @@ export type ReadReply =
 export const NEEDS_EMBEDDINGS = '__quiver_needs_embeddings';
 
 export function toWire(e: unknown): WireError {
-  if (isQuiverError(e)) return { kind: 'quiver', code: e.code, detail: e.detail, statementIndex: e.statementIndex };
+  if (isQuiverError(e)) {
+    return { kind: 'quiver', code: e.code, detail: e.detail, statementIndex: e.statementIndex, position: e.position, retryAfterSeconds: e.retryAfterSeconds };
+  }
   if (e instanceof Database.SqliteError) return { kind: 'sqlite', code: e.code, message: e.message };
   if (e instanceof Error && e.message.includes(NEEDS_EMBEDDINGS)) return { kind: 'embedding' };
   if (e instanceof RangeError) return { kind: 'range', message: e.message };
   if (e instanceof TypeError) return { kind: 'type', message: e.message };
-  return { kind: 'other', message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+  const code = (e as { code?: unknown } | null)?.code;
+  return { kind: 'other', message: e instanceof Error ? (e.stack ?? e.message) : String(e), code: typeof code === 'string' ? code : undefined };
 }
 
-export function fromWire(w: Exclude<WireError, { kind: 'embedding' }>): Error {
+/** The error `w` stands for; `from` names the thread an unexpected one came from. */
+export function fromWire(w: WireError, from = 'read worker'): Error {
   switch (w.kind) {
+    case 'embedding':
+      return new Error(NEEDS_EMBEDDINGS);
     case 'quiver':
-      return new QuiverError(w.code, w.detail, { statementIndex: w.statementIndex });
+      return new QuiverError(w.code, w.detail, { statementIndex: w.statementIndex, position: w.position, retryAfterSeconds: w.retryAfterSeconds });
     case 'sqlite':
       return new Database.SqliteError(w.message, w.code);
     case 'range':
@@ -103,6 +112,6 @@ export function fromWire(w: Exclude<WireError, { kind: 'embedding' }>): Error {
     case 'type':
       return new TypeError(w.message);
     case 'other':
-      return new Error(`read worker: ${w.message}`);
+      return Object.assign(new Error(`${from}: ${w.message}`), w.code === undefined ? {} : { code: w.code });
   }
 }

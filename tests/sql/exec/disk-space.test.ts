@@ -89,14 +89,14 @@ describe('DiskSpace', () => {
     for (const sql of ['INSERT INTO t VALUES (1)', 'UPDATE t SET a = 1', 'CREATE TABLE u (a INT)', 'CREATE INDEX i ON t (a)', 'ALTER TABLE t ADD COLUMN b INT', 'OPTIMIZE TABLE t', 'VACUUM', 'SELECT 1; INSERT INTO t VALUES (1)']) {
       let refused: unknown;
       try {
-        disk.admit(parseScript(sql));
+        disk.admit(parseScript(sql).map((s) => s.kind));
       } catch (error) {
         refused = error;
       }
       expect(storageFull(refused).detail, sql).toMatch(/only reads and DELETE, DROP and TRUNCATE run .*nothing of this request was run/);
     }
     for (const sql of ['SELECT * FROM t', 'SHOW TABLES', 'EXPLAIN SELECT 1', 'PRAGMA table_info(t)', 'SET vidx_hnsw_ef_search = 50', 'DELETE FROM t WHERE a = 1', 'BEGIN; DELETE FROM t; COMMIT', 'TRUNCATE TABLE t', 'DROP TABLE t']) {
-      expect(() => disk.admit(parseScript(sql)), sql).not.toThrow();
+      expect(() => disk.admit(parseScript(sql).map((s) => s.kind)), sql).not.toThrow();
     }
     storageFull(disk.failed(noSpace()));
     expect(changes, 'one mode, however many failures').toEqual([true]);
@@ -110,7 +110,7 @@ describe('DiskSpace', () => {
     expect(fs.statSync(reserve).size).toBe(64 * KIB);
     expect(changes).toEqual([true, false]);
     expect(logs.at(-1)).toMatch(/has room again .*writes run, index saves resume/);
-    expect(() => disk.admit(parseScript('INSERT INTO t VALUES (1)'))).not.toThrow();
+    expect(() => disk.admit(parseScript('INSERT INTO t VALUES (1)').map((s) => s.kind))).not.toThrow();
     disk.close();
   });
 

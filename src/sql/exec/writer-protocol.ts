@@ -1,0 +1,48 @@
+/**
+ * @module exec/writer-protocol
+ * The messages between the engine and a writer on its own thread (writer-thread-client.ts on
+ * the engine's side, writer-thread.ts on the writer's). The engine asks the writer to run
+ * requests (`request`, answered by `reply`). The writer asks the engine what a WriterHost
+ * answers, two ways: `ask` for the host's asynchronous calls (answered by `answer`), and `call`
+ * for its synchronous ones — the writer posts the call, then blocks on a shared flag until the
+ * engine has posted the result on a port of their own and raised the flag, and takes the result
+ * from the port with receiveMessageOnPort. Only the writer's thread ever blocks; the engine
+ * answers from its event loop.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { WireError } from '../workers/index.ts';
+import type { WriterApi, WriterHost } from './writer-host.ts';
+import type { WriterOptions } from './writer.ts';
+
+/** What the writer's thread starts with. */
+export interface WriterThreadData {
+  options: WriterOptions;
+  /** Int32 flag the writer waits on for a synchronous call's result: 0 waiting, 1 posted. */
+  flag: SharedArrayBuffer;
+  /** Where the engine posts a synchronous call's result. */
+  results: MessagePort;
+}
+
+/** The WriterHost calls the writer makes synchronously, while a statement runs. */
+export type SyncHostMethod = 'index' | 'search' | 'resolveDims' | 'cached' | 'listModels' | 'admit' | 'diskFailed' | 'show';
+/** The WriterHost calls the writer awaits. */
+export type AsyncHostMethod = 'commitStarting' | 'commitDone' | 'fetchEmbeddings' | 'optimize';
+/** What the engine asks of the writer. */
+export type WriterMethod = keyof WriterApi;
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: WireError };
+
+/** Engine → writer. */
+export type ToWriter = { kind: 'request'; id: number; method: WriterMethod; args: unknown[] } | { kind: 'answer'; id: number; outcome: Outcome };
+
+/** Writer → engine. */
+export type FromWriter =
+  | { kind: 'reply'; id: number; outcome: Outcome }
+  | { kind: 'ask'; id: number; method: AsyncHostMethod; args: unknown[] }
+  | { kind: 'call'; method: SyncHostMethod; args: unknown[] }
+  | { kind: 'ready' }
+  | { kind: 'failed'; error: WireError };
+
+/** Host methods the writer may call, by how; a compile-time check that each is one of WriterHost's. */
+export const SYNC_HOST_METHODS: readonly (SyncHostMethod & keyof WriterHost)[] = ['index', 'search', 'resolveDims', 'cached', 'listModels', 'admit', 'diskFailed', 'show'];
+export const ASYNC_HOST_METHODS: readonly (AsyncHostMethod & keyof WriterHost)[] = ['commitStarting', 'commitDone', 'fetchEmbeddings', 'optimize'];
