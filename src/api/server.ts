@@ -62,6 +62,8 @@ try {
     index: { flushRows: config.indexFlushRows, flushAgeMs: config.indexFlushAgeMs },
     readWorkers: config.readWorkers,
     searchOnWorkers: config.searchOnWorkers,
+    // No statement a client sends runs on the event loop that answers everyone (issue 20).
+    writerThread: true,
     synchronous: config.synchronous,
     limits: config.limits,
     diskReserveBytes: config.diskReserveBytes,
@@ -70,6 +72,12 @@ try {
   embeddings.close();
   fail(`cannot open the database in ${config.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
 }
+
+// The writer's thread is up before the first request, which would otherwise wait for it.
+await engine.ready().catch((e: unknown) => {
+  closeAll();
+  fail(`cannot open the database in ${config.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
+});
 
 function closeAll(): void {
   engine.close();

@@ -25,6 +25,20 @@ export class AllowedRowBitSet {
     this.words = new Uint32Array(Math.floor(maxRowId / 32) + 1);
   }
 
+  /** The bitset whose `words` another thread posted (a class instance crosses threads as plain data). */
+  static fromWords(words: Uint32Array): AllowedRowBitSet {
+    const set = new AllowedRowBitSet(0);
+    (set as { words: Uint32Array }).words = words;
+    for (const w of words) {
+      let v = w;
+      while (v !== 0) {
+        v &= v - 1;
+        set.count++;
+      }
+    }
+    return set;
+  }
+
   /** A bitset allowing exactly `rowIds`. */
   static of(rowIds: Iterable<number>): AllowedRowBitSet {
     const ids = [...rowIds];

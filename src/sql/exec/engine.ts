@@ -181,6 +181,11 @@ export class Engine implements WriterHost {
     }
   }
 
+  /** Resolves once the engine takes requests without waiting for its writer's thread to start; rejects if it cannot. */
+  ready(): Promise<void> {
+    return this.writer.ready();
+  }
+
   get isOpen(): boolean {
     return this.db !== null && this.db.open;
   }

@@ -76,6 +76,8 @@ export interface WriterApi {
   reclaimSpace(): Promise<void>;
   /** An online backup of the database into `destFile`, from the connection that writes (backup.ts). */
   backup(destFile: string): Promise<BackupResult>;
+  /** Resolves once the writer can take requests (its thread has opened the database); rejects if it cannot. */
+  ready(): Promise<void>;
   /** Resolves once no request is running or waiting on the writer. */
   drain(): Promise<void>;
   /** Closes the writer's connection now: a request running is cut short, its transaction rolled back. */

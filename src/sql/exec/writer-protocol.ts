@@ -10,6 +10,7 @@
  * answers from its event loop.
  */
 import type { MessagePort } from 'node:worker_threads';
+import { AllowedRowBitSet, type SearchOptions } from '../../index/index.ts';
 import type { WireError } from '../workers/index.ts';
 import type { WriterApi, WriterHost } from './writer-host.ts';
 import type { WriterOptions } from './writer.ts';
@@ -46,3 +47,17 @@ export type FromWriter =
 /** Host methods the writer may call, by how; a compile-time check that each is one of WriterHost's. */
 export const SYNC_HOST_METHODS: readonly (SyncHostMethod & keyof WriterHost)[] = ['index', 'search', 'resolveDims', 'cached', 'listModels', 'admit', 'diskFailed', 'show'];
 export const ASYNC_HOST_METHODS: readonly (AsyncHostMethod & keyof WriterHost)[] = ['commitStarting', 'commitDone', 'fetchEmbeddings', 'optimize'];
+
+/** SearchOptions as posted: a filtered search's allowed rows as the bitset's words. */
+export type PostedSearchOptions = Omit<SearchOptions, 'filter'> & { allowed?: Uint32Array };
+
+export function postSearchOptions({ filter, ...rest }: SearchOptions): PostedSearchOptions {
+  if (filter === undefined) return rest;
+  // The writer's searches filter by the planner's bitset (search-step.ts); a predicate cannot cross.
+  if (!(filter instanceof AllowedRowBitSet)) throw new Error('a search from the writer thread can filter by an AllowedRowBitSet only');
+  return { ...rest, allowed: filter.words };
+}
+
+export function receiveSearchOptions({ allowed, ...rest }: PostedSearchOptions): SearchOptions {
+  return allowed === undefined ? rest : { ...rest, filter: AllowedRowBitSet.fromWords(allowed) };
+}

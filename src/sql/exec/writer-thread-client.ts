@@ -11,7 +11,7 @@ import { startTsWorker } from '../../util/index.ts';
 import { fromWire, toWire, type WireError } from '../workers/index.ts';
 import type { BackupResult } from './backup.ts';
 import type { WriterApi, WriterHost } from './writer-host.ts';
-import type { AsyncHostMethod, FromWriter, Outcome, SyncHostMethod, ToWriter, WriterMethod, WriterThreadData } from './writer-protocol.ts';
+import { receiveSearchOptions, type AsyncHostMethod, type FromWriter, type Outcome, type PostedSearchOptions, type SyncHostMethod, type ToWriter, type WriterMethod, type WriterThreadData } from './writer-protocol.ts';
 import type { WriterOptions } from './writer.ts';
 import type { ExecuteOptions, ExecuteResult, Params } from '../types.ts';
 
@@ -19,7 +19,7 @@ export class WriterThread implements WriterApi {
   private readonly worker: Worker;
   private readonly signal: Int32Array;
   private readonly results: MessagePort;
-  private readonly ready: Promise<void>;
+  private readonly started: Promise<void>;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
   /** Why the thread stopped, once it has. */
@@ -37,7 +37,7 @@ export class WriterThread implements WriterApi {
     const data: WriterThreadData = { options, flag, results: channel.port2 };
     this.worker = startTsWorker(new URL('./writer-thread.ts', import.meta.url), data, [channel.port2]);
     this.worker.unref();
-    this.ready = new Promise((resolve, reject) => {
+    this.started = new Promise((resolve, reject) => {
       this.worker.on('message', (message: FromWriter) => {
         if (message.kind === 'ready') resolve();
         else if (message.kind === 'failed') reject(fromWire(message.error, 'writer thread'));
@@ -47,7 +47,11 @@ export class WriterThread implements WriterApi {
       this.worker.on('exit', (code) => this.stop(new Error(`the writer's thread exited with code ${code}`), reject));
     });
     // Its failure reaches every request; here it must not be an unhandled rejection.
-    this.ready.catch(() => {});
+    this.started.catch(() => {});
+  }
+
+  ready(): Promise<void> {
+    return this.started;
   }
 
   execute(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult> {
@@ -78,7 +82,7 @@ export class WriterThread implements WriterApi {
   }
 
   private async request(method: WriterMethod, args: unknown[]): Promise<unknown> {
-    await this.ready;
+    await this.started;
     if (this.stopped) throw this.stopped;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -117,6 +121,10 @@ export class WriterThread implements WriterApi {
         const answer = this.host.diskFailed(error, args[1] as string | undefined);
         // null: not a full disk's; the thread keeps its own error.
         return { ok: true, value: answer === error ? null : toWire(answer) };
+      }
+      if (method === 'search') {
+        const [name, query, options] = args as [string, Float32Array, PostedSearchOptions];
+        return { ok: true, value: this.host.search(name, query, receiveSearchOptions(options)) };
       }
       return { ok: true, value: (this.host[method] as (...a: unknown[]) => unknown).apply(this.host, args) };
     } catch (e) {

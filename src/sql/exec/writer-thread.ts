@@ -7,7 +7,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { fromWire, toWire, type WireError } from '../workers/index.ts';
 import type { WriterHost } from './writer-host.ts';
-import { ASYNC_HOST_METHODS, SYNC_HOST_METHODS, type FromWriter, type Outcome, type ToWriter, type WriterThreadData } from './writer-protocol.ts';
+import { ASYNC_HOST_METHODS, SYNC_HOST_METHODS, postSearchOptions, type FromWriter, type Outcome, type ToWriter, type WriterThreadData } from './writer-protocol.ts';
 import { Writer } from './writer.ts';
 
 const { options, flag, results } = workerData as WriterThreadData;
@@ -45,7 +45,7 @@ function ask(method: (typeof ASYNC_HOST_METHODS)[number], args: unknown[]): Prom
 
 const host: WriterHost = {
   index: (name) => callSync('index', [name]) as ReturnType<WriterHost['index']>,
-  search: (name, query, searchOptions) => callSync('search', [name, query, searchOptions]) as ReturnType<WriterHost['search']>,
+  search: (name, query, searchOptions) => callSync('search', [name, query, postSearchOptions(searchOptions)]) as ReturnType<WriterHost['search']>,
   resolveDims: (model, dims) => callSync('resolveDims', [model, dims]) as number,
   cached: (model, dims, texts) => callSync('cached', [model, dims, texts]) as ReturnType<WriterHost['cached']>,
   listModels: () => callSync('listModels', []) as ReturnType<WriterHost['listModels']>,

@@ -168,6 +168,11 @@ export class Writer implements WriterApi {
     return backupDatabase(this.db, destFile);
   }
 
+  /** Open already: the writer on the engine's thread opens with it. */
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Resolves once the requests before it have ended. */
   async drain(): Promise<void> {
     const release = await this.lock.acquire();
