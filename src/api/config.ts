@@ -29,7 +29,7 @@
  * | QUIVER_MAX_QUEUED_WRITES | 256      | requests waiting for the writer; more get 503 + Retry-After |
  * | QUIVER_MAX_QUEUED_READS | 1024      | reads waiting for a read worker; more get 503 + Retry-After |
  * | QUIVER_MAX_QUEUED_PER_KEY | 64      | requests one API key may have waiting for the writer, and as many for a read worker; more get 429 + Retry-After |
- * | QUIVER_MAX_READS_PER_KEY | 0 (all but one) | read workers one API key may hold at once; 0 keeps one worker for other keys |
+ * | QUIVER_MAX_READS_PER_KEY | 0         | read workers one API key may hold at once; 0: no cap beyond the one worker always left for keys holding none |
  * | QUIVER_MAX_EMBEDDING_TEXTS | 1000000 | distinct texts one request may send to embedding providers |
  * | QUIVER_MAX_QUEUED_EMBEDDINGS | 2000000 | texts all requests may wait on providers for; more get 503 + Retry-After |
  * | QUIVER_API_KEYS       | (none)      | API keys, comma-separated, each `role:key` or `name:role:key` |

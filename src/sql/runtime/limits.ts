@@ -28,7 +28,7 @@ export interface Limits {
   maxQueuedReads: number;
   /** Requests one client (API key) may have waiting for the writer, and as many for read workers, before its new ones get 429 — QUIVER_MAX_QUEUED_PER_KEY. */
   maxQueuedPerClient: number;
-  /** Read workers one client may hold at once — QUIVER_MAX_READS_PER_KEY; 0: all but one, so another key's read always finds one. */
+  /** Read workers one client may hold at once — QUIVER_MAX_READS_PER_KEY; 0: no cap but the one worker always left for keys holding none. */
   maxReadsPerClient: number;
   /** Distinct texts one request may send to embedding providers — QUIVER_MAX_EMBEDDING_TEXTS. */
   maxEmbeddingTexts: number;

@@ -67,7 +67,7 @@ export interface LeaseRequest {
 export interface PoolLimits {
   maxQueued: number;
   maxQueuedPerClient: number;
-  /** 0: all workers but one. */
+  /** 0: no cap but the worker always left for others (ReadPool.mayLease). */
   maxPerClient: number;
 }
 
@@ -138,14 +138,14 @@ export class ReadPool {
     private readonly limits: PoolLimits,
   ) {
     this.slots = Array.from({ length: size }, () => ({ worker: null, client: null, memories: new SentMemories(), leased: false, waiting: null }));
-    this.maxPerClient = Math.min(size, limits.maxPerClient > 0 ? limits.maxPerClient : Math.max(1, size - 1));
+    this.maxPerClient = limits.maxPerClient > 0 ? limits.maxPerClient : size;
     // Started now, so a first read never waits (holding the writer's lock) for a thread to boot.
     for (const slot of this.slots) this.spawn(slot).unref();
   }
 
   /**
-   * A worker for one read, once one is free and `by`'s client holds fewer than its share (all
-   * workers but one by default, so a key flooding the pool always leaves one for other keys).
+   * A worker for one read, once one is free that `by`'s client may have (mayLease: one is always
+   * left for clients holding none).
    * Refused when too many reads, or too many of the client's, already wait; fails once it has
    * waited what is left of the read's timeout. A read that names no client (`by` undefined)
    * has no share and waits as long as it takes.
@@ -222,12 +222,20 @@ export class ReadPool {
     if (!this.queue.serveNext((client) => this.mayLease(client))) slot.worker?.unref();
   }
 
-  /** Whether `client` may lease one more worker: it holds fewer than its share (a read naming no client has none). */
+  /**
+   * Whether `client` may lease one more worker: the last free worker goes only to a client that
+   * holds none, so another key's read always finds one however many keys flood the pool, and no
+   * client holds more than its cap. A read naming no client has no such share.
+   */
   private mayLease(client: string): boolean {
     if (client === ANY_CLIENT) return true;
     let held = 0;
-    for (const s of this.slots) if (s.client === client) held++;
-    return held < this.maxPerClient;
+    let free = 0;
+    for (const s of this.slots) {
+      if (s.client === client) held++;
+      if (!s.leased) free++;
+    }
+    return held === 0 || (held < this.maxPerClient && free >= 2);
   }
 
   /** Leases a free worker to `client`. */

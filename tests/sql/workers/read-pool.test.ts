@@ -140,7 +140,7 @@ describe('reads on worker threads', () => {
     // Every worker booted before the flood, as in a server that has been up a moment.
     await Promise.all(Array.from({ length: 3 }, () => engine.execute(slow(20_000))));
     const flood = { client: 'flood', timeoutMs: 1500 };
-    // Two running (all workers but one) and four waiting: the key's share.
+    // Two running (the last free worker is kept for keys holding none) and four waiting: the key's share.
     const floods = Array.from({ length: 6 }, () => failure(engine.execute(ENDLESS, [], flood)));
     await new Promise((r) => setTimeout(r, 100));
     const refused = await failure(engine.execute('SELECT 1', [], flood));
