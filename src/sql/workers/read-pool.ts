@@ -8,21 +8,20 @@
  *
  * Snapshots: a vector query is searched on the worker, over a view of the index (shared memory,
  * search-step.ts). The engine has the leased worker open its read transaction and takes the
- * view while it holds the writer's lock (`ReadLease.snapshot`), so the search and the SQL see
+ * view while it holds the commit gate (`ReadLease.snapshot`), so the search and the SQL see
  * exactly the same commits — a row deleted after planning is still there for that read, and the
  * answer keeps its k rows. A worker is sent each part's shared memory once (view-memories.ts).
  *
  * Timeouts: better-sqlite3 exposes neither sqlite3_interrupt nor (in this build) the progress
- * handler, so a read past its deadline is answered with STATEMENT_TIMEOUT at once and its
- * worker is terminated and replaced. Termination takes effect the next time the thread runs
- * JavaScript — every row stepped, every deadline check (limits.ts DEADLINE_FUNCTION, which
- * also stops the statement by itself), every vector or full-text function call; a statement
- * that computes long inside SQLite between those (a join's inner loops) finishes on its doomed
- * thread first. Such threads are counted (`stats().stopping`) and logged.
+ * handler, so a read past its deadline is answered with STATEMENT_TIMEOUT at once, and its
+ * worker stops the statement by itself at its next deadline check (limits.ts
+ * DEADLINE_FUNCTION) and is leased again. One that has not stopped within STOP_GRACE_MS (a
+ * statement computing long inside SQLite between checks) is terminated and replaced at once;
+ * termination takes effect the next time the thread runs JavaScript, and a thread taking more
+ * than a second more is logged. Workers stopping are counted (`stats().stopping`).
  *
  * Workers start with the pool and are unref'd while idle, so an idle pool never keeps the
- * process alive; a worker lost to a timeout is replaced at once, one lost otherwise on its next
- * use. Runs on the engine's thread.
+ * process alive; one lost otherwise is replaced on its next use. Runs on the engine's thread.
  */
 import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../../util/index.ts';
@@ -35,6 +34,8 @@ import { SentMemories } from './view-memories.ts';
 
 /** Two for one key's reads on a two-core machine, and one kept for other keys' (ReadPool.lease). */
 export const DEFAULT_READ_WORKERS = 3;
+/** How long a worker past a read's deadline has to stop by itself before it is terminated. */
+const STOP_GRACE_MS = 500;
 export const MAX_READ_WORKERS = 64;
 
 /** A read's statements, the result limits, the deadline, and the vectors its EMBEDDING() calls need. */
@@ -78,6 +79,8 @@ interface Slot {
   /** The index memories the worker holds (view-memories.ts); a new worker holds none. */
   memories: SentMemories;
   leased: boolean;
+  /** Past a read's deadline: the worker is left to stop by itself (STOP_GRACE_MS) before the slot is leased again. */
+  stopping: boolean;
   /** The message the worker is answering. */
   waiting: { id: number; resolve: (reply: ReadReply) => void; reject: (e: unknown) => void; timer?: NodeJS.Timeout } | null;
 }
@@ -137,7 +140,7 @@ export class ReadPool {
     size: number,
     private readonly limits: PoolLimits,
   ) {
-    this.slots = Array.from({ length: size }, () => ({ worker: null, client: null, memories: new SentMemories(), leased: false, waiting: null }));
+    this.slots = Array.from({ length: size }, () => ({ worker: null, client: null, memories: new SentMemories(), leased: false, stopping: false, waiting: null }));
     this.maxPerClient = limits.maxPerClient > 0 ? limits.maxPerClient : size;
     // Started now, so a first read never waits (holding the writer's lock) for a thread to boot.
     for (const slot of this.slots) this.spawn(slot).unref();
@@ -217,6 +220,8 @@ export class ReadPool {
   /** Takes the slot back (ending the worker's read transaction if asked) and leases a worker to the next read that may have one. */
   free(slot: Slot, endSnapshot: boolean): void {
     if (endSnapshot && slot.worker) slot.worker.postMessage({ kind: 'end', id: this.nextId++ } satisfies ReadRequest);
+    // A worker past a deadline comes back once it has stopped (timeOut).
+    if (slot.stopping) return;
     slot.leased = false;
     slot.client = null;
     if (!this.queue.serveNext((client) => this.mayLease(client))) slot.worker?.unref();
@@ -276,19 +281,45 @@ export class ReadPool {
     if (waiting && error !== undefined) waiting.reject(error);
   }
 
+  /**
+   * A read past its deadline is answered STATEMENT_TIMEOUT at once. Its worker stops by itself
+   * at its next deadline check and answers; the slot is leased again then, with the same thread.
+   * One that has not answered within STOP_GRACE_MS is terminated and replaced.
+   */
   private timeOut(slot: Slot, id: number, timeoutMs: number): void {
-    if (slot.waiting?.id !== id) return;
-    const worker = slot.worker!;
-    slot.worker = null;
-    this.settle(slot, statementTimedOut(timeoutMs, false));
+    const read = slot.waiting;
+    if (read?.id !== id) return;
+    slot.stopping = true;
+    const back = () => this.stopped(slot);
+    slot.waiting = { id, resolve: back, reject: back, timer: setTimeout(() => this.replace(slot), STOP_GRACE_MS) };
     this.stopping++;
-    const started = Date.now();
-    void worker.terminate().then(() => {
-      this.stopping--;
-      const seconds = (Date.now() - started) / 1000;
-      if (seconds > 1) console.warn(`quiver: a timed-out read took ${seconds.toFixed(1)} s more to stop inside SQLite`);
-    });
+    read.reject(statementTimedOut(timeoutMs, false));
+  }
+
+  /** The worker past a deadline has stopped (or was replaced): the slot goes back to the pool. */
+  private stopped(slot: Slot): void {
+    if (!slot.stopping) return;
+    slot.stopping = false;
+    this.stopping--;
+    this.free(slot, false);
+  }
+
+  /** Terminates the slot's worker, which has not stopped within the grace, and starts another. */
+  private replace(slot: Slot): void {
+    const worker = slot.worker;
+    slot.worker = null;
+    this.settle(slot);
+    if (worker) {
+      this.stopping++;
+      const started = Date.now();
+      void worker.terminate().then(() => {
+        this.stopping--;
+        const seconds = (Date.now() - started) / 1000;
+        if (seconds > 1) console.warn(`quiver: a timed-out read took ${seconds.toFixed(1)} s more to stop inside SQLite`);
+      });
+    }
     // Replaced now, so the next read does not wait for a thread to boot.
     if (!this.closed) this.spawn(slot).unref();
+    this.stopped(slot);
   }
 }
