@@ -17,7 +17,7 @@ import { ensurePrivateFile, makePrivateDir } from '../../util/index.ts';
 import { Catalog, DdlRunner, Introspector, migrateCatalog } from '../catalog/index.ts';
 import { checkRole, checkUserObjects } from '../check/index.ts';
 import { parseScript, positionOf, type A } from '../dialect/index.ts';
-import { EmbeddingCalls, registerVectorFunctions, type EmbeddingRound } from '../functions/index.ts';
+import { EmbeddingCalls, registerVectorFunctions, type EmbeddingRound, type ReadMisses } from '../functions/index.ts';
 import { IndexRegistry, SavesHeldError, registerFulltextFunctions, type IndexRegistryOptions } from '../index-sync/index.ts';
 import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/index.ts';
 import { Planner, checkExplainable, explainResult, restrictToCandidates, type PlannerOptions, type RestrictOptions } from '../plan/index.ts';
@@ -309,18 +309,28 @@ export class Engine {
       );
     }
     const round = this.embeddingCalls.newRound();
-    for (let attempt = 1; ; attempt++) {
-      if (round) round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
+    return this.inRounds(round, async () => {
       this.queuedWrites++;
       const release = await this.writerLock.acquire().finally(() => this.queuedWrites--);
-      let outcome: ExecuteResult | 'fetch embeddings';
       try {
         this.embeddingCalls.current = round;
-        outcome = await this.executeLocked(sql, params, options, round);
+        return await this.executeLocked(sql, params, options, round);
       } finally {
         this.embeddingCalls.current = null;
         release();
       }
+    });
+  }
+
+  /**
+   * Runs `run` until it misses no embedding: after a run that did (and undid whatever it did),
+   * the texts it missed are fetched with no lock held, and it runs again. The last of
+   * MAX_EMBEDDING_ROUNDS runs treats a miss as an error.
+   */
+  private async inRounds<T>(round: EmbeddingRound | null, run: () => Promise<T | 'fetch embeddings'>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (round) round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
+      const outcome = await run();
       if (outcome !== 'fetch embeddings') return outcome;
       await this.fetchMisses(round!);
     }
@@ -328,6 +338,8 @@ export class Engine {
 
   /** Fetches what `round` missed, with no lock held, within the per-request and queue limits. */
   private async fetchMisses(round: EmbeddingRound): Promise<void> {
+    // A read worker's misses may all have been in the cache (takeMissed): nothing to admit.
+    if (!round.hasMisses) return;
     this.admitEmbeddingFetch(round);
     this.fetching.add(round);
     try {
@@ -343,21 +355,40 @@ export class Engine {
    * included, over views of the indexes taken with the worker's snapshot — in parallel with
    * other reads and the writer, under the statement timeout. The texts its EMBEDDING() calls
    * write are embedded first, before the worker and the lock are taken, and travel with it.
-   * Answers why instead when the request needs the writer's connection after all.
+   * Texts only its rows hold (EMBEDDING(doc, 'm'), a call inside a view) are found by a
+   * collecting run on the worker, which answers with them instead of rows
+   * (../functions/read-embedding-calls.ts); they are fetched as a write's are, with neither the
+   * lock nor the worker held, and the read runs again with them. Answers why instead when the
+   * request needs the writer's connection after all (WriterFallback).
    */
   private async read(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult | WriterFallback> {
+    const round = this.embeddingCalls.newRound();
+    if (CALLS_EMBEDDING.test(sql) && round?.prefetchWritten(this.compile(sql).statements, params, this.catalog)) await this.fetchMisses(round);
+    return this.inRounds(round, () => this.readOnce(sql, params, options, round));
+  }
+
+  /**
+   * One run of a read: planned here under the lock, run on a worker. A run after a fetch is a
+   * new read — a new worker, a new snapshot and view, planned again under the lock — so it may
+   * see later commits than the run before; that is correct, since nothing of that run was
+   * returned: the answer comes from one snapshot, searches and SQL alike.
+   */
+  private async readOnce(
+    sql: string,
+    params: Params | undefined,
+    options: ExecuteOptions,
+    round: EmbeddingRound | null,
+  ): Promise<ExecuteResult | WriterFallback | 'fetch embeddings'> {
     const script = this.compile(sql);
     const statements: ReadStatement[] = [];
     const shapes: ResultShape[] = [];
-    const round = CALLS_EMBEDDING.test(sql) ? this.embeddingCalls.newRound() : null;
-    if (round?.prefetchWritten(script.statements, params, this.catalog)) await this.fetchMisses(round);
     // The worker first, then the lock: the writer never waits on a busy pool.
     const lease = await this.pool!.lease();
     try {
       const release = await this.writerLock.acquire();
       let i = 0;
-      // Planning evaluates query vectors on this connection; a text not fetched above is
-      // answered with a placeholder and recorded, and the writer then runs the request.
+      // Planning evaluates query vectors on this connection; a text not at hand is answered
+      // with a placeholder and recorded, and fetched before the read runs again.
       this.embeddingCalls.current = round;
       try {
         const db = this.db;
@@ -368,7 +399,6 @@ export class Engine {
         for (; i < script.statements.length; i++) {
           const s = script.statements[i];
           let lowered = this.lowered(script, i, sql);
-          if (!round && CALLS_EMBEDDING.test(lowered.sql)) return 'embedding-not-at-hand';
           let args = cursor.take(lowered);
           let searches: ReadSearch[] | undefined;
           if (script.vectorQueries?.[i]) {
@@ -384,10 +414,10 @@ export class Engine {
           statements.push({ sql: lowered.sql, args, searches });
         }
         cursor.finish();
-        if (round?.hasMisses) return 'embedding-not-at-hand';
+        if (round?.hasMisses) return 'fetch embeddings';
       } catch (e) {
-        // A placeholder may be what failed; the writer's run will tell.
-        if (round?.hasMisses) return 'embedding-not-at-hand';
+        // A placeholder may be what failed; the next run will tell.
+        if (round?.hasMisses) return 'fetch embeddings';
         throw this.userError(e instanceof ReadFailure ? e.error : e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
       } finally {
         this.embeddingCalls.current = null;
@@ -395,18 +425,39 @@ export class Engine {
       }
       const { maxRows, maxResultBytes } = this.limits;
       const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
-      const embeddings = round?.exportVectors();
-      const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, embeddings }).catch((e: unknown): WriterFallback => {
+      const embeddings = round?.forReadWorker();
+      const reply = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, embeddings }).catch((e: unknown): WriterFallback => {
         if (!(e instanceof ReadFailure)) throw e;
         // The writer's connection prepared it, so the table is one only that connection has: TEMP.
         if (/^no such table/.test(e.error.message)) return 'temp-table';
         throw this.userError(e.error, script.statements[e.index], e.index, sql);
       });
-      if (typeof rows === 'string') return rows;
-      return { results: rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };
+      if (typeof reply === 'string') return reply;
+      if ('misses' in reply) {
+        await this.takeMissed(reply.misses, round, script, sql);
+        return 'fetch embeddings';
+      }
+      return { results: reply.rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };
     } finally {
       lease.release();
     }
+  }
+
+  /**
+   * The texts a worker's run missed, taken into `round` to be fetched: their dims resolved and
+   * the cache looked up here, where the models and the cache are. A bad model or dims, or a miss
+   * in the last run, is reported at the statement that missed, as EMBEDDING() reports it.
+   */
+  private async takeMissed(misses: ReadMisses[], round: EmbeddingRound | null, script: CompiledScript, sql: string): Promise<void> {
+    const wanted = misses.map((m) => {
+      try {
+        return this.embeddingCalls.resolveMissed(m, round?.collecting ?? false);
+      } catch (e) {
+        throw this.userError(e, script.statements[m.statement], m.statement, sql);
+      }
+    });
+    // resolveMissed throws when there is no embedding model, and so no round.
+    await round!.takeMissed(wanted);
   }
 
   /** Refuses a fetch past the per-request text limit, or when the providers' queue is full. */
