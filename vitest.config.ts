@@ -3,8 +3,9 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
-    // Tests that need root (they mount file systems) run in `npm run test:disk-full` (vitest.root.config.ts).
-    exclude: [...configDefaults.exclude, 'tests/root/**'],
+    // Tests that need root (they mount file systems) run in `npm run test:disk-full` (vitest.root.config.ts),
+    // and the stall test, which needs the machine to itself, in `npm run test:stall` (vitest.stall.config.ts).
+    exclude: [...configDefaults.exclude, 'tests/root/**', 'tests/stall/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -20,7 +20,7 @@ import { makePrivateDir } from '../../util/index.ts';
 import { Catalog } from '../catalog/index.ts';
 import { checkRole } from '../check/index.ts';
 import { positionOf, type A } from '../dialect/index.ts';
-import { EmbeddingCalls, type EmbeddingRound, type MissingTexts } from '../functions/index.ts';
+import { EmbeddingCalls, inEmbeddingRounds, type EmbeddingRound, type MissingTexts, type ReadMisses } from '../functions/index.ts';
 import { IndexRegistry, SavesHeldError, type IndexRegistryOptions } from '../index-sync/index.ts';
 import { Planner, restrictToCandidates, type PlannerOptions } from '../plan/index.ts';
 import { ANY_CLIENT, DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, type Limits } from '../runtime/index.ts';
@@ -33,7 +33,7 @@ import { openDatabase } from './connection.ts';
 import { DATABASE_FILE, DataDirLock } from './data-dir.ts';
 import { DiskSpace } from './disk-space.ts';
 import { rowsResult, ResultShapes, shapeRows, type ResultShape } from './results.ts';
-import { Scripts } from './scripts.ts';
+import { Scripts, type CompiledScript } from './scripts.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
 import { Writer } from './writer.ts';
 import type { CommitInfo, EngineShow, IndexSummary, WriterApi, WriterHost } from './writer-host.ts';
@@ -266,6 +266,8 @@ export class Engine implements WriterHost {
 
   /** Fetches what `round` missed, with no lock held, within the per-request and queue limits. */
   private async fetchMisses(round: EmbeddingRound): Promise<void> {
+    // A read worker's misses may all have been in the cache (takeMissed): nothing to admit.
+    if (!round.hasMisses) return;
     this.admitEmbeddingFetch(round);
     this.fetching.add(round);
     try {
@@ -282,45 +284,62 @@ export class Engine implements WriterHost {
   }
 
   /**
-   * A request of SELECTs only, on a read worker: parsed, checked and planned here under the lock
-   * (the catalog and the vector indexes live on this thread), then run off it — index searches
-   * included, over views of the indexes taken with the worker's snapshot — in parallel with
-   * other reads and the writer, under the statement timeout. The texts its EMBEDDING() calls
-   * write are embedded first, before the worker and the lock are taken, and travel with it.
-   * Answers why instead when the request needs the writer's connection after all.
+   * A request of SELECTs only, on a read worker: parsed, checked and planned here under the
+   * commit gate (the catalog and the vector indexes live on this thread), then run off it —
+   * index searches included, over views of the indexes taken with the worker's snapshot — in
+   * parallel with other reads and the writer, under the statement timeout. The texts its
+   * EMBEDDING() calls write are embedded first, before the worker and the gate are taken, and
+   * travel with it. Texts only its rows hold (EMBEDDING(doc, 'm'), a call inside a view) are
+   * found by a collecting run on the worker, which answers with them instead of rows
+   * (../functions/read-embedding-calls.ts); they are fetched as a write's are, with neither the
+   * gate nor the worker held, and the read runs again with them. Answers why instead when the
+   * request needs the writer's connection after all (WriterFallback).
    */
   private async read(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult | WriterFallback> {
+    const round = this.embeddingCalls.newRound();
+    if (CALLS_EMBEDDING.test(sql) && round?.prefetchWritten(this.scripts.compile(sql).statements, params, this.catalog)) await this.fetchMisses(round);
+    return inEmbeddingRounds(round, () => this.readOnce(sql, params, options, round), (r) => this.fetchMisses(r));
+  }
+
+  /**
+   * One run of a read: planned here under the gate, run on a worker. A run after a fetch is a
+   * new read — a new worker, a new snapshot and view, planned again under the gate — so it may
+   * see later commits than the run before; that is correct, since nothing of that run was
+   * returned: the answer comes from one snapshot, searches and SQL alike. Its waits for a
+   * worker and the gate count against its timeout (a fetch before it does not).
+   */
+  private async readOnce(
+    sql: string,
+    params: Params | undefined,
+    options: ExecuteOptions,
+    round: EmbeddingRound | null,
+  ): Promise<ExecuteResult | WriterFallback | 'fetch embeddings'> {
     const script = this.scripts.compile(sql);
     const statements: ReadStatement[] = [];
     const shapes: ResultShape[] = [];
-    const round = CALLS_EMBEDDING.test(sql) ? this.embeddingCalls.newRound() : null;
-    if (round?.prefetchWritten(script.statements, params, this.catalog)) await this.fetchMisses(round);
-    // The waits for a worker and the lock count against the read's timeout (the fetch above does not).
     const queuedAt = Date.now();
-    // The worker first, then the lock: the writer never waits on a busy pool.
+    // The worker first, then the gate: a commit never waits on a busy pool.
     const lease = await this.pool!.lease(this.waitFor(options, queuedAt));
     try {
       const release = await this.gate.acquire();
       let i = 0;
-      // Planning evaluates query vectors on this connection; a text not fetched above is
-      // answered with a placeholder and recorded, and the writer then runs the request.
+      // Planning evaluates query vectors on this connection; a text not at hand is answered
+      // with a placeholder and recorded, and fetched before the read runs again.
       this.embeddingCalls.current = round;
       try {
-        const db = this.db;
-        if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+        if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
         if (options.role) checkRole(script.statements, options.role);
         const efSearch = typeof options.efSearch === 'number' ? options.efSearch : undefined;
         const cursor = new ParamCursor(params);
         for (; i < script.statements.length; i++) {
           const s = script.statements[i];
           let lowered = this.scripts.lowered(script, i, sql);
-          if (!round && CALLS_EMBEDDING.test(lowered.sql)) return 'embedding-not-at-hand';
           let args = cursor.take(lowered);
           let searches: ReadSearch[] | undefined;
           if (script.vectorQueries?.[i]) {
             // The read must see the rows the index sees now, however long it waits for a worker:
             // its snapshot and the index search (or, searching on the worker, the view) are both
-            // taken here, under the lock.
+            // taken here, under the gate.
             await lease.snapshot();
             const ready = restrictToCandidates(this.planner, this.catalog, s, sql, lowered, args, { efSearch, searchHere: !this.searchOnWorkers });
             ({ lowered, args } = ready);
@@ -330,10 +349,10 @@ export class Engine implements WriterHost {
           statements.push({ sql: lowered.sql, args, searches });
         }
         cursor.finish();
-        if (round?.hasMisses) return 'embedding-not-at-hand';
+        if (round?.hasMisses) return 'fetch embeddings';
       } catch (e) {
-        // A placeholder may be what failed; the writer's run will tell.
-        if (round?.hasMisses) return 'embedding-not-at-hand';
+        // A placeholder may be what failed; the next run will tell.
+        if (round?.hasMisses) return 'fetch embeddings';
         // Only the writer's connection has TEMP tables; for a table that does not exist at all, its run says so.
         if (isNoSuchTable(e)) return 'temp-table';
         throw this.userError(e instanceof ReadFailure ? e.error : e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
@@ -343,18 +362,38 @@ export class Engine implements WriterHost {
       }
       const { maxRows, maxResultBytes } = this.limits;
       const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
-      const embeddings = round?.exportVectors();
-      const rows = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, since: queuedAt, embeddings }).catch((e: unknown): WriterFallback => {
+      const embeddings = round?.forReadWorker();
+      const reply = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, since: queuedAt, embeddings }).catch((e: unknown): WriterFallback => {
         if (!(e instanceof ReadFailure)) throw e;
-        // The writer's connection prepared it, so the table is one only that connection has: TEMP.
         if (isNoSuchTable(e.error)) return 'temp-table';
         throw this.userError(e.error, script.statements[e.index], e.index, sql);
       });
-      if (typeof rows === 'string') return rows;
-      return { results: rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };
+      if (typeof reply === 'string') return reply;
+      if ('misses' in reply) {
+        await this.takeMissed(reply.misses, round, script, sql);
+        return 'fetch embeddings';
+      }
+      return { results: reply.rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };
     } finally {
       lease.release();
     }
+  }
+
+  /**
+   * The texts a worker's run missed, taken into `round` to be fetched: their dims resolved and
+   * the cache looked up here, where the models and the cache are. A bad model or dims, or a miss
+   * in the last run, is reported at the statement that missed, as EMBEDDING() reports it.
+   */
+  private async takeMissed(misses: ReadMisses[], round: EmbeddingRound | null, script: CompiledScript, sql: string): Promise<void> {
+    const wanted = misses.map((m) => {
+      try {
+        return this.embeddingCalls.resolveMissed(m, round?.collecting ?? false);
+      } catch (e) {
+        throw this.userError(e, script.statements[m.statement], m.statement, sql);
+      }
+    });
+    // resolveMissed throws when there is no embedding model, and so no round.
+    await round!.takeMissed(wanted);
   }
 
   /** Refuses a fetch past the per-request text limit, or when the providers' queue is full. */

@@ -16,7 +16,7 @@ import { resolveEfSearch } from '../../index/index.ts';
 import { Catalog, DdlRunner, Introspector } from '../catalog/index.ts';
 import { checkRole } from '../check/index.ts';
 import { positionOf, type A } from '../dialect/index.ts';
-import { EmbeddingCalls, type EmbeddingRound } from '../functions/index.ts';
+import { EmbeddingCalls, inEmbeddingRounds, type EmbeddingRound } from '../functions/index.ts';
 import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/index.ts';
 import { Planner, checkExplainable, explainResult, restrictToCandidates, type PlannerOptions, type RestrictOptions } from '../plan/index.ts';
 import { ANY_CLIENT, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, type Limits } from '../runtime/index.ts';
@@ -32,9 +32,6 @@ import { translateSqliteError } from './sqlite-errors.ts';
 import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
 import { ENGINE_SHOWS, type EngineShow, type WriterApi, type WriterHost } from './writer-host.ts';
 import { WriterLock, type LockRequest } from './writer-lock.ts';
-
-/** Runs of a request that may fetch embeddings; the last one treats a miss as an error. */
-const MAX_EMBEDDING_ROUNDS = 3;
 
 /** Statement kinds that change rows, and with RETURNING also return them. */
 const ROW_WRITES = new Set<A.Statement['kind']>(['insert', 'update', 'delete']);
@@ -135,21 +132,20 @@ export class Writer implements WriterApi {
     const round = this.embeddingCalls.newRound();
     // The wait for the lock counts against the first statement's timeout; an embedding fetch does not.
     let queuedAt = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      if (round) round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
+    const run = async (): Promise<ExecuteResult | 'fetch embeddings'> => {
       const release = await this.lock.acquire(this.lockRequest(options, queuedAt));
-      let outcome: ExecuteResult | 'fetch embeddings';
       try {
         this.embeddingCalls.current = round;
-        outcome = await this.executeLocked(sql, params, options, round, queuedAt);
+        return await this.executeLocked(sql, params, options, round, queuedAt);
       } finally {
         this.embeddingCalls.current = null;
         release();
       }
-      if (outcome !== 'fetch embeddings') return outcome;
-      await this.fetchMisses(round!);
+    };
+    return inEmbeddingRounds(round, run, async (r) => {
+      await this.fetchMisses(r);
       queuedAt = Date.now();
-    }
+    });
   }
 
   /** Gives the space deletes freed back to the file system, under the lock (disk-full mode). */
@@ -293,10 +289,9 @@ export class Writer implements WriterApi {
   }
 
   /** One statement of an explicit transaction, fetching its embeddings under a savepoint. */
-  private async runWithEmbeddings(script: CompiledScript, i: number, cursor: ParamCursor, source: string, round: EmbeddingRound): Promise<StatementResult> {
+  private runWithEmbeddings(script: CompiledScript, i: number, cursor: ParamCursor, source: string, round: EmbeddingRound): Promise<StatementResult> {
     const db = this.db!;
-    for (let attempt = 1; ; attempt++) {
-      round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
+    const run = async (): Promise<StatementResult | 'fetch embeddings'> => {
       const replay = cursor.mark();
       db.exec('SAVEPOINT __quiver_embedding');
       try {
@@ -313,8 +308,9 @@ export class Writer implements WriterApi {
       }
       db.exec('ROLLBACK TO __quiver_embedding; RELEASE __quiver_embedding');
       cursor.reset(replay);
-      await this.fetchMisses(round);
-    }
+      return 'fetch embeddings';
+    };
+    return inEmbeddingRounds(round, run, (r) => this.fetchMisses(r));
   }
 
   /** How statements with vector queries are made ready on this connection: searched here, through the host. */

@@ -13,11 +13,15 @@
  * the statement in *collecting* mode: each miss is recorded and answered with a zero
  * placeholder, the engine rolls the work back, fetches every missing text in batches (with no
  * transaction open when it can), and runs the statement again; the second run finds them all.
+ * A read's collecting run is on a read worker, which has neither the providers nor the cache
+ * (read-embedding-calls.ts): it answers with the texts it missed instead of rows, and the engine
+ * looks them up in the cache here (takeMissed) before it fetches the rest.
  * A wrong prediction costs at most a provider call for a text no row needed; never a wrong
  * vector, since every run looks each text up by its actual value.
  * Runs on the thread that owns the database connection.
  */
 import type Database from 'better-sqlite3';
+import { setImmediate } from 'node:timers/promises';
 import type { A } from '../dialect/index.ts';
 import { QuiverError, vectorBlob, type EmbeddingSource } from '../../core/index.ts';
 import type { ColumnEmbedding } from '../catalog/index.ts';
@@ -42,15 +46,76 @@ const FETCH_SLICE_MIN = 256;
 /** (model, dims) pairs whose resolved dims EMBEDDING() remembers; more clear the memory. */
 const MAX_REMEMBERED_DIMS = 1000;
 
-/** Vectors a read worker's EMBEDDING() answers from: by embeddingKey(), and models' own dims by lower-case name. */
+/** Texts looked up in the cache at a time by takeMissed: a long list never holds the thread for long. */
+const CACHE_SLICE = 4096;
+
+/**
+ * What a read worker's EMBEDDING() answers from: vectors by embeddingKey(), every configured
+ * model's own dims by lower-case name, and whether a miss gets a placeholder (collecting).
+ */
 export interface ReadEmbeddings {
   vectors: Map<string, Float32Array>;
   defaults: Map<string, number>;
+  collecting: boolean;
+}
+
+/**
+ * Texts a read worker's EMBEDDING() was not sent, by model as written and dims as asked
+ * (undefined: the model's own, which the worker did not know), with the statement that first
+ * missed them.
+ */
+export interface ReadMisses {
+  model: string;
+  dims: number | undefined;
+  texts: string[];
+  statement: number;
+}
+
+/** EMBEDDING(text, model [, dims])'s arguments, checked as far as they can be without the models; null when text is NULL. */
+export function embeddingArgs(text: unknown, model: unknown, dims: unknown): { text: string; model: string; dims: number | undefined } | null {
+  if (text === null || text === undefined) return null;
+  if (typeof model !== 'string') throw new QuiverError('SQL_ERROR', "EMBEDDING(text, model [, dims]): model must be a string such as 'text-embedding-v4'");
+  let requested: number | undefined;
+  if (dims !== undefined && dims !== null) {
+    requested = Number(dims);
+    if (!Number.isInteger(requested)) throw new QuiverError('SQL_ERROR', 'EMBEDDING(text, model, dims): dims must be an integer');
+  }
+  if (typeof text !== 'string' && typeof text !== 'number' && typeof text !== 'bigint') {
+    throw new QuiverError('TYPE_MISMATCH', 'EMBEDDING(text, model [, dims]): text must be text, not a blob');
+  }
+  return { text: String(text), model, dims: requested };
+}
+
+/** The last run met a text no earlier run missed (the rows changed in between). */
+function notAtHand(model: string): QuiverError {
+  return new QuiverError('EMBEDDING_FAILED', `EMBEDDING(): model ${model} gave no vector for a text it was asked for; retry the request`);
 }
 
 /** The key of EMBEDDING(text, model, dims) in a round and in ReadEmbeddings: model names are case-insensitive. */
 export function embeddingKey(model: string, dims: number, text: string): string {
   return `${model.toLowerCase()}\u0000${dims}\u0000${text}`;
+}
+
+/** Runs of a request that may fetch embeddings; the last one treats a miss as an error. */
+const MAX_EMBEDDING_ROUNDS = 3;
+
+/**
+ * Runs `run` until it misses no embedding: after a run that did (and undid whatever it did),
+ * `fetch` gets what it missed (with no lock held) and it runs again. The last of
+ * MAX_EMBEDDING_ROUNDS runs treats a miss as an error. How reads (../exec/engine.ts) and writes
+ * (../exec/writer.ts) alike embed texts they only learn by running.
+ */
+export async function inEmbeddingRounds<T>(
+  round: EmbeddingRound | null,
+  run: () => Promise<T | 'fetch embeddings'>,
+  fetch: (round: EmbeddingRound) => Promise<void>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    if (round) round.collecting = attempt < MAX_EMBEDDING_ROUNDS;
+    const outcome = await run();
+    if (outcome !== 'fetch embeddings') return outcome;
+    await fetch(round!);
+  }
 }
 
 /** One request's embedding state: what it fetched and what its last run missed. */
@@ -135,16 +200,7 @@ export class EmbeddingRound {
    */
   prefetchWritten(statements: readonly A.Statement[], params: Params | undefined, catalog: GeneratedColumnsView): boolean {
     try {
-      for (const wanted of predictTexts(statements, params, catalog, this.source)) {
-        const unknown = wanted.texts.filter((text) => !this.fetched.has(embeddingKey(wanted.model, wanted.dims, text)));
-        if (unknown.length === 0) continue;
-        const cached = this.source.cached(wanted.model, wanted.dims, unknown);
-        unknown.forEach((text, i) => {
-          const vector = cached[i];
-          if (vector) this.keep(wanted.model, wanted.dims, text, vector);
-          else this.recordMiss(wanted.model, wanted.dims, text);
-        });
-      }
+      for (const wanted of predictTexts(statements, params, catalog, this.source)) this.sortOut(wanted);
     } catch {
       // Only an optimisation: whatever it could not do, the collecting run does.
     }
@@ -152,18 +208,44 @@ export class EmbeddingRound {
   }
 
   /**
-   * What this round has at hand, for a read worker's EMBEDDING() (read-protocol.ts): every
-   * vector fetched or found so far, keyed by embeddingKey(), and each of their models' own dims,
-   * which a call without dims gets.
+   * After a read worker's collecting run: the texts it missed (dims resolved, see
+   * EmbeddingCalls.resolveMissed) are looked up in the cache, which the worker cannot see, and
+   * those not there are recorded as misses to fetch. In slices, letting other requests run
+   * between them: the list is as long as the rows make it.
    */
-  exportVectors(): ReadEmbeddings {
-    const vectors = new Map<string, Float32Array>();
-    const defaults = new Map<string, number>();
-    for (const [k, { model, vector }] of this.fetched) {
-      vectors.set(k, vector);
-      if (!defaults.has(model.toLowerCase())) defaults.set(model.toLowerCase(), this.source.resolveDims(model, undefined));
+  async takeMissed(missed: readonly MissingTexts[]): Promise<void> {
+    for (const m of missed) {
+      for (let start = 0; start < m.texts.length; start += CACHE_SLICE) {
+        if (start > 0) await setImmediate();
+        this.sortOut({ ...m, texts: m.texts.slice(start, start + CACHE_SLICE) });
+      }
     }
-    return { vectors, defaults };
+  }
+
+  /** Keeps the cached vectors of `wanted`'s texts not fetched yet, and records the others as misses. */
+  private sortOut(wanted: MissingTexts): void {
+    const unknown = wanted.texts.filter((text) => !this.fetched.has(embeddingKey(wanted.model, wanted.dims, text)));
+    if (unknown.length === 0) return;
+    const cached = this.source.cached(wanted.model, wanted.dims, unknown);
+    unknown.forEach((text, i) => {
+      const vector = cached[i];
+      if (vector) this.keep(wanted.model, wanted.dims, text, vector);
+      else this.recordMiss(wanted.model, wanted.dims, text);
+    });
+  }
+
+  /**
+   * What a read worker's EMBEDDING() answers from (read-embedding-calls.ts): every vector
+   * fetched or found so far, keyed by embeddingKey(); every model's own dims, which a call
+   * without dims gets (so a text the worker was not sent still gets a placeholder of the right
+   * length); and whether this run collects.
+   */
+  forReadWorker(): ReadEmbeddings {
+    const vectors = new Map<string, Float32Array>();
+    for (const [k, { vector }] of this.fetched) vectors.set(k, vector);
+    const defaults = new Map<string, number>();
+    for (const { name } of this.source.listModels()) defaults.set(name.toLowerCase(), this.source.resolveDims(name, undefined));
+    return { vectors, defaults, collecting: this.collecting };
   }
 
   private keep(model: string, dims: number, text: string, vector: Float32Array): void {
@@ -174,9 +256,7 @@ export class EmbeddingRound {
   lookup(model: string, dims: number, text: string): Float32Array {
     const hit = this.fetched.get(embeddingKey(model, dims, text))?.vector ?? this.source.cached(model, dims, [text])[0];
     if (hit) return hit;
-    if (!this.collecting) {
-      throw new QuiverError('EMBEDDING_FAILED', `EMBEDDING(): model ${model} gave no vector for a text it was asked for; retry the request`);
-    }
+    if (!this.collecting) throw notAtHand(model);
     this.recordMiss(model, dims, text);
     return new Float32Array(dims);
   }
@@ -377,31 +457,33 @@ export class EmbeddingCalls {
     return this.source ? new EmbeddingRound(this.source) : null;
   }
 
+  /**
+   * The texts a read worker's run missed, with their dims resolved here, where the models are;
+   * throws what EMBEDDING() would have on this connection: no such model, dims it cannot make,
+   * or in the last run (not `collecting`) a text that should have been at hand.
+   */
+  resolveMissed(missed: ReadMisses, collecting: boolean): MissingTexts {
+    const dims = this.dims(missed.model, missed.dims);
+    if (!collecting) throw notAtHand(missed.model);
+    return { model: missed.model, dims, texts: missed.texts };
+  }
+
   private call(text: unknown, model: unknown, dims: unknown): Buffer | null {
-    if (text === null || text === undefined) return null;
-    if (typeof model !== 'string') throw new QuiverError('SQL_ERROR', "EMBEDDING(text, model [, dims]): model must be a string such as 'text-embedding-v4'");
-    if (!this.source) throw new QuiverError('UNKNOWN_MODEL', `EMBEDDING(): no embedding model is configured, so there is no model ${model}`);
-    let requested: number | undefined;
-    if (dims !== undefined && dims !== null) {
-      const n = Number(dims);
-      if (!Number.isInteger(n)) throw new QuiverError('SQL_ERROR', 'EMBEDDING(text, model, dims): dims must be an integer');
-      requested = n;
-    }
-    const resolved = this.resolveDims(model, requested);
-    if (typeof text !== 'string' && typeof text !== 'number' && typeof text !== 'bigint') {
-      throw new QuiverError('TYPE_MISMATCH', 'EMBEDDING(text, model [, dims]): text must be text, not a blob');
-    }
+    const args = embeddingArgs(text, model, dims);
+    if (!args) return null;
+    const resolved = this.dims(args.model, args.dims);
     const round = this.current;
     if (!round) throw new Error('EMBEDDING() called outside a request');
-    return vectorBlob(round.lookup(model, resolved, String(text)));
+    return vectorBlob(round.lookup(args.model, resolved, args.text));
   }
 
   /** The source's resolveDims, remembered: it runs once per row, and the models do not change while the source lives. */
-  private resolveDims(model: string, requested: number | undefined): number {
+  private dims(model: string, requested: number | undefined): number {
+    if (!this.source) throw new QuiverError('UNKNOWN_MODEL', `EMBEDDING(): no embedding model is configured, so there is no model ${model}`);
     const k = `${model}\u0000${requested ?? ''}`;
     let dims = this.resolved.get(k);
     if (dims === undefined) {
-      dims = this.source!.resolveDims(model, requested);
+      dims = this.source.resolveDims(model, requested);
       if (this.resolved.size >= MAX_REMEMBERED_DIMS) this.resolved.clear();
       this.resolved.set(k, dims);
     }

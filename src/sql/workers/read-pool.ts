@@ -11,6 +11,9 @@
  * view while it holds the commit gate (`ReadLease.snapshot`), so the search and the SQL see
  * exactly the same commits — a row deleted after planning is still there for that read, and the
  * answer keeps its k rows. A worker is sent each part's shared memory once (view-memories.ts).
+ * A read that answers with the texts its EMBEDDING() calls missed, rather than rows, gives its
+ * worker back; once they are fetched it runs as a new read, with a new lease and snapshot
+ * (engine.ts readOnce).
  *
  * Timeouts: better-sqlite3 exposes neither sqlite3_interrupt nor (in this build) the progress
  * handler, so a read past its deadline is answered with STATEMENT_TIMEOUT at once, and its
@@ -27,8 +30,8 @@ import type { Worker } from 'node:worker_threads';
 import { startTsWorker } from '../../util/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import { ANY_CLIENT, FairQueue, clientQueueFull, statementTimedOut, waitedTooLong } from '../runtime/index.ts';
-import type { ReadEmbeddings } from '../functions/index.ts';
-import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement, type WriterFallback } from './read-protocol.ts';
+import type { ReadEmbeddings, ReadMisses } from '../functions/index.ts';
+import { fromWire, type ReadMessage, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import type { SqlValue } from '../types.ts';
 import { SentMemories } from './view-memories.ts';
 
@@ -100,17 +103,16 @@ export class ReadLease {
     if (this.inSnapshot) return;
     this.inSnapshot = true;
     const reply = await this.pool.send(this.slot, { kind: 'begin' });
-    if ('error' in reply && reply.error.kind !== 'embedding') throw new ReadFailure(fromWire(reply.error), 0);
+    if ('error' in reply) throw new ReadFailure(fromWire(reply.error), 0);
   }
 
-  /** Runs `job` (in the snapshot, if one was taken), then releases the lease. */
-  async run(job: ReadJob): Promise<SqlValue[][][] | WriterFallback> {
+  /** Runs `job` (in the snapshot, if one was taken), then releases the lease: its rows, or the texts its EMBEDDING() calls missed. */
+  async run(job: ReadJob): Promise<{ rows: SqlValue[][][] } | { misses: ReadMisses[] }> {
     try {
       const { statements, maxRows, maxResultBytes, timeoutMs, since, embeddings } = job;
       const reply = await this.pool.send(this.slot, { kind: 'run', statements, maxRows, maxResultBytes, timeoutMs, since, embeddings }, { timeoutMs, since });
-      if ('rows' in reply) return reply.rows;
+      if ('rows' in reply || 'misses' in reply) return reply;
       if (!('error' in reply)) throw new Error('read worker: unexpected reply');
-      if (reply.error.kind === 'embedding') return 'embedding-not-at-hand';
       throw new ReadFailure(fromWire(reply.error), reply.index);
     } finally {
       this.done = true;

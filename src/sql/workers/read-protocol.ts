@@ -8,18 +8,16 @@
 import Database from 'better-sqlite3';
 import { QuiverError, isQuiverError, type ErrorCode, type SourcePosition } from '../../core/index.ts';
 import type { IndexViewData, SegmentViewData, TailViewData } from '../../index/index.ts';
-import type { ReadEmbeddings } from '../functions/index.ts';
+import type { ReadEmbeddings, ReadMisses } from '../functions/index.ts';
 import type { IndexViewRef, SearchStep } from '../plan/index.ts';
 import type { SqlValue } from '../types.ts';
 
 /**
- * Why a read runs on the writer's connection after all, not on a worker:
- * - `embedding-not-at-hand`: an EMBEDDING() call needs a vector the engine did not fetch before
- *   the read (a text only its rows hold, a call inside a SQL view); the writer's connection has the
- *   providers at hand;
- * - `temp-table`: it reads a TEMP table, which only the writer's connection has.
+ * Why a read runs on the writer's connection after all, not on a worker: `temp-table`, it reads
+ * a TEMP table, which only the writer's connection has. (EMBEDDING() of texts the worker was not
+ * sent is no reason: the worker answers with the misses, see ReadReply.)
  */
-export type WriterFallback = 'embedding-not-at-hand' | 'temp-table';
+export type WriterFallback = 'temp-table';
 
 /** One statement for a worker: SQLite SQL as emitted, its bound arguments, and its index searches. */
 export interface ReadStatement {
@@ -54,8 +52,9 @@ export type PostedStatement = Omit<ReadStatement, 'searches'> & { searches?: Pos
 /**
  * What the engine asks of a worker: `begin` opens a read transaction and reads, so the worker's
  * snapshot is fixed (it answers `ok`); `run` runs statements (in that snapshot if one is open)
- * and ends the transaction, its EMBEDDING() calls answered from `embeddings`; `end` ends a
- * snapshot that will not be used, and `forget` lets go of an index (neither is answered).
+ * and ends the transaction, its EMBEDDING() calls answered from `embeddings`
+ * (read-embedding-calls.ts); `end` ends a snapshot that will not be used, and `forget` lets go of
+ * an index (neither is answered).
  */
 export type ReadMessage =
   | { kind: 'begin' }
@@ -74,24 +73,24 @@ export type WireError =
   | { kind: 'sqlite'; code: string; message: string }
   | { kind: 'range' | 'type'; message: string }
   /** Anything else; `code` as a Node error carries it (ENOSPC). */
-  | { kind: 'other'; message: string; code?: string }
-  /** The statement called EMBEDDING() for a vector the request did not bring: the writer's connection answers it. */
-  | { kind: 'embedding' };
+  | { kind: 'other'; message: string; code?: string };
 
+/**
+ * A worker's answer: `ok` to `begin`; to `run`, its rows per statement, the error that stopped
+ * it, or the texts its EMBEDDING() calls were not sent (its rows, computed with placeholders if
+ * any, are dropped): the engine fetches those and runs the read again.
+ */
 export type ReadReply =
   | { id: number; ok: true }
   | { id: number; rows: SqlValue[][][] }
+  | { id: number; misses: ReadMisses[] }
   | { id: number; error: WireError; index: number };
-
-/** Thrown by the worker's EMBEDDING() for a vector it was not given: the engine runs such requests itself. */
-export const NEEDS_EMBEDDINGS = '__quiver_needs_embeddings';
 
 export function toWire(e: unknown): WireError {
   if (isQuiverError(e)) {
     return { kind: 'quiver', code: e.code, detail: e.detail, statementIndex: e.statementIndex, position: e.position, retryAfterSeconds: e.retryAfterSeconds };
   }
   if (e instanceof Database.SqliteError) return { kind: 'sqlite', code: e.code, message: e.message };
-  if (e instanceof Error && e.message.includes(NEEDS_EMBEDDINGS)) return { kind: 'embedding' };
   if (e instanceof RangeError) return { kind: 'range', message: e.message };
   if (e instanceof TypeError) return { kind: 'type', message: e.message };
   const code = (e as { code?: unknown } | null)?.code;
@@ -101,8 +100,6 @@ export function toWire(e: unknown): WireError {
 /** The error `w` stands for; `from` names the thread an unexpected one came from. */
 export function fromWire(w: WireError, from = 'read worker'): Error {
   switch (w.kind) {
-    case 'embedding':
-      return new Error(NEEDS_EMBEDDINGS);
     case 'quiver':
       return new QuiverError(w.code, w.detail, { statementIndex: w.statementIndex, position: w.position, retryAfterSeconds: w.retryAfterSeconds });
     case 'sqlite':

@@ -10,17 +10,19 @@
  * worker's own search lane of the index's shared memory. When its view readers let go of an
  * index's parts (merged away, flushed), the worker asks for a garbage collection, without which
  * it would keep their shared memory alive for minutes (../util/shared-memory-gc.ts).
+ * EMBEDDING() answers from the vectors the engine sent with the read; a text it was not sent
+ * makes the read answer with its misses instead of rows (../functions/read-embedding-calls.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { embeddingKey, registerEmbeddingFunction, type ReadEmbeddings, registerVectorFunctions } from '../functions/index.ts';
+import { ReadEmbeddingCalls, registerVectorFunctions } from '../functions/index.ts';
 import { registerFulltextFunctions } from '../index-sync/index.ts';
 import { registerDeadlineFunction, ResultBudget, StatementDeadline, withNamed, StatementCache } from '../runtime/index.ts';
 import { IndexViewReader } from '../../index/index.ts';
-import { NEEDS_EMBEDDINGS, toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
+import { toWire, type ReadReply, type ReadRequest, type ReadStatement } from './read-protocol.ts';
 import { runSearchStep, type IndexViewRef } from '../plan/index.ts';
 import type { SqlValue } from '../types.ts';
-import { originalsReader, vectorBlob } from '../../core/index.ts';
+import { isQuiverError, originalsReader } from '../../core/index.ts';
 import { ReceivedMemories } from './view-memories.ts';
 import { SharedMemoryCollector } from '../../util/index.ts';
 
@@ -31,9 +33,8 @@ const db = new Database(file, { readonly: true, fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 registerVectorFunctions(db);
 registerFulltextFunctions(db);
-
-/** The vectors the running request brought for its EMBEDDING() calls. */
-let embeddings: ReadEmbeddings | undefined;
+const embeddings = new ReadEmbeddingCalls();
+embeddings.register(db);
 
 /**
  * The running request's statement timeout, checked as its SELECTs step (limits.ts
@@ -43,23 +44,6 @@ let embeddings: ReadEmbeddings | undefined;
  */
 const deadline = new StatementDeadline();
 registerDeadlineFunction(db, () => deadline.check(false));
-
-/**
- * EMBEDDING() from the vectors the engine fetched before the read (the texts written in the
- * request). Anything else (a text only known from the rows, a call hidden in a SQL view, an
- * argument the engine would refuse) hands the request back to the engine, which runs it on its
- * own connection with the provider at hand and reports errors as it always does.
- */
-function embedding(text: unknown, model: unknown, dims?: unknown): Buffer | null {
-  if (text === null || text === undefined) return null;
-  const requested = dims === undefined || dims === null ? undefined : Number(dims);
-  const resolved = typeof model === 'string' ? (requested ?? embeddings?.defaults.get(model.toLowerCase())) : undefined;
-  const given = typeof text === 'string' || typeof text === 'number' || typeof text === 'bigint';
-  const vector = resolved !== undefined && given ? embeddings?.vectors.get(embeddingKey(model as string, resolved, String(text))) : undefined;
-  if (!vector) throw new Error(NEEDS_EMBEDDINGS);
-  return vectorBlob(vector);
-}
-registerEmbeddingFunction(db, embedding);
 
 /** Statements returning a result's rows: raw rows with exact integers, as results need. */
 const rowStatements = new StatementCache((sql) => db.prepare(sql).raw(true).safeIntegers(true), MAX_CACHED_STATEMENTS);
@@ -107,15 +91,16 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
   const budget = new ResultBudget(request);
   const rows: SqlValue[][][] = [];
   let index = 0;
-  embeddings = request.embeddings;
+  embeddings.start(request.embeddings);
   try {
-    return deadline.timed(request.timeoutMs, () => {
+    deadline.timed(request.timeoutMs, () => {
       // First, whatever happens next: the engine's ledger of this worker's memories counts on it.
       const statements = memories.restore(request.statements);
       // One snapshot for all statements and their searches: the one `begin` opened, or one opened now.
       if (!db.inTransaction && (statements.length > 1 || statements[0]?.searches)) db.exec('BEGIN');
       for (; index < statements.length; index++) {
         const statement = statements[index];
+        embeddings.statement = index;
         const out: SqlValue[][] = [];
         for (const row of prepare(statement.sql).iterate(...searched(statement)) as Iterable<SqlValue[]>) {
           out.push(row);
@@ -123,14 +108,18 @@ function run(id: number, request: Extract<ReadRequest, { kind: 'run' }>): ReadRe
         }
         rows.push(out);
       }
-      return { id, rows };
     }, request.since);
   } catch (e) {
+    const misses = embeddings.finish();
+    // A failure after a miss may be a placeholder's doing (or the stop at a miss): the engine
+    // fetches and runs the read again. Not a timeout, which the run would only meet again.
+    if (misses.length > 0 && !(isQuiverError(e) && e.code === 'STATEMENT_TIMEOUT')) return { id, misses };
     return { id, error: toWire(e), index: Math.min(index, request.statements.length - 1) };
   } finally {
-    embeddings = undefined;
     if (db.inTransaction) db.exec('COMMIT');
   }
+  const misses = embeddings.finish();
+  return misses.length > 0 ? { id, misses } : { id, rows };
 }
 
 /** Opens a read transaction and reads the schema page, which fixes the snapshot (WAL). */

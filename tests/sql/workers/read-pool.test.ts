@@ -1,7 +1,7 @@
 /**
  * Reads on worker threads (src/sql/workers/read-pool.ts): the same answers as the writer's connection,
  * a slow read that does not hold up others, the statement timeout, the result limits, EMBEDDING()
- * handed back to the writer, and the writer queue's back-pressure.
+ * (more of it in worker-embeddings.test.ts), and the writer queue's back-pressure.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -231,7 +231,7 @@ describe('with an embedding provider', () => {
     return open({ embeddings, limits }, dir);
   }
 
-  test('reads that call EMBEDDING() answer as the writer does, on a worker or, for texts only the rows hold, on the writer', async () => {
+  test('reads that call EMBEDDING() answer on a worker as the writer does, texts only the rows hold included', async () => {
     const engine = openWithModel();
     // The same model, answered by the writer's connection only.
     const reference = open({ embeddings, readWorkers: 0 });

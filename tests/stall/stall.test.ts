@@ -13,8 +13,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killAllServers, startServer } from './server-process.ts';
-import type { ServerProcess } from './server-process.ts';
+import { killAllServers, startServer } from '../api/server-process.ts';
+import type { ServerProcess } from '../api/server-process.ts';
 
 const KEYS = {
   reader: 'r'.repeat(40),
