@@ -98,9 +98,13 @@ export function lowerStatement(
   };
 }
 
-/** `expr` for SQLite; `scope` is the table its column references name, if any. */
-export function lowerExpression(expr: A.Expr, catalog: CatalogLookup, source: string, scope?: { table: string; alias: string }): string {
-  return new SqliteLowering(catalog, source).standalone(expr, scope);
+/**
+ * `expr` for SQLite; `scope` is the table its column references name, if any. `checked`: its
+ * subqueries call DEADLINE_FUNCTION as a write's do (a planner's filter, run by a read worker
+ * under the read's deadline).
+ */
+export function lowerExpression(expr: A.Expr, catalog: CatalogLookup, source: string, scope?: { table: string; alias: string }, checked = false): string {
+  return new SqliteLowering(catalog, source, undefined, checked ? 'every' : 'none').standalone(expr, scope);
 }
 
 class SqliteLowering extends Printer implements LoweringScope {

@@ -125,6 +125,15 @@ function selectsIn(node: unknown, out: A.SelectStatement[] = []): A.SelectStatem
 }
 
 /** Whether `e` reads no column (so it is the same for every row): literals, params, functions of them. */
+/** Whether `e` holds a subquery (a scalar one, IN (SELECT ...), EXISTS). */
+function holdsSubquery(e: unknown): boolean {
+  if (!e || typeof e !== 'object') return false;
+  if (Array.isArray(e)) return e.some(holdsSubquery);
+  const kind = (e as { kind?: string }).kind;
+  if (kind === 'select' || kind === 'subquery' || kind === 'exists') return true;
+  return Object.values(e).some(holdsSubquery);
+}
+
 function isConstant(e: unknown): boolean {
   if (!e || typeof e !== 'object') return true;
   if (Array.isArray(e)) return e.every(isConstant);
@@ -247,7 +256,9 @@ export class Planner {
     };
     const where = c.core.where;
     if (!where) return search('ann');
-    const selectivity = this.sampleSelectivity(c, where, source, args, index.size);
+    // Not sampled here when the filter holds a subquery, whose cost the client controls: it runs
+    // where the search runs (a read worker, under the read's deadline) as filtered-ann.
+    const selectivity = holdsSubquery(where) ? undefined : this.sampleSelectivity(c, where, source, args, index.size);
     plan.selectivity = selectivity;
     step.selectivity = selectivity;
     const survivors = selectivity === undefined ? undefined : selectivity * index.size;
@@ -280,8 +291,9 @@ export class Planner {
     return restrictions;
   }
 
+  /** The filter for the search steps' SQL, its subqueries stopped at the deadline of the connection that runs them. */
   private whereSql(c: Candidate, where: A.Expr, source: string): string {
-    return lowerExpression(where, this.catalog, source, { table: c.core.from.name.name, alias: c.alias });
+    return lowerExpression(where, this.catalog, source, { table: c.core.from.name.name, alias: c.alias }, true);
   }
 
   private fromSql(c: Candidate): string {
