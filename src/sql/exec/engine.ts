@@ -32,7 +32,7 @@ import { CommitGate } from './commit-gate.ts';
 import { openDatabase } from './connection.ts';
 import { DATABASE_FILE, DataDirLock } from './data-dir.ts';
 import { DiskSpace } from './disk-space.ts';
-import { notReady, type EngineStats } from './engine-stats.ts';
+import type { EngineStats } from './engine-stats.ts';
 import { rowsResult, ResultShapes, shapeRows, type ResultShape } from './results.ts';
 import { Scripts, type CompiledScript } from './scripts.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
@@ -207,11 +207,6 @@ export class Engine implements WriterHost {
       readWorkers: pool ? { workers: pool.workers, busy: pool.busy, queued: pool.queued } : null,
       indexes: this.db ? indexStatuses(this.catalog, this.indexes) : [],
     };
-  }
-
-  /** What keeps the engine from being ready (closed, its writer starting, vector indexes loading); empty when ready. */
-  notReady(): string[] {
-    return notReady(this.stats());
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * Engine.stats and Engine.notReady, in process: an engine reports its writer, its read workers
+ * Engine.stats and notReady, in process: an engine reports its writer, its read workers
  * and each vector index (the numbers SHOW INDEX STATUS shows), and is not ready while the
  * database is closed or an index is still loading — as every index is right after a restart
  * that loads it from its saved files.
@@ -8,8 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Engine } from '../../../src/sql/index.ts';
-import { notReady } from '../../../src/sql/exec/engine-stats.ts';
+import { Engine, notReady } from '../../../src/sql/index.ts';
 
 const dirs: string[] = [];
 const engines: Engine[] = [];
@@ -52,12 +51,12 @@ describe('Engine.stats', () => {
   });
 });
 
-describe('Engine.notReady', () => {
+describe('notReady', () => {
   it('is empty on an open engine whose indexes are loaded', async () => {
     const engine = open(tempDir());
     await engine.ready();
     await engine.execute(TABLE);
-    expect(engine.notReady()).toEqual([]);
+    expect(notReady(engine.stats())).toEqual([]);
   });
 
   it('names an index still loading from its saved files after a restart, then is empty', async () => {
@@ -68,14 +67,14 @@ describe('Engine.notReady', () => {
     await first.shutdown();
     const engine = open(dir);
     expect(engine.stats().indexes[0].state).toBe('loading');
-    expect(engine.notReady()).toContain('vector index(es) still loading: vi');
-    await expect.poll(() => engine.notReady(), { timeout: 5_000 }).toEqual([]);
+    expect(notReady(engine.stats())).toContain('vector index(es) still loading: vi');
+    await expect.poll(() => notReady(engine.stats()), { timeout: 5_000 }).toEqual([]);
   });
 
   it('says the database is not open once it is closed', () => {
     const engine = open(tempDir());
     engine.close();
-    expect(engine.notReady()).toEqual(['the database is not open']);
+    expect(notReady(engine.stats())).toEqual(['the database is not open']);
   });
 
   it('names a writer that has not started', () => {
