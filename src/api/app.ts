@@ -4,13 +4,15 @@
  * the socket, and tests call `app.request()` without one. Each resource lives in its own file
  * under `routes/`; unknown routes and thrown errors all end in `problem.ts`, so every error
  * the API gives has the same problem+json shape. Everything under `/v1/` is behind
- * `authenticate` (auth.ts), so a route added there is closed by default; /health,
- * /openapi.yaml and /docs stay open for probes and people. Under `/v1/` a request is
+ * `authenticate` (auth.ts), so a route added there is closed by default, and so is /metrics;
+ * /health, /ready, /openapi.yaml and /docs stay open for probes and people. Every request is
+ * logged and counted (observe.ts, metrics.ts), outermost. Under `/v1/` a request is
  * authenticated, then its whole body is received (body.ts, with its size limit and deadline),
  * and only then admitted (admission.ts).
  */
 import fs from 'node:fs';
 import { Hono } from 'hono';
+import { pino, type Logger } from 'pino';
 import { ChatModels, ChatService } from '../chat/index.ts';
 import { QuiverError } from '../core/index.ts';
 import type { Engine } from '../sql/index.ts';
@@ -18,16 +20,19 @@ import { authenticate, type Caller } from './auth.ts';
 import type { Config } from './config.ts';
 import { admission } from './admission.ts';
 import { readBody } from './body.ts';
+import { Metrics } from './metrics.ts';
+import { observe } from './observe.ts';
 import { problemResponse } from './problem.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { chatRoutes } from './routes/chat.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { openapiRoutes } from './routes/openapi.ts';
 import { sqlRoutes } from './routes/sql.ts';
 import { adminRoutes } from './routes/admin.ts';
 
 /** What the API needs of the engine; a structural type so tests can pass a stand-in. */
-export type SqlEngine = Pick<Engine, 'execute' | 'isOpen'> & Partial<Pick<Engine, 'describeTable' | 'backup'>>;
+export type SqlEngine = Pick<Engine, 'execute' | 'isOpen' | 'stats'> & Partial<Pick<Engine, 'describeTable' | 'backup'>>;
 
 export interface AppOptions {
   engine: SqlEngine;
@@ -37,6 +42,8 @@ export interface AppOptions {
    * config file (QUIVER_EMBEDDING_CONFIG or `<dataDir>/embedding.json`), none if absent.
    */
   chatModels?: ChatModels;
+  /** Where the request log goes (server.ts passes JSON lines on stdout at QUIVER_LOG_LEVEL); default: nowhere. */
+  logger?: Logger;
 }
 
 /** The contract at the repository root; read here, once, not per request. */
@@ -55,8 +62,9 @@ const OPENAPI_URL = new URL('../../openapi.yaml', import.meta.url);
  * });
  * ```
  */
-export function createApp({ engine, config, chatModels }: AppOptions): Hono {
+export function createApp({ engine, config, chatModels, logger }: AppOptions): Hono {
   const openapi = fs.readFileSync(OPENAPI_URL, 'utf8');
+  const metrics = new Metrics(() => engine.stats());
   const models = chatModels ?? ChatModels.open({ dataDir: config.dataDir });
   const describeTable = async (name: string) => {
     if (!engine.describeTable) throw new Error('/v1/chat needs an engine that can describe its tables');
@@ -70,6 +78,7 @@ export function createApp({ engine, config, chatModels }: AppOptions): Hono {
       models,
     );
   return new Hono()
+    .use(observe(logger ?? pino({ level: 'silent' }), metrics))
     .use(async (c, next) => {
       // Hono hands only Error instances to onError and rethrows anything else thrown, which
       // would escape as a bare text 500; catch it here so it too gets the problem+json shape.
@@ -83,10 +92,12 @@ export function createApp({ engine, config, chatModels }: AppOptions): Hono {
     // The whole body first, then a slot: a body trickling in holds its socket and nothing else.
     .use('/v1/*', readBody(config.maxBodyBytes, config.bodyTimeoutMs))
     .use('/v1/*', admission(config.maxConcurrentRequests))
+    .use('/metrics', authenticate(config.apiKeys))
     .route('/', sqlRoutes(engine))
     .route('/', chatRoutes(chatFor))
     .route('/', adminRoutes(engine))
     .route('/', healthRoutes(engine))
+    .route('/', metricsRoutes(metrics))
     .route('/', openapiRoutes(openapi))
     .route('/', docsRoutes())
     .notFound((c) =>

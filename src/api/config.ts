@@ -35,6 +35,7 @@
  * | QUIVER_API_KEYS       | (none)      | API keys, comma-separated, each `role:key` or `name:role:key` |
  * | QUIVER_API_KEYS_FILE  | (none)      | JSON file `{"keys": [{"name": "ops", "role": "admin", "key": "..."}]}` (name optional) |
  * | QUIVER_ALLOW_UNAUTHENTICATED | 0    | `1`: serve a non-loopback HOST with no API keys (logged as a warning) |
+ * | QUIVER_LOG_LEVEL      | info        | the request log's level (observe.ts): trace, debug (adds each request's SQL text), info, warn, error, fatal or silent |
  *
  * API keys from both sources add up; a role is `read`, `write` or `admin` (src/sql/check/roles.ts),
  * a key is at least MIN_API_KEY_LENGTH characters of a bearer token (letters, digits and
@@ -70,6 +71,9 @@ export const MAX_MAX_BODY_BYTES = 256 * 1024 * 1024;
 export const MIN_API_KEY_LENGTH = 32;
 export const MAX_API_KEY_LENGTH = 512;
 const MIB = 1024 * 1024;
+/** pino's levels, most verbose first; `silent` logs nothing. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 /** A reserve of a TiB is surely a typo. */
 export const MAX_DISK_RESERVE_MB = 1024 * 1024;
 
@@ -107,6 +111,8 @@ export interface Config {
   readonly apiKeys: readonly ApiKey[];
   /** QUIVER_ALLOW_UNAUTHENTICATED: serve a non-loopback HOST with no keys. */
   readonly allowUnauthenticated: boolean;
+  /** QUIVER_LOG_LEVEL: the request log's level. */
+  readonly logLevel: LogLevel;
 }
 
 /** Thrown by `loadConfig` with one line per bad variable. */
@@ -167,6 +173,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     maxQueuedEmbeddings: integer('QUIVER_MAX_QUEUED_EMBEDDINGS', DEFAULT_LIMITS.maxQueuedEmbeddings, 1, 100_000_000),
   });
   const maxConcurrentRequests = integer('QUIVER_MAX_CONCURRENT_REQUESTS', DEFAULT_MAX_CONCURRENT_REQUESTS, 1, 1_000_000);
+  const logLevelRaw = (read('QUIVER_LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
+    problems.push(`QUIVER_LOG_LEVEL=${JSON.stringify(read('QUIVER_LOG_LEVEL'))}: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const logLevel = logLevelRaw as LogLevel;
 
   const host = read('HOST') ?? DEFAULT_HOST;
   // Letters, digits and the punctuation of hostnames and IPv4/IPv6 addresses (with a zone id).
@@ -195,7 +206,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
-    port, host, dataDir, maxBodyBytes, bodyTimeoutMs, maxConnectionsPerClient, indexFlushRows, indexFlushAgeMs, synchronous, diskReserveBytes, readWorkers, searchOnWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated,
+    port, host, dataDir, maxBodyBytes, bodyTimeoutMs, maxConnectionsPerClient, indexFlushRows, indexFlushAgeMs, synchronous, diskReserveBytes, readWorkers, searchOnWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated, logLevel,
   });
 }
 

@@ -48,6 +48,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   TOO_MANY_REQUESTS: 429,
   DATABASE_BUSY: 503,
   DATABASE_CLOSED: 503,
+  // GET /ready only: the server is up but still starting (its writer, its vector indexes).
+  NOT_READY: 503,
   // RFC 4918's Insufficient Storage: the server's condition, not the request's, and temporary.
   STORAGE_FULL: 507,
   INTERNAL_ERROR: 500,

@@ -13,6 +13,7 @@
 import type { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { pino } from 'pino';
 import { Embeddings, LOCAL_MODEL_NAME } from '../embed/index.ts';
 import { Engine } from '../sql/index.ts';
 import { createApp } from './app.ts';
@@ -92,7 +93,9 @@ async function shutdownAll(): Promise<void> {
 
 const server = serve(
   {
-    fetch: createApp({ engine, config }).fetch,
+    // One JSON line per request on stdout (observe.ts), beside the plain startup lines; written
+    // at once, as console.log's are, so lines keep their order and none is lost at exit.
+    fetch: createApp({ engine, config, logger: pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: true })) }).fetch,
     hostname: config.host,
     port: config.port,
     // Connections past QUIVER_MAX_CONNECTIONS_PER_CLIENT from one address are refused (connections.ts).

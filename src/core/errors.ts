@@ -44,6 +44,7 @@ export const ERROR_TITLES = {
   TOO_MANY_REQUESTS: 'Too many requests from this key',
   DATABASE_BUSY: 'Database busy',
   DATABASE_CLOSED: 'Database closed',
+  NOT_READY: 'Not ready',
   STORAGE_FULL: 'Storage full',
   INTERNAL_ERROR: 'Internal error',
 } as const;

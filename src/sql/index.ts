@@ -4,8 +4,8 @@
  * caller above SQL needs to take a user's expression apart and write SQL text safely (chat's
  * filters and retrieval queries), and the AST types they work on.
  */
-export { DATABASE_FILE, DataDirLockedError, DEFAULT_DISK_RESERVE_BYTES, Engine, STORAGE_FULL_RETRY_AFTER_S } from './exec/index.ts';
-export type { TableDescription } from './exec/index.ts';
+export { DATABASE_FILE, DataDirLockedError, DEFAULT_DISK_RESERVE_BYTES, Engine, notReady, STORAGE_FULL_RETRY_AFTER_S } from './exec/index.ts';
+export type { EngineStats, IndexStatus, TableDescription } from './exec/index.ts';
 export { backupDataDir, restoreDatabase, RestoreError } from './exec/index.ts';
 export type { BackupResult, RestoreResult } from './exec/index.ts';
 export type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from './types.ts';

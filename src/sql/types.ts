@@ -24,6 +24,8 @@ export interface StatementResult {
 
 export interface ExecuteResult {
   results: StatementResult[];
+  /** Each statement's kind (`select`, `insert`, `createTable`, ...), in order, for metrics and logs; absent from stand-ins. */
+  kinds?: string[];
 }
 
 export interface ExecuteOptions {

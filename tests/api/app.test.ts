@@ -12,7 +12,7 @@ import { createApp, loadConfig } from '../../src/api/index.ts';
 import type { SqlEngine } from '../../src/api/index.ts';
 import { Engine } from '../../src/sql/index.ts';
 import { ERROR_TITLES, QuiverError } from '../../src/core/index.ts';
-import type { ExecuteResult, Params } from '../../src/sql/index.ts';
+import type { EngineStats, ExecuteResult, Params } from '../../src/sql/index.ts';
 import type { ErrorCode } from '../../src/core/index.ts';
 import { checkedApp } from './contract/checked.ts';
 import { HTTP_STATUS } from '../../src/api/problem.ts';
@@ -66,12 +66,16 @@ async function results(res: Response): Promise<ExecuteResult['results']> {
   return body.results;
 }
 
+/** What a stand-in engine reports to /ready and /metrics: open, started, no indexes. */
+const IDLE_STATS: EngineStats = { open: true, writerReady: true, writerRequests: 0, readWorkers: null, indexes: [] };
+
 /** A stand-in engine that answers `execute` with `answer` and records its calls. */
 function fakeEngine(answer: () => ExecuteResult): SqlEngine & { calls: [string, Params | undefined][] } {
   const calls: [string, Params | undefined][] = [];
   return {
     calls,
     isOpen: true,
+    stats: () => IDLE_STATS,
     async execute(sql: string, params?: Params) {
       calls.push([sql, params]);
       return answer();
@@ -82,6 +86,7 @@ function fakeEngine(answer: () => ExecuteResult): SqlEngine & { calls: [string, 
 function throwingEngine(error: unknown): SqlEngine {
   return {
     isOpen: true,
+    stats: () => IDLE_STATS,
     async execute() {
       throw error;
     },

@@ -197,6 +197,7 @@ beforeEach(async () => {
       return engine.execute(sql, params, options);
     },
     describeTable: (name) => engine.describeTable(name),
+    stats: () => engine.stats(),
   };
   const config = loadConfig({ QUIVER_DATA_DIR: dataDir, QUIVER_API_KEYS: KEYS_VAR });
   fixture = { engine, roles, app: checkedApp(createApp({ engine: recording, config, chatModels: new ChatModels([]) })) };

@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       maxConcurrentRequests: 512,
       apiKeys: [],
       allowUnauthenticated: false,
+      logLevel: 'info',
     });
   });
 
@@ -56,6 +57,7 @@ describe('loadConfig', () => {
       QUIVER_MAX_QUEUED_EMBEDDINGS: '70',
       QUIVER_ALLOW_UNAUTHENTICATED: '1',
       QUIVER_SEARCH_ON_WORKERS: '0',
+      QUIVER_LOG_LEVEL: 'DEBUG',
     };
     expect(loadConfig(env)).toEqual({
       port: 9000,
@@ -74,6 +76,7 @@ describe('loadConfig', () => {
       maxConcurrentRequests: 30,
       apiKeys: [],
       allowUnauthenticated: true,
+      logLevel: 'debug',
     });
   });
 
@@ -101,6 +104,7 @@ describe('loadConfig', () => {
     [{ HOST: 'local host' }, 'HOST="local host": expected a hostname or IP address such as 127.0.0.1, ::1 or 0.0.0.0'],
     [{ HOST: 'http://x' }, 'HOST="http://x": expected a hostname or IP address such as 127.0.0.1, ::1 or 0.0.0.0'],
     [{ QUIVER_SYNCHRONOUS: 'OFF' }, 'QUIVER_SYNCHRONOUS="OFF": expected FULL or NORMAL'],
+    [{ QUIVER_LOG_LEVEL: 'verbose' }, 'QUIVER_LOG_LEVEL="verbose": expected one of trace, debug, info, warn, error, fatal, silent'],
     [{ QUIVER_READ_WORKERS: '65' }, 'QUIVER_READ_WORKERS="65": expected a whole number from 0 to 64'],
     [{ QUIVER_STATEMENT_TIMEOUT_MS: '5' }, 'QUIVER_STATEMENT_TIMEOUT_MS="5": expected a whole number from 10 to 86400000'],
     [{ QUIVER_MAX_ROWS: '0' }, 'QUIVER_MAX_ROWS="0": expected a whole number from 1 to 1000000000'],

@@ -253,7 +253,7 @@ describe('openapi.yaml', () => {
       fs.rmSync(dataDir, { recursive: true, force: true });
     });
 
-    it('has the paths', () => expect(documentedPaths()).toEqual(['/v1/sql', '/v1/chat', '/v1/admin/backup', '/health', '/openapi.yaml', '/docs']));
+    it('has the paths', () => expect(documentedPaths()).toEqual(['/v1/sql', '/v1/chat', '/v1/admin/backup', '/health', '/ready', '/metrics', '/openapi.yaml', '/docs']));
 
     for (const p of documentedPaths()) {
       it(`${p} exists and takes only ${documentedMethods(p).join(', ')} (and HEAD with GET)`, async () => {

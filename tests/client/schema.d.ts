@@ -174,6 +174,29 @@ export interface paths {
      */
     get: operations["get_health"];
   };
+  "/ready": {
+    /**
+     * Whether the server serves every request at full speed now
+     * @description For readiness probes: 200 once the database is open, the writer has started and no
+     * vector index is still loading (after a restart, indexes load from their saved files
+     * while the server already answers, searching exactly meanwhile); 503 `NOT_READY` saying
+     * what is not, otherwise. Runs no query. `/health` says only whether the process is
+     * alive and can run SQL. HEAD is also accepted.
+     */
+    get: operations["get_ready"];
+  };
+  "/metrics": {
+    /**
+     * Metrics in Prometheus's text format
+     * @description HTTP requests by method, route pattern and status with a latency histogram; `/v1/sql`
+     * statements by kind and errors by code; the writer's requests in flight, the read
+     * workers (busy, queued); each vector index's rows, tail rows, segments, deleted fraction
+     * and lag; the process's memory and CPU. Never keys, SQL text, parameters or row data.
+     * With API keys configured it needs one, of any role (a read key sees the same figures
+     * through `SHOW INDEX STATUS`); with none it is open. HEAD is also accepted.
+     */
+    get: operations["get_metrics"];
+  };
   "/openapi.yaml": {
     /**
      * This document
@@ -507,7 +530,7 @@ export interface components {
      * @description Stable error code; the HTTP status for each is fixed.
      * @enum {string}
      */
-    ErrorCode: "SYNTAX_ERROR" | "UNSUPPORTED_STATEMENT" | "UNKNOWN_TABLE" | "UNKNOWN_COLUMN" | "UNKNOWN_FUNCTION" | "UNKNOWN_INDEX" | "ALREADY_EXISTS" | "RESERVED_NAME" | "CONSTRAINT_VIOLATION" | "TYPE_MISMATCH" | "DIMENSION_MISMATCH" | "INVALID_VECTOR" | "NO_VECTOR_INDEX" | "CONVERSION_FAILED" | "PARAMETER_ERROR" | "TRANSACTION_ERROR" | "SQL_ERROR" | "BAD_REQUEST" | "INVALID_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNKNOWN_MODEL" | "EMBEDDING_DIMENSIONS" | "EMBEDDING_FAILED" | "CHAT_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "STATEMENT_TIMEOUT" | "BODY_TIMEOUT" | "LIMIT_EXCEEDED" | "OVERLOADED" | "TOO_MANY_REQUESTS" | "DATABASE_BUSY" | "DATABASE_CLOSED" | "STORAGE_FULL" | "INTERNAL_ERROR";
+    ErrorCode: "SYNTAX_ERROR" | "UNSUPPORTED_STATEMENT" | "UNKNOWN_TABLE" | "UNKNOWN_COLUMN" | "UNKNOWN_FUNCTION" | "UNKNOWN_INDEX" | "ALREADY_EXISTS" | "RESERVED_NAME" | "CONSTRAINT_VIOLATION" | "TYPE_MISMATCH" | "DIMENSION_MISMATCH" | "INVALID_VECTOR" | "NO_VECTOR_INDEX" | "CONVERSION_FAILED" | "PARAMETER_ERROR" | "TRANSACTION_ERROR" | "SQL_ERROR" | "BAD_REQUEST" | "INVALID_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNKNOWN_MODEL" | "EMBEDDING_DIMENSIONS" | "EMBEDDING_FAILED" | "CHAT_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "STATEMENT_TIMEOUT" | "BODY_TIMEOUT" | "LIMIT_EXCEEDED" | "OVERLOADED" | "TOO_MANY_REQUESTS" | "DATABASE_BUSY" | "DATABASE_CLOSED" | "NOT_READY" | "STORAGE_FULL" | "INTERNAL_ERROR";
   };
   responses: {
     /**
@@ -1000,6 +1023,56 @@ export interface operations {
           };
         };
       };
+    };
+  };
+  /**
+   * Whether the server serves every request at full speed now
+   * @description For readiness probes: 200 once the database is open, the writer has started and no
+   * vector index is still loading (after a restart, indexes load from their saved files
+   * while the server already answers, searching exactly meanwhile); 503 `NOT_READY` saying
+   * what is not, otherwise. Runs no query. `/health` says only whether the process is
+   * alive and can run SQL. HEAD is also accepted.
+   */
+  get_ready: {
+    responses: {
+      /** @description Ready. */
+      200: {
+        content: {
+          "application/json": {
+            /** @constant */
+            status: "ready";
+          };
+        };
+      };
+      /** @description Not ready yet (`NOT_READY`); the detail says what is missing. */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"] & {
+            /** @constant */
+            code?: "NOT_READY";
+          };
+        };
+      };
+    };
+  };
+  /**
+   * Metrics in Prometheus's text format
+   * @description HTTP requests by method, route pattern and status with a latency histogram; `/v1/sql`
+   * statements by kind and errors by code; the writer's requests in flight, the read
+   * workers (busy, queued); each vector index's rows, tail rows, segments, deleted fraction
+   * and lag; the process's memory and CPU. Never keys, SQL text, parameters or row data.
+   * With API keys configured it needs one, of any role (a read key sees the same figures
+   * through `SHOW INDEX STATUS`); with none it is open. HEAD is also accepted.
+   */
+  get_metrics: {
+    responses: {
+      /** @description The exposition, Prometheus text format 0.0.4. */
+      200: {
+        content: {
+          "text/plain": string;
+        };
+      };
+      401: components["responses"]["Unauthorized"];
     };
   };
   /**

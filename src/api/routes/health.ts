@@ -1,16 +1,19 @@
 /**
  * @module health
- * `GET /health`: whether this process can serve SQL, for load balancers and orchestrators'
- * readiness probes. It answers from `engine.isOpen` alone and runs no query, so a probe never
- * queues behind user statements.
+ * The probes. `GET /health`: whether this process can serve SQL (liveness), from
+ * `engine.isOpen` alone. `GET /ready`: whether it serves every request at full speed now
+ * (readiness): the database open, the writer started and no vector index still loading
+ * (../../sql notReady), else 503 NOT_READY saying what is not. Neither runs a query, so a
+ * probe never queues behind user statements.
  */
 import { Hono } from 'hono';
 import { QuiverError } from '../../core/index.ts';
+import { notReady } from '../../sql/index.ts';
 import type { SqlEngine } from '../app.ts';
 import { problemResponse } from '../problem.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 
-/** Routes for `/health`; HEAD is answered by Hono from the GET handler. */
+/** Routes for `/health` and `/ready`; HEAD is answered by Hono from the GET handlers. */
 export function healthRoutes(engine: SqlEngine): Hono {
   return new Hono()
     .get('/health', (c) =>
@@ -18,5 +21,10 @@ export function healthRoutes(engine: SqlEngine): Hono {
         ? c.json({ status: 'ok' })
         : problemResponse(new QuiverError('DATABASE_CLOSED', 'the database is not open; this server cannot run SQL')),
     )
-    .all('/health', methodNotAllowed(['GET', 'HEAD']));
+    .all('/health', methodNotAllowed(['GET', 'HEAD']))
+    .get('/ready', (c) => {
+      const reasons = notReady(engine.stats());
+      return reasons.length === 0 ? c.json({ status: 'ready' }) : problemResponse(new QuiverError('NOT_READY', `not ready: ${reasons.join('; ')}`));
+    })
+    .all('/ready', methodNotAllowed(['GET', 'HEAD']));
 }

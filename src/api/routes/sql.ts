@@ -13,6 +13,7 @@ import type { Params } from '../../sql/index.ts';
 import type { SqlEngine } from '../app.ts';
 import { callerOf, roleOf } from '../auth.ts';
 import { bodyText, isUtf8Charset, parseJsonBody, parseMediaType } from '../body.ts';
+import { noteSql } from '../observe.ts';
 import { executeResultJson } from '../result-json.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 
@@ -40,8 +41,10 @@ export function sqlRoutes(engine: SqlEngine): Hono {
   return new Hono()
     .post('/v1/sql', async (c) => {
       const { sql, params, timeoutMs } = readSqlRequest(c);
+      noteSql(c, { sql });
       const started = performance.now();
       const result = await engine.execute(sql, params, { role: roleOf(c), timeoutMs, client: callerOf(c)?.name });
+      noteSql(c, { kinds: result.kinds });
       const timeMs = Math.round((performance.now() - started) * 1000) / 1000;
       return c.body(executeResultJson(result, timeMs), 200, { 'content-type': 'application/json' });
     })

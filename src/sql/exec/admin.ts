@@ -18,27 +18,56 @@ const INDEX_STATUS_COLUMNS = [
   'lag_rows', 'lag_seconds', 'build', 'memory_bytes', 'quantization', 'save_error',
 ];
 
-/** SHOW INDEX STATUS [FROM t]: each vector index's state, size, lag, and why its last save failed. */
-export function showIndexStatus(catalog: Catalog, indexes: IndexRegistry, tableName: string | undefined): StatementResult {
+/** One vector index's state and size, as SHOW INDEX STATUS and the engine's stats report them. */
+export interface IndexStatus {
+  index: string;
+  table: string;
+  column: string;
+  metric: string;
+  /** `loading`, `ready`, `empty`, or `closed` when the registry holds none. */
+  state: string;
+  rows: number;
+  indexedRows: number;
+  tailRows: number;
+  segments: number;
+  /** Deleted rows still in segments, over all rows in segments; 0 with none. */
+  deletedFraction: number;
+  lagRows: number;
+  lagSeconds: number;
+  build: string | null;
+  memoryBytes: number;
+  quantization: string;
+  saveError: string | null;
+}
+
+/** Each vector index of table `tableName`, or of every table: what SHOW INDEX STATUS and Engine.stats show. */
+export function indexStatuses(catalog: Catalog, indexes: IndexRegistry, tableName?: string): IndexStatus[] {
   const tables = tableName === undefined ? catalog.tables() : [catalog.table(tableName)];
   if (tables.some((t) => t === undefined)) throw new QuiverError('UNKNOWN_TABLE', `no such table: ${tableName}`);
-  const rows: SqlValue[][] = [];
-  for (const t of tables) {
-    for (const v of t!.vectorIndexes) {
+  return tables.flatMap((t) =>
+    t!.vectorIndexes.map((v): IndexStatus => {
       const st = indexes.stats(v.name);
       const deleted = st ? st.segments.reduce((sum, seg) => sum + (seg.rows - seg.aliveRows), 0) : 0;
       const inSegments = st ? st.segments.reduce((sum, seg) => sum + seg.rows, 0) : 0;
-      rows.push([
-        v.name, t!.name, v.column, v.metric, indexes.state(v.name) ?? 'closed',
-        st?.rows ?? 0, st?.indexedRows ?? 0, st?.tailRows ?? 0, st?.segments.length ?? 0,
-        inSegments ? deleted / inSegments : 0, st?.lagRows ?? 0, st?.lagSeconds ?? 0,
-        st?.build ? `${st.build.kind} of ${st.build.rows} rows, ${st.build.seconds.toFixed(1)} s` : null,
-        st?.memoryBytes ?? 0,
-        v.quantization,
-        indexes.saveError(v.name),
-      ]);
-    }
-  }
+      return {
+        index: v.name, table: t!.name, column: v.column, metric: v.metric, state: indexes.state(v.name) ?? 'closed',
+        rows: st?.rows ?? 0, indexedRows: st?.indexedRows ?? 0, tailRows: st?.tailRows ?? 0, segments: st?.segments.length ?? 0,
+        deletedFraction: inSegments ? deleted / inSegments : 0, lagRows: st?.lagRows ?? 0, lagSeconds: st?.lagSeconds ?? 0,
+        build: st?.build ? `${st.build.kind} of ${st.build.rows} rows, ${st.build.seconds.toFixed(1)} s` : null,
+        memoryBytes: st?.memoryBytes ?? 0,
+        quantization: v.quantization,
+        saveError: indexes.saveError(v.name),
+      };
+    }),
+  );
+}
+
+/** SHOW INDEX STATUS [FROM t]: each vector index's state, size, lag, and why its last save failed. */
+export function showIndexStatus(catalog: Catalog, indexes: IndexRegistry, tableName: string | undefined): StatementResult {
+  const rows = indexStatuses(catalog, indexes, tableName).map((s): SqlValue[] => [
+    s.index, s.table, s.column, s.metric, s.state, s.rows, s.indexedRows, s.tailRows, s.segments, s.deletedFraction,
+    s.lagRows, s.lagSeconds, s.build, s.memoryBytes, s.quantization, s.saveError,
+  ]);
   return rowsResult(INDEX_STATUS_COLUMNS, rows);
 }
 

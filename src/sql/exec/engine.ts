@@ -26,12 +26,13 @@ import { Planner, restrictToCandidates, type PlannerOptions } from '../plan/inde
 import { ANY_CLIENT, DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, type Limits } from '../runtime/index.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, StatementResult } from '../types.ts';
 import { ReadFailure, ReadPool, type ReadSearch, type ReadStatement, type WriterFallback } from '../workers/index.ts';
-import { showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
+import { indexStatuses, showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
 import type { BackupResult } from './backup.ts';
 import { CommitGate } from './commit-gate.ts';
 import { openDatabase } from './connection.ts';
 import { DATABASE_FILE, DataDirLock } from './data-dir.ts';
 import { DiskSpace } from './disk-space.ts';
+import type { EngineStats } from './engine-stats.ts';
 import { rowsResult, ResultShapes, shapeRows, type ResultShape } from './results.ts';
 import { Scripts, type CompiledScript } from './scripts.ts';
 import { translateSqliteError } from './sqlite-errors.ts';
@@ -127,6 +128,10 @@ export class Engine implements WriterHost {
   /** The writer holding the gate for a commit, until commitDone. */
   private commitRelease: (() => void) | null = null;
   private readonly writer: WriterApi;
+  /** Whether `writer.ready()` has resolved, for stats(). */
+  private writerReady = false;
+  /** Requests sent to the writer and not answered yet, for stats(). */
+  private writerRequests = 0;
   private closed = false;
 
   private constructor(db: Database.Database, lock: DataDirLock, options: OpenOptions) {
@@ -163,6 +168,8 @@ export class Engine implements WriterHost {
     });
     const writerOptions = { file, synchronous: options.synchronous ?? 'FULL', limits: this.limits, planner: options.planner, embeddings: options.embeddings !== undefined };
     this.writer = options.writerThread ? new WriterThread(writerOptions, this) : Writer.open(writerOptions, this);
+    // A writer that fails to start says so to ready()'s callers and to every request.
+    this.writer.ready().then(() => (this.writerReady = true), () => {});
     this.disk.start();
   }
 
@@ -188,6 +195,18 @@ export class Engine implements WriterHost {
 
   get isOpen(): boolean {
     return this.db !== null && this.db.open;
+  }
+
+  /** The engine's numbers for probes and metrics, read on this thread without a query (engine-stats.ts). */
+  stats(): EngineStats {
+    const pool = this.pool?.stats();
+    return {
+      open: this.isOpen,
+      writerReady: this.writerReady,
+      writerRequests: this.writerRequests,
+      readWorkers: pool ? { workers: pool.workers, busy: pool.busy, queued: pool.queued } : null,
+      indexes: this.db ? indexStatuses(this.catalog, this.indexes) : [],
+    };
   }
 
   /**
@@ -261,7 +280,12 @@ export class Engine implements WriterHost {
       const read = await this.read(sql, params, options);
       if (typeof read !== 'string') return read;
     }
-    return this.writer.execute(sql, params, options);
+    this.writerRequests++;
+    try {
+      return await this.writer.execute(sql, params, options);
+    } finally {
+      this.writerRequests--;
+    }
   }
 
   /** Fetches what `round` missed, with no lock held, within the per-request and queue limits. */
@@ -373,7 +397,10 @@ export class Engine implements WriterHost {
         await this.takeMissed(reply.misses, round, script, sql);
         return 'fetch embeddings';
       }
-      return { results: reply.rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })) };
+      return {
+        results: reply.rows.map((r, j) => ({ columns: shapes[j].names, rows: shapeRows(r, shapes[j]), changes: 0, lastInsertId: null })),
+        kinds: script.statements.map((s) => s.kind),
+      };
     } finally {
       lease.release();
     }

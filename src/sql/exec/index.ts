@@ -5,3 +5,6 @@ export { Engine } from './engine.ts';
 export { DATABASE_FILE, DataDirLockedError } from './data-dir.ts';
 export { DEFAULT_DISK_RESERVE_BYTES, STORAGE_FULL_RETRY_AFTER_S } from './disk-space.ts';
 export type { TableDescription } from './engine.ts';
+export { notReady } from './engine-stats.ts';
+export type { EngineStats } from './engine-stats.ts';
+export type { IndexStatus } from './admin.ts';

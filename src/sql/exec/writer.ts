@@ -247,7 +247,7 @@ export class Writer implements WriterApi {
       if (explicit && db.inTransaction) {
         throw new QuiverError('TRANSACTION_ERROR', 'a transaction was left open; end it with COMMIT or ROLLBACK. Its changes were rolled back');
       }
-      return { results };
+      return { results, kinds: statements.map((s) => s.kind) };
     } catch (e) {
       if (db.inTransaction) this.rollback();
       // A failure in a run with placeholders may be the placeholders' doing: fetch, run again.
