@@ -181,8 +181,11 @@ export class Engine {
 
   /** Called as statements step (limits.ts DEADLINE_FUNCTION, and per row a read returns): stops one past its timeout. */
   private checkDeadline(): void {
-    this.request.deadline.check(this.db?.inTransaction ?? false);
+    this.request.deadline.check(this.inTransaction);
   }
+
+  /** Whether the timed-out statement's transaction is rolled back: asked only on a timeout, as asking costs as much as a check. */
+  private readonly inTransaction = (): boolean => this.db?.inTransaction ?? false;
 
   /** Opens (creating if needed) the database under `options.dataDir`, and its vector indexes. */
   static open(options: OpenOptions): Engine {

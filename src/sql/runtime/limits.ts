@@ -53,14 +53,23 @@ export function effectiveTimeoutMs(limits: Limits, requested: number | undefined
  * cannot be interrupted (better-sqlite3 has neither sqlite3_interrupt nor a progress handler):
  * it throws statementTimedOut once past the deadline. Registered on the writer's connection
  * (engine.ts) and each read worker's (read-worker.ts) by {@link registerDeadlineFunction};
- * ../lower/to-sqlite.ts says which SELECTs call it.
+ * ../lower/to-sqlite.ts says which SELECTs call it, ../lower/deadline-checks.ts where: once per
+ * row of each of their loops.
  */
 export const DEADLINE_FUNCTION = '__quiver_check_deadline';
+
+/**
+ * Checks read the clock once in this many: a clock read costs about half as much again as the
+ * call into JavaScript itself (BENCHMARKS.md, the notes after bench:sql), and each check stands
+ * for one row of one loop.
+ */
+const CHECKS_PER_CLOCK_READ = 16;
 
 /** The running statement's deadline on one connection: set while it runs, Infinity between statements. */
 export class StatementDeadline {
   private at = Infinity;
   private timeoutMs = 0;
+  private checks = 0;
 
   /** Runs `statement` stopped `timeoutMs` after it starts. */
   timed<T>(timeoutMs: number, statement: () => T): T {
@@ -73,9 +82,13 @@ export class StatementDeadline {
     }
   }
 
-  /** Throws STATEMENT_TIMEOUT once past the deadline; `rolledBack`: the statement runs in a transaction that is then undone. */
-  check(rolledBack: boolean): void {
-    if (Date.now() > this.at) throw statementTimedOut(this.timeoutMs, rolledBack);
+  /**
+   * Throws STATEMENT_TIMEOUT once past the deadline (noticed within CHECKS_PER_CLOCK_READ
+   * checks); `rolledBack`, asked only then: the statement runs in a transaction that is undone.
+   */
+  check(rolledBack: () => boolean): void {
+    if (++this.checks % CHECKS_PER_CLOCK_READ !== 0 || Date.now() <= this.at) return;
+    throw statementTimedOut(this.timeoutMs, rolledBack());
   }
 }
 

@@ -15,10 +15,12 @@
  * Timeouts: better-sqlite3 exposes neither sqlite3_interrupt nor (in this build) the progress
  * handler, so a read past its deadline is answered with STATEMENT_TIMEOUT at once and its
  * worker is terminated and replaced. Termination takes effect the next time the thread runs
- * JavaScript — every row stepped, every deadline check (limits.ts DEADLINE_FUNCTION, which
- * also stops the statement by itself), every vector or full-text function call; a statement
- * that computes long inside SQLite between those (a join's inner loops) finishes on its doomed
- * thread first. Such threads are counted (`stats().stopping`) and logged.
+ * JavaScript — every row stepped, every deadline check, every vector or full-text function
+ * call. The checks (limits.ts DEADLINE_FUNCTION, which also stops the statement by itself) run
+ * per row of every loop of a statement whose work can multiply (../lower/deadline-checks.ts),
+ * so the thread stops within a few rows of the deadline. What they do not reach — the inside
+ * of a view, a scan of one table whose rows are each costly to compute — finishes on its
+ * doomed thread first. Such threads are counted (`stats().stopping`) and logged.
  *
  * Workers start with the pool and are unref'd while idle, so an idle pool never keeps the
  * process alive; a worker lost to a timeout is replaced on its next use. Runs on the engine's

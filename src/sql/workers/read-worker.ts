@@ -37,12 +37,14 @@ let embeddings: ReadEmbeddings | undefined;
 
 /**
  * The running request's statement timeout, checked as its SELECTs step (limits.ts
- * DEADLINE_FUNCTION; ../lower/to-sqlite.ts says which). The pool answers a read past it at once
- * and terminates this thread, but termination lands only when JavaScript runs here: these checks
- * stop the statement itself. A read writes nothing, so nothing is rolled back.
+ * DEADLINE_FUNCTION, in every loop of those ../lower/to-sqlite.ts names). The pool answers a
+ * read past it at once and terminates this thread, but termination lands only when JavaScript
+ * runs here: these checks stop the statement itself. A read writes nothing, so nothing is
+ * rolled back.
  */
 const deadline = new StatementDeadline();
-registerDeadlineFunction(db, () => deadline.check(false));
+const nothingRolledBack = (): boolean => false;
+registerDeadlineFunction(db, () => deadline.check(nothingRolledBack));
 
 /**
  * EMBEDDING() from the vectors the engine fetched before the read (the texts written in the
