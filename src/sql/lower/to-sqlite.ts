@@ -62,9 +62,9 @@ const INDEX_METRIC_FUNCTIONS = new Set(['vec_distance', 'vector_distance']);
  * in a write (INSERT ... SELECT, subqueries, CTEs, UPDATE ... FROM), every one with a FROM; in a
  * read, those whose FROM is more than one table of the catalog: a join, a subquery, a CTE, a view
  * or a table function. A scan of one table is bounded by its size, and checking each of its
- * rows would cost several times the scan's own work and SQLite's count(*) shortcut
- * (BENCHMARKS.md, the notes after bench:sql), so a read's carries none. Only statements a
- * request runs get checks: never stored SQL (views, triggers).
+ * rows would cost more than the scan itself, and SQLite's count(*) shortcut (BENCHMARKS.md, the
+ * notes after bench:sql), so a read's carries none. Only statements a request runs get checks:
+ * never stored SQL (views, triggers).
  */
 type DeadlineChecks = 'none' | 'every' | 'unbounded';
 const DEADLINE_CHECKS: Partial<Record<A.Statement['kind'], DeadlineChecks>> = { insert: 'every', update: 'every', delete: 'every', select: 'unbounded' };
