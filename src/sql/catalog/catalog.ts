@@ -123,7 +123,7 @@ export class Catalog implements CatalogLookup {
       const t = map.get(key(c.tableName));
       if (!t) continue;
       t.columnRows.push({ ...c, embedding: c.generatedExpr === null ? null : parseColumnEmbedding(c.generatedExpr) });
-      t.columns.push({ name: c.name, declaredType: c.declaredType, vectorDims: c.vectorDims, generated: c.generatedExpr !== null, defaultExpr: c.defaultExpr } satisfies ColumnInfo);
+      t.columns.push({ name: c.name, declaredType: c.declaredType, vectorDims: c.vectorDims, generated: c.generatedExpr !== null, defaultExpr: c.defaultExpr, primaryKey: c.primaryKey } satisfies ColumnInfo);
     }
     for (const v of this.orm.select().from(schema.vectorIndexes).all()) {
       const t = map.get(key(v.tableName));

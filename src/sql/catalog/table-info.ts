@@ -17,6 +17,8 @@ export interface ColumnInfo {
   generated: boolean;
   /** The DEFAULT expression as declared, in Quiver's dialect; null without one. */
   defaultExpr: string | null;
+  /** Part of the table's PRIMARY KEY, declared on the column or on the table. */
+  primaryKey: boolean;
 }
 
 export interface VectorIndexInfo {

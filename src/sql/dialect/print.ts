@@ -322,12 +322,17 @@ export class Printer {
         return `${this.qualified(f.name)}(${f.args.map((a) => this.expr(a)).join(', ')})${f.alias ? ` AS ${this.ident(f.alias)}` : ''}`;
       case 'join': {
         const right = f.right.kind === 'join' ? `(${this.fromItem(f.right)})` : this.fromItem(f.right);
-        let text = `${this.fromItem(f.left)}${f.op === ',' ? ',' : ` ${f.op}`} ${right}`;
-        if (f.on) text += this.inScopeOf(f, () => ` ON ${this.expr(f.on!)}`);
-        if (f.using) text += ` USING (${f.using.map((x) => this.ident(x)).join(', ')})`;
-        return text;
+        const text = `${this.fromItem(f.left)}${f.op === ',' ? ',' : ` ${f.op}`} ${right}`;
+        return text + this.joinConstraint(f);
       }
     }
+  }
+
+  /** A join's ` ON ...` or ` USING (...)`, or ''. */
+  protected joinConstraint(f: A.JoinRef): string {
+    if (f.on) return this.inScopeOf(f, () => ` ON ${this.expr(f.on!)}`);
+    if (f.using) return ` USING (${f.using.map((x) => this.ident(x)).join(', ')})`;
+    return '';
   }
 
   protected indexHint(h: NonNullable<A.TableRef['indexHint']>): string {
@@ -468,10 +473,20 @@ export class Printer {
     if (s.indexHint) text += this.indexHint(s.indexHint);
     return this.inTableScope(s.table, s.alias, () => {
       text += ` SET ${this.setClauses(s.set, s.table)}`;
-      if (s.from) text += ` FROM ${this.fromItem(s.from)}`;
-      if (s.where) text += ` WHERE ${this.where(s.where)}`;
+      text += this.updateFrom(s);
+      text += this.updateWhereClause(s);
       return text + this.orderLimit(s) + this.returning(s.returning);
     });
+  }
+
+  /** An UPDATE's ` FROM ...`, or ''. */
+  protected updateFrom(s: A.UpdateStatement): string {
+    return s.from ? ` FROM ${this.fromItem(s.from)}` : '';
+  }
+
+  /** An UPDATE's ` WHERE ...`, or ''. */
+  protected updateWhereClause(s: A.UpdateStatement): string {
+    return s.where ? ` WHERE ${this.where(s.where)}` : '';
   }
 
   private orderLimit(s: { orderBy: A.OrderingTerm[]; limit?: A.Expr; offset?: A.Expr }): string {

@@ -97,7 +97,7 @@ export class Writer implements WriterApi {
     this.planner = new Planner(db, this.catalog, new HostIndexes(host, db), options.planner);
     this.scripts = new Scripts(this.limits, this.catalog, this.planner);
     // The deadline of whichever request holds the connection.
-    registerDeadlineFunction(db, () => this.checkDeadline());
+    registerDeadlineFunction(db, (everyCall) => this.checkDeadline(everyCall));
   }
 
   /** Opens (creating if needed) the database file as the writer. */
@@ -112,9 +112,12 @@ export class Writer implements WriterApi {
   }
 
   /** Called as statements step (limits.ts DEADLINE_FUNCTION, and per row a read returns): stops one past its timeout. */
-  private checkDeadline(): void {
-    this.request.deadline.check(this.db?.inTransaction ?? false);
+  private checkDeadline(everyCall = false): void {
+    this.request.deadline.check(this.inTransaction, everyCall);
   }
+
+  /** Whether the timed-out statement's transaction is rolled back: asked only on a timeout, as asking costs as much as a check. */
+  private readonly inTransaction = (): boolean => this.db?.inTransaction ?? false;
 
   /**
    * Runs every statement of `sql` in order under the request's transaction rules.

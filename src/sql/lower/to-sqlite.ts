@@ -11,7 +11,8 @@
  *   vector last and break ties by row id, MATCH ... AGAINST runs on FTS5 (fulltext-rewrite.ts);
  * - for the executor: positional parameters become numbered names, the planner's candidate
  *   row ids restrict a SELECT core (bound later as JSON, runtime/params.ts `bindRowIds`), and
- *   SELECTs that could run away call the statement's deadline function.
+ *   the loops of SELECTs that could run away call the statement's deadline function
+ *   (deadline-checks.ts).
  * It checks no names: the engine refuses user SQL naming what is not the user's before it gets
  * here (../check/user-objects.ts), and Quiver lowers SQL of its own too (catalog/ddl.ts).
  */
@@ -20,7 +21,7 @@ import type { CatalogLookup, TableInfo } from '../catalog/index.ts';
 import { QuiverError } from '../../core/index.ts';
 import { INTERNAL_PREFIX, vectorDimsOf } from '../check/index.ts';
 import { isDistanceFunction, metricFunction } from '../functions/index.ts';
-import { DEADLINE_FUNCTION } from '../runtime/index.ts';
+import { placeChecks, type CheckNames, type CoreChecks } from './deadline-checks.ts';
 import { lower } from './expr-facts.ts';
 import { fulltextJoins, relevance, whereWithMatches, type FulltextJoin, type LoweringScope } from './fulltext-rewrite.ts';
 import { resolveInsertDefaults } from './insert-defaults.ts';
@@ -57,21 +58,13 @@ const VECTOR_FUNCTIONS = new Set(['vec_fromtext', 'to_vector', 'string_to_vector
 const INDEX_METRIC_FUNCTIONS = new Set(['vec_distance', 'vector_distance']);
 
 /**
- * The statement timeout where SQLite cannot be interrupted (runtime/limits.ts DEADLINE_FUNCTION):
- * SELECTs call the function as they step. SQLite evaluates a term that reads no column once
- * per row of the outermost loop it can, so a runaway join or recursive CTE is stopped within
- * one outer row's work. A call costs several times a plain scan's own cost per row
- * (BENCHMARKS.md, the notes after bench:sql), so reads carry it only where work can multiply; writes
- * carry it in every SELECT with a FROM. Only statements a request runs get it: never stored SQL
- * (views, triggers).
- */
-const DEADLINE_CHECK = `${DEADLINE_FUNCTION}()`;
-
-/**
- * Which SELECT cores call DEADLINE_FUNCTION: in a write (INSERT ... SELECT, subqueries, CTEs),
- * every one with a FROM; in a read, those whose FROM is more than one table of the catalog: a
- * join, a subquery, a CTE, a view or a table function. A scan of one table is bounded by its
- * size, and a per-row call would also cost SQLite its count(*) shortcut.
+ * Which SELECT cores check the statement's deadline in each of their loops (deadline-checks.ts):
+ * in a write (INSERT ... SELECT, subqueries, CTEs, UPDATE ... FROM), every one with a FROM; in a
+ * read, those whose FROM is more than one table of the catalog: a join, a subquery, a CTE, a view
+ * or a table function. A scan of one table is bounded by its size, and checking each of its
+ * rows would cost more than the scan itself, and SQLite's count(*) shortcut (BENCHMARKS.md, the
+ * notes after bench:sql), so a read's carries none. Only statements a request runs get checks:
+ * never stored SQL (views, triggers).
  */
 type DeadlineChecks = 'none' | 'every' | 'unbounded';
 const DEADLINE_CHECKS: Partial<Record<A.Statement['kind'], DeadlineChecks>> = { insert: 'every', update: 'every', delete: 'every', select: 'unbounded' };
@@ -107,7 +100,7 @@ export function lowerExpression(expr: A.Expr, catalog: CatalogLookup, source: st
   return new SqliteLowering(catalog, source, undefined, checked ? 'every' : 'none').standalone(expr, scope);
 }
 
-class SqliteLowering extends Printer implements LoweringScope {
+class SqliteLowering extends Printer implements LoweringScope, CheckNames {
   protected override readonly style: QuoteStyle = 'sqlite';
   after: string[] = [];
   vectorResultNames = new Set<string>();
@@ -119,14 +112,17 @@ class SqliteLowering extends Printer implements LoweringScope {
   /** Full-text joins of the SELECTs being printed, innermost last. */
   private readonly ftJoinStack: FulltextJoin[][] = [];
   private readonly ftJoinsOfCore = new Map<A.SelectCore, FulltextJoin[]>();
-  /** Every CTE name of the statement: a FROM naming one reads the CTE, not a table. */
-  private readonly cteNames = new Set<string>();
+  /** The WITH clauses in scope, innermost last: a FROM naming one of their CTEs reads it, not a table. */
+  private readonly withScopes: Map<string, A.CommonTableExpr>[] = [];
+  /** Deadline checks of the cores and UPDATEs being printed, and of their joins' ON. */
+  private readonly whereChecks = new Map<A.SelectCore | A.UpdateStatement, string[]>();
+  private readonly onChecks = new Map<A.JoinRef, string[]>();
 
   constructor(
-    private readonly catalog: CatalogLookup,
+    readonly catalog: CatalogLookup,
     private readonly source: string,
     private readonly restrictions?: ReadonlyMap<A.SelectCore, unknown>,
-    /** Which SELECT cores get DEADLINE_CHECK (see DeadlineChecks). */
+    /** Which SELECT cores check the deadline (see DeadlineChecks). */
     private readonly deadlineChecks: DeadlineChecks = 'none',
   ) {
     super();
@@ -259,7 +255,12 @@ class SqliteLowering extends Printer implements LoweringScope {
   // SELECT
 
   override select(s: A.SelectStatement): string {
-    return this.nested(() => super.select(s));
+    const scopes = this.withScopes.length;
+    try {
+      return this.nested(() => super.select(s));
+    } finally {
+      this.withScopes.length = scopes; // its own WITH goes out of scope
+    }
   }
 
   /** Prints a SELECT or RETURNING one level down: only the outermost one's vector results are marked. */
@@ -321,34 +322,74 @@ class SqliteLowering extends Printer implements LoweringScope {
 
   protected override withClause(w: A.WithClause): string {
     // Before the bodies: a recursive CTE reads itself.
-    for (const c of w.ctes) this.cteNames.add(lower(c.name));
+    this.withScopes.push(new Map(w.ctes.map((c) => [lower(c.name), c])));
     return super.withClause(w);
+  }
+
+  cte(name: string): A.CommonTableExpr | undefined {
+    for (let i = this.withScopes.length - 1; i >= 0; i--) {
+      const found = this.withScopes[i].get(lower(name));
+      if (found) return found;
+    }
+    return undefined;
   }
 
   protected override fromJoins(c: A.SelectCore): string {
     return (this.ftJoinsOfCore.get(c) ?? []).map((j) => j.sql).join('');
   }
 
-  /** The user's WHERE, the planner's row-id restriction and the deadline check, ANDed. */
+  /** The FROM is printed before the WHERE, and its joins' ON may hold deadline checks. */
+  protected override selectCore(c: A.SelectCore): string {
+    if (c.from && this.checksDeadline(c)) {
+      const ftRowIds = (this.ftJoinsOfCore.get(c) ?? []).map((j) => `${j.alias}.__quiver_rid`);
+      this.addChecks(c, placeChecks(c.from, this, undefined, ftRowIds));
+    }
+    return super.selectCore(c);
+  }
+
+  private addChecks(owner: A.SelectCore | A.UpdateStatement, checks: CoreChecks): void {
+    this.whereChecks.set(owner, checks.where);
+    for (const [join, terms] of checks.on) this.onChecks.set(join, terms);
+  }
+
+  /** The deadline checks first (so no condition skips them), the user's WHERE, the planner's row-id restriction, ANDed. */
   protected override whereClause(c: A.SelectCore): string {
     const joined = new Set((this.ftJoinsOfCore.get(c) ?? []).map((j) => j.conjunct));
     const where = c.where ? this.where(c.where, joined) : '';
-    const added: string[] = [];
+    const restriction: string[] = [];
     if (this.restrictions?.has(c) && c.from?.kind === 'table') {
       const param = `${INTERNAL_PREFIX}rowids_${this.rowIdParams.size}`;
       this.rowIdParams.set(c, param);
-      added.push(`${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (SELECT value FROM json_each(:${param}))`);
+      restriction.push(`${this.ident(c.from.alias ?? c.from.name.name)}.rowid IN (SELECT value FROM json_each(:${param}))`);
     }
-    if (this.checksDeadline(c)) added.push(DEADLINE_CHECK);
-    if (added.length > 0) return ` WHERE ${[...(where ? [`(${where})`] : []), ...added].join(' AND ')}`;
-    return where ? ` WHERE ${where}` : '';
+    return andedWhere(this.whereChecks.get(c) ?? [], where, restriction);
+  }
+
+  protected override joinConstraint(f: A.JoinRef): string {
+    const checks = this.onChecks.get(f);
+    if (!checks) return super.joinConstraint(f);
+    const on = f.on ? [this.inScopeOf(f, () => `(${this.expr(f.on!)})`)] : [];
+    return ` ON ${[...checks, ...on].join(' AND ')}`;
+  }
+
+  /** UPDATE ... FROM joins its table with the FROM's items: a write, so every loop is checked. */
+  protected override updateFrom(s: A.UpdateStatement): string {
+    if (s.from && this.deadlineChecks !== 'none') {
+      this.addChecks(s, placeChecks(s.from, this, { kind: 'table', name: s.table, alias: s.alias, start: s.start, end: s.start }));
+    }
+    return super.updateFrom(s);
+  }
+
+  protected override updateWhereClause(s: A.UpdateStatement): string {
+    const checks = this.whereChecks.get(s);
+    return checks ? andedWhere(checks, s.where ? this.where(s.where) : '', []) : super.updateWhereClause(s);
   }
 
   private checksDeadline(c: A.SelectCore): boolean {
     if (!c.from || this.deadlineChecks === 'none') return false;
     if (this.deadlineChecks === 'every' || c.from.kind !== 'table') return true;
     const name = c.from.name.name;
-    return this.cteNames.has(lower(name)) || !this.catalog.table(name);
+    return this.cte(name) !== undefined || !this.catalog.table(name);
   }
 
   /**
@@ -358,14 +399,18 @@ class SqliteLowering extends Printer implements LoweringScope {
   protected override resultColumn(col: A.ResultColumn): string {
     if (col.kind === 'star') return super.resultColumn(col);
     const text = this.expr(col.expr);
-    let name = col.alias;
-    if (name === undefined && col.expr.kind !== 'column') name = this.source.slice(col.start, col.end);
-    if (this.selectDepth === 1 && col.expr.kind === 'function' && VECTOR_FUNCTIONS.has(lower(col.expr.name)) && name !== undefined) {
+    const name = this.resultName(col);
+    if (this.selectDepth === 1 && col.expr.kind === 'function' && VECTOR_FUNCTIONS.has(lower(col.expr.name))) {
       this.vectorResultNames.add(name);
     }
     if (col.alias !== undefined) return `${text} AS ${this.ident(col.alias)}`;
-    if (name !== undefined && name !== text) return `${text} AS ${quoteIdent(name)}`;
+    if (col.expr.kind !== 'column' && name !== text) return `${text} AS ${quoteIdent(name)}`;
     return text;
+  }
+
+  /** A result column's name: its alias, a column's own name, else the text the user wrote. */
+  resultName(col: Extract<A.ResultColumn, { kind: 'expr' }>): string {
+    return col.alias ?? (col.expr.kind === 'column' ? col.expr.column : this.source.slice(col.start, col.end));
   }
 
   /** MySQL's index hints name vector indexes, which SQLite does not know; the planner reads them. */
@@ -500,6 +545,12 @@ class SqliteLowering extends Printer implements LoweringScope {
 }
 
 const INTEGER_TYPES = new Set(['INT', 'INTEGER', 'BIGINT', 'SMALLINT', 'TINYINT', 'MEDIUMINT', 'INT UNSIGNED', 'BIGINT UNSIGNED']);
+
+/** ` WHERE ` and the conjuncts, the user's in parentheses; '' without any. */
+function andedWhere(checks: string[], where: string, after: string[]): string {
+  if (checks.length + after.length === 0) return where ? ` WHERE ${where}` : '';
+  return ` WHERE ${[...checks, ...(where ? [`(${where})`] : []), ...after].join(' AND ')}`;
+}
 
 /**
  * The column that becomes SQLite's INTEGER PRIMARY KEY (the row id) because the user declared

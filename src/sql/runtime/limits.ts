@@ -60,14 +60,30 @@ export function effectiveTimeoutMs(limits: Limits, requested: number | undefined
  * cannot be interrupted (better-sqlite3 has neither sqlite3_interrupt nor a progress handler):
  * it throws statementTimedOut once past the deadline. Registered on the writer's connection
  * (engine.ts) and each read worker's (read-worker.ts) by {@link registerDeadlineFunction};
- * ../lower/to-sqlite.ts says which SELECTs call it.
+ * ../lower/to-sqlite.ts says which SELECTs call it, ../lower/deadline-checks.ts where: once per
+ * row of each of their loops.
  */
 export const DEADLINE_FUNCTION = '__quiver_check_deadline';
+
+/**
+ * The check of a statement whose loops cannot each be checked (../lower/deadline-checks.ts):
+ * once per row of its outermost loop, whose inner loops run unchecked, so it reads the clock
+ * at every call rather than once in CHECKS_PER_CLOCK_READ.
+ */
+export const OUTER_DEADLINE_FUNCTION = '__quiver_check_deadline_outer';
+
+/**
+ * Checks read the clock once in this many: a clock read costs about half as much again as the
+ * call into JavaScript itself (BENCHMARKS.md, the notes after bench:sql), and each check stands
+ * for one row of one loop.
+ */
+const CHECKS_PER_CLOCK_READ = 16;
 
 /** The running statement's deadline on one connection: set while it runs, Infinity between statements. */
 export class StatementDeadline {
   private at = Infinity;
   private timeoutMs = 0;
+  private checks = 0;
 
   /** Runs `statement` stopped `timeoutMs` after `since` (default: now; earlier when the request waited in a queue first). */
   timed<T>(timeoutMs: number, statement: () => T, since = Date.now()): T {
@@ -80,16 +96,28 @@ export class StatementDeadline {
     }
   }
 
-  /** Throws STATEMENT_TIMEOUT once past the deadline; `rolledBack`: the statement runs in a transaction that is then undone. */
-  check(rolledBack: boolean): void {
-    if (Date.now() > this.at) throw statementTimedOut(this.timeoutMs, rolledBack);
+  /**
+   * Throws STATEMENT_TIMEOUT once past the deadline, noticed within CHECKS_PER_CLOCK_READ checks,
+   * or at once with `everyCall`; `rolledBack`, asked only then: the statement runs in a
+   * transaction that is undone.
+   */
+  check(rolledBack: () => boolean, everyCall = false): void {
+    if ((++this.checks % CHECKS_PER_CLOCK_READ !== 0 && !everyCall) || Date.now() <= this.at) return;
+    throw statementTimedOut(this.timeoutMs, rolledBack());
   }
 }
 
-/** Registers DEADLINE_FUNCTION on `db`; `check` throws once the running statement is past its deadline. */
-export function registerDeadlineFunction(db: Database.Database, check: () => void): void {
+/**
+ * Registers DEADLINE_FUNCTION and OUTER_DEADLINE_FUNCTION on `db`; `check` throws once the
+ * running statement is past its deadline, reading the clock at every call when `everyCall`.
+ */
+export function registerDeadlineFunction(db: Database.Database, check: (everyCall: boolean) => void): void {
   db.function(DEADLINE_FUNCTION, { deterministic: false }, () => {
-    check();
+    check(false);
+    return 1;
+  });
+  db.function(OUTER_DEADLINE_FUNCTION, { deterministic: false }, () => {
+    check(true);
     return 1;
   });
 }

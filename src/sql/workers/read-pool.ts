@@ -17,11 +17,14 @@
  *
  * Timeouts: better-sqlite3 exposes neither sqlite3_interrupt nor (in this build) the progress
  * handler, so a read past its deadline is answered with STATEMENT_TIMEOUT at once, and its
- * worker stops the statement by itself at its next deadline check (limits.ts
- * DEADLINE_FUNCTION) and is leased again. One that has not stopped within STOP_GRACE_MS (a
- * statement computing long inside SQLite between checks) is terminated and replaced at once;
- * termination takes effect the next time the thread runs JavaScript, and a thread taking more
- * than a second more is logged. Workers stopping are counted (`stats().stopping`).
+ * worker stops the statement by itself at its next deadline check and is leased again. The
+ * checks (limits.ts DEADLINE_FUNCTION) run per row of every loop of a statement whose work can
+ * multiply (../lower/deadline-checks.ts), so the thread stops within a few rows of the
+ * deadline. One that has not stopped within STOP_GRACE_MS (what the checks do not reach: the
+ * inside of a view, a scan of one table whose rows are each costly to compute) is terminated
+ * and replaced at once; termination takes effect the next time the thread runs JavaScript, and
+ * a thread taking more than a second more is logged. Workers stopping are counted
+ * (`stats().stopping`).
  *
  * Workers start with the pool and are unref'd while idle, so an idle pool never keeps the
  * process alive; one lost otherwise is replaced on its next use. Runs on the engine's thread.

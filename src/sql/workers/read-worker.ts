@@ -38,12 +38,14 @@ embeddings.register(db);
 
 /**
  * The running request's statement timeout, checked as its SELECTs step (limits.ts
- * DEADLINE_FUNCTION; ../lower/to-sqlite.ts says which). The pool answers a read past it at once
- * and terminates this thread, but termination lands only when JavaScript runs here: these checks
- * stop the statement itself. A read writes nothing, so nothing is rolled back.
+ * DEADLINE_FUNCTION, in every loop of those ../lower/to-sqlite.ts names). The pool answers a
+ * read past it at once and terminates this thread, but termination lands only when JavaScript
+ * runs here: these checks stop the statement itself. A read writes nothing, so nothing is
+ * rolled back.
  */
 const deadline = new StatementDeadline();
-registerDeadlineFunction(db, () => deadline.check(false));
+const nothingRolledBack = (): boolean => false;
+registerDeadlineFunction(db, (everyCall) => deadline.check(nothingRolledBack, everyCall));
 
 /** Statements returning a result's rows: raw rows with exact integers, as results need. */
 const rowStatements = new StatementCache((sql) => db.prepare(sql).raw(true).safeIntegers(true), MAX_CACHED_STATEMENTS);

@@ -1,11 +1,11 @@
 /**
  * The statement timeout where SQLite cannot be interrupted (limits.ts DEADLINE_FUNCTION, which
- * emit.ts has SELECTs call as they step): a write whose SELECT runs away — INSERT ... SELECT
- * from an endless CTE, an UPDATE with a huge join in a subquery — is stopped with
- * STATEMENT_TIMEOUT, its request leaves nothing behind, and the engine goes on. So is a read on
- * the writer's connection (TEMP tables, QUIVER_READ_WORKERS=0), and a read worker stops a
+ * to-sqlite.ts has the loops of SELECTs call as they step): a write whose SELECT runs away —
+ * INSERT ... SELECT from an endless CTE, an UPDATE with a huge join in a subquery — is stopped
+ * with STATEMENT_TIMEOUT, its request leaves nothing behind, and the engine goes on. So is a read
+ * on the writer's connection (TEMP tables, QUIVER_READ_WORKERS=0), and a read worker stops a
  * runaway statement itself, so its thread ends. Stored SQL (views, triggers) never carries the
- * check, nor a read's scan of one table.
+ * check, nor a read's scan of one table. deadline-checks.test.ts has the shapes of runaway loops.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -133,16 +133,17 @@ describe('the statement timeout on reads', () => {
     }
   });
 
-  test('reads check the deadline where work can multiply, never in a scan of one table', () => {
+  test('reads check the deadline where work can multiply, in each of its loops; never in a scan of one table', () => {
     const table = (name: string): TableInfo => ({ name, columns: [], vectorIndexes: [], fulltextIndexes: [], withoutRowid: false });
     const catalog: CatalogLookup = { table: (name) => (['t', 'u'].includes(name.toLowerCase()) ? table(name) : undefined) };
     const checks = (sql: string) => lowerStatement(parseStatement(sql), catalog, sql).sql.split(DEADLINE_FUNCTION).length - 1;
     expect(checks('SELECT count(*) FROM t WHERE x > 1')).toBe(0);
     expect(checks('SELECT 1')).toBe(0);
-    expect(checks('SELECT * FROM t, u')).toBe(1);
-    expect(checks('SELECT * FROM t JOIN u ON t.a = u.a')).toBe(1);
+    expect(checks('SELECT * FROM t, u')).toBe(2);
+    expect(checks('SELECT * FROM t JOIN u ON t.a = u.a')).toBe(2);
+    // A subquery without an alias cannot be named: one check in the outermost loop.
     expect(checks('SELECT * FROM (SELECT * FROM t)')).toBe(1);
-    expect(checks('SELECT * FROM t WHERE a IN (SELECT a FROM u, t)')).toBe(1);
+    expect(checks('SELECT * FROM t WHERE a IN (SELECT a FROM u, t)')).toBe(2);
     expect(checks('SELECT * FROM some_view')).toBe(1);
     expect(checks('SELECT * FROM json_each(?)')).toBe(1);
     // A CTE named like a table is the CTE; the recursive step reads the CTE too.
