@@ -80,22 +80,32 @@ await engine.ready().catch((e: unknown) => {
   fail(`cannot open the database in ${config.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
 });
 
+/**
+ * One JSON line per request on stdout (observe.ts), beside the plain startup lines. Buffered (a
+ * write per 4 KiB, and at least every LOG_FLUSH_MS): a write a request cost a quarter of a point
+ * query's throughput (BENCHMARKS.md). Flushed at every stop; a SIGKILL loses at most the
+ * buffer, and the lines may come after later plain lines.
+ */
+const LOG_FLUSH_MS = 1000;
+const logDestination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+setInterval(() => logDestination.flush(), LOG_FLUSH_MS).unref();
+
 function closeAll(): void {
+  logDestination.flushSync();
   engine.close();
   embeddings.close();
 }
 
 /** A clean stop also saves the vector indexes, so the next start need not replay the log. */
 async function shutdownAll(): Promise<void> {
+  logDestination.flushSync();
   await engine.shutdown();
   embeddings.close();
 }
 
 const server = serve(
   {
-    // One JSON line per request on stdout (observe.ts), beside the plain startup lines; written
-    // at once, as console.log's are, so lines keep their order and none is lost at exit.
-    fetch: createApp({ engine, config, logger: pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: true })) }).fetch,
+    fetch: createApp({ engine, config, logger: pino({ level: config.logLevel }, logDestination) }).fetch,
     hostname: config.host,
     port: config.port,
     // Connections past QUIVER_MAX_CONNECTIONS_PER_CLIENT from one address are refused (connections.ts).

@@ -276,13 +276,16 @@ export class Engine implements WriterHost {
    */
   async execute(sql: string, params?: Params, options: ExecuteOptions = {}): Promise<ExecuteResult> {
     if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
-    if (this.pool && sql.length <= MAX_READ_CHARS && this.scripts.compile(sql).statements.every((s) => s.kind === 'select')) {
+    // Parsed here when short: to see whether it is a read, and, if not, to admit it on the disk's state.
+    const statements = sql.length <= MAX_READ_CHARS ? this.scripts.compile(sql).statements : undefined;
+    if (this.pool && statements?.every((s) => s.kind === 'select')) {
       const read = await this.read(sql, params, options);
       if (typeof read !== 'string') return read;
     }
+    if (statements) this.disk.admit(statements.map((s) => s.kind));
     this.writerRequests++;
     try {
-      return await this.writer.execute(sql, params, options);
+      return await this.writer.execute(sql, params, options, statements !== undefined);
     } finally {
       this.writerRequests--;
     }

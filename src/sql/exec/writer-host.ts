@@ -70,8 +70,12 @@ export interface WriterHost {
 
 /** What the engine asks of its writer. */
 export interface WriterApi {
-  /** Runs a request on the writer's connection (engine.ts Engine.execute says how). */
-  execute(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult>;
+  /**
+   * Runs a request on the writer's connection (engine.ts Engine.execute says how). `admitted`:
+   * the engine has already checked it against the disk's state (WriterHost.admit), so the
+   * writer need not ask.
+   */
+  execute(sql: string, params: Params | undefined, options: ExecuteOptions, admitted: boolean): Promise<ExecuteResult>;
   /** Gives the space deletes freed back to the file system (disk-full mode). */
   reclaimSpace(): Promise<void>;
   /** An online backup of the database into `destFile`, from the connection that writes (backup.ts). */

@@ -54,8 +54,8 @@ export class WriterThread implements WriterApi {
     return this.started;
   }
 
-  execute(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult> {
-    return this.request('execute', [sql, params, options]) as Promise<ExecuteResult>;
+  execute(sql: string, params: Params | undefined, options: ExecuteOptions, admitted: boolean): Promise<ExecuteResult> {
+    return this.request('execute', [sql, params, options, admitted]) as Promise<ExecuteResult>;
   }
 
   reclaimSpace(): Promise<void> {

@@ -131,7 +131,7 @@ export class Writer implements WriterApi {
    *   is held while the texts are fetched, and other writes wait (at most the provider's
    *   timeout times its retries).
    */
-  async execute(sql: string, params: Params | undefined, options: ExecuteOptions): Promise<ExecuteResult> {
+  async execute(sql: string, params: Params | undefined, options: ExecuteOptions, admitted: boolean): Promise<ExecuteResult> {
     const round = this.embeddingCalls.newRound();
     // The wait for the lock counts against the first statement's timeout; an embedding fetch does not.
     let queuedAt = Date.now();
@@ -139,7 +139,7 @@ export class Writer implements WriterApi {
       const release = await this.lock.acquire(this.lockRequest(options, queuedAt));
       try {
         this.embeddingCalls.current = round;
-        return await this.executeLocked(sql, params, options, round, queuedAt);
+        return await this.executeLocked(sql, params, options, round, queuedAt, admitted);
       } finally {
         this.embeddingCalls.current = null;
         release();
@@ -201,13 +201,14 @@ export class Writer implements WriterApi {
     options: ExecuteOptions,
     round: EmbeddingRound | null,
     queuedAt: number,
+    admitted: boolean,
   ): Promise<ExecuteResult | 'fetch embeddings'> {
     const db = this.db;
     if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
     this.request = new RequestContext(this.limits, options, queuedAt);
     const script = this.scripts.compile(sql);
     if (options.role) checkRole(script.statements, options.role);
-    this.host.admit(script.statements.map((s) => s.kind));
+    if (!admitted) this.host.admit(script.statements.map((s) => s.kind));
     const cursor = new ParamCursor(params);
     const { statements } = script;
     const explicit = isExplicit(statements);
