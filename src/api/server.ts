@@ -82,9 +82,9 @@ await engine.ready().catch((e: unknown) => {
 
 /**
  * One JSON line per request on stdout (observe.ts), beside the plain startup lines. Buffered (a
- * write per 4 KiB, and at least every LOG_FLUSH_MS): a write a request cost a quarter of a point
- * query's throughput (BENCHMARKS.md). Flushed at every stop; a SIGKILL loses at most the
- * buffer, and the lines may come after later plain lines.
+ * write per 4 KiB, and at least every LOG_FLUSH_MS): a write a request cost much of a point
+ * query's throughput (figures in BENCHMARKS.md). Flushed at every stop; a SIGKILL loses at most
+ * the buffer, and the lines may come after later plain lines.
  */
 const LOG_FLUSH_MS = 1000;
 const logDestination = pino.destination({ dest: 1, sync: false, minLength: 4096 });

@@ -12,10 +12,10 @@
  * read. Every loop is then checked per row, also one whose inner loops find nothing (an index
  * lookup matching no row). The checks come first, so no condition of the user's that rejects
  * every row skips them, and `likelihood(..., 1.0)` tells the planner they reject no row, so it
- * plans as without them. A check costs a call into JavaScript per row of each loop, about
- * 0.1 µs; SQLite's random() would let JavaScript run only every n-th row, but costs three
- * quarters as much per row and takes a lock every connection of the process shares
- * (BENCHMARKS.md, the notes after bench:sql).
+ * plans as without them. A check costs a call into JavaScript per row of each loop; SQLite's
+ * random() would let JavaScript run only every n-th row, but saves little of that cost per row
+ * and takes a lock every connection of the process shares (figures in BENCHMARKS.md, the notes
+ * after bench:sql).
  *
  * The column: a table's row id, or a WITHOUT ROWID table's first key column (every index holds
  * both, so a covering index stays covering); a subquery's or CTE's first result column; a table

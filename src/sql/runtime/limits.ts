@@ -73,8 +73,8 @@ export const DEADLINE_FUNCTION = '__quiver_check_deadline';
 export const OUTER_DEADLINE_FUNCTION = '__quiver_check_deadline_outer';
 
 /**
- * Checks read the clock once in this many: a clock read costs about half as much again as the
- * call into JavaScript itself (BENCHMARKS.md, the notes after bench:sql), and each check stands
+ * Checks read the clock once in this many: a clock read costs a good part of what the call into
+ * JavaScript itself costs (BENCHMARKS.md, the notes after bench:sql), and each check stands
  * for one row of one loop.
  */
 const CHECKS_PER_CLOCK_READ = 16;
