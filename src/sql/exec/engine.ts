@@ -19,11 +19,11 @@ import type { SearchOptions, VectorHit } from '../../index/index.ts';
 import { makePrivateDir } from '../../util/index.ts';
 import { Catalog } from '../catalog/index.ts';
 import { checkRole } from '../check/index.ts';
-import { positionOf, type A } from '../dialect/index.ts';
+import type { A } from '../dialect/index.ts';
 import { EmbeddingCalls, inEmbeddingRounds, type EmbeddingRound, type MissingTexts, type ReadMisses } from '../functions/index.ts';
 import { IndexRegistry, SavesHeldError, type IndexRegistryOptions } from '../index-sync/index.ts';
 import { Planner, restrictToCandidates, type PlannerOptions } from '../plan/index.ts';
-import { ANY_CLIENT, DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, type Limits } from '../runtime/index.ts';
+import { DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, type Limits } from '../runtime/index.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, StatementResult } from '../types.ts';
 import { ReadFailure, ReadPool, type ReadSearch, type ReadStatement, type WriterFallback } from '../workers/index.ts';
 import { indexStatuses, showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
@@ -35,11 +35,11 @@ import { DiskSpace } from './disk-space.ts';
 import type { EngineStats } from './engine-stats.ts';
 import { rowsResult, ResultShapes, shapeRows, type ResultShape } from './results.ts';
 import { Scripts, type CompiledScript } from './scripts.ts';
-import { translateSqliteError } from './sqlite-errors.ts';
+import { statementError } from './sqlite-errors.ts';
 import { Writer } from './writer.ts';
 import type { CommitInfo, EngineShow, IndexSummary, WriterApi, WriterHost } from './writer-host.ts';
 import { WriterThread } from './writer-thread-client.ts';
-import type { LockRequest } from './writer-lock.ts';
+import { waitBudget } from './writer-lock.ts';
 
 /** A table as Engine.describeTable reports it: plain data, safe to hand outside src/sql. */
 export interface TableDescription {
@@ -304,12 +304,6 @@ export class Engine implements WriterHost {
     }
   }
 
-  /** How long a read may wait for a worker and the gate: what is left of its timeout, counted from `queuedAt`. */
-  private waitFor(options: ExecuteOptions, queuedAt: number): LockRequest {
-    const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
-    return { client: options.client ?? ANY_CLIENT, timeoutMs, waitMs: queuedAt + timeoutMs - Date.now() };
-  }
-
   /**
    * A request of SELECTs only, on a read worker: parsed, checked and planned here under the
    * commit gate (the catalog and the vector indexes live on this thread), then run off it —
@@ -346,7 +340,7 @@ export class Engine implements WriterHost {
     const shapes: ResultShape[] = [];
     const queuedAt = Date.now();
     // The worker first, then the gate: a commit never waits on a busy pool.
-    const lease = await this.pool!.lease(this.waitFor(options, queuedAt));
+    const lease = await this.pool!.lease(waitBudget(this.limits, options, queuedAt));
     try {
       const release = await this.gate.acquire();
       let i = 0;
@@ -382,7 +376,7 @@ export class Engine implements WriterHost {
         if (round?.hasMisses) return 'fetch embeddings';
         // Only the writer's connection has TEMP tables; for a table that does not exist at all, its run says so.
         if (isNoSuchTable(e)) return 'temp-table';
-        throw this.userError(e instanceof ReadFailure ? e.error : e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
+        throw statementError(e instanceof ReadFailure ? e.error : e, script.statements[Math.min(i, script.statements.length - 1)], i, sql);
       } finally {
         this.embeddingCalls.current = null;
         release();
@@ -393,7 +387,7 @@ export class Engine implements WriterHost {
       const reply = await lease.run({ statements, maxRows, maxResultBytes, timeoutMs, since: queuedAt, embeddings }).catch((e: unknown): WriterFallback => {
         if (!(e instanceof ReadFailure)) throw e;
         if (isNoSuchTable(e.error)) return 'temp-table';
-        throw this.userError(e.error, script.statements[e.index], e.index, sql);
+        throw statementError(e.error, script.statements[e.index], e.index, sql);
       });
       if (typeof reply === 'string') return reply;
       if ('misses' in reply) {
@@ -419,7 +413,7 @@ export class Engine implements WriterHost {
       try {
         return this.embeddingCalls.resolveMissed(m, round?.collecting ?? false);
       } catch (e) {
-        throw this.userError(e, script.statements[m.statement], m.statement, sql);
+        throw statementError(e, script.statements[m.statement], m.statement, sql);
       }
     });
     // resolveMissed throws when there is no embedding model, and so no round.
@@ -547,16 +541,6 @@ export class Engine implements WriterHost {
     this.indexes.applyCommitted();
   }
 
-  /** `e` as a QuiverError placed at its statement, or `e` itself when it is not the user's. */
-  private userError(e: unknown, statement: A.Statement | undefined, index: number, sql: string): unknown {
-    const translated = translateSqliteError(e);
-    if (!(translated instanceof QuiverError)) return translated;
-    if (statement) {
-      translated.statementIndex ??= index;
-      translated.position ??= positionOf(sql, statement.start);
-    }
-    return translated;
-  }
 }
 
 function isNoSuchTable(e: unknown): boolean {

@@ -6,7 +6,8 @@
  * asks disk-space.ts first, which answers it as STORAGE_FULL.
  */
 import Database from 'better-sqlite3';
-import { QuiverError, type ErrorCode } from '../../core/index.ts';
+import { QuiverError, isQuiverError, type ErrorCode } from '../../core/index.ts';
+import { positionOf, type A } from '../dialect/index.ts';
 
 const BY_MESSAGE: [RegExp, ErrorCode][] = [
   [/^no such table/, 'UNKNOWN_TABLE'],
@@ -23,6 +24,17 @@ const BY_MESSAGE: [RegExp, ErrorCode][] = [
 
 /** SQLite result codes that mean the user asked for something invalid. */
 const USER_CODES = new Set(['SQLITE_ERROR', 'SQLITE_MISMATCH', 'SQLITE_RANGE', 'SQLITE_TOOBIG', 'SQLITE_AUTH']);
+
+/** `e` as a QuiverError placed at its statement (`index` in the request `sql`), or `e` itself when it is not the user's mistake. */
+export function statementError(e: unknown, statement: A.Statement | undefined, index: number, sql: string): unknown {
+  const translated = translateSqliteError(e);
+  if (!isQuiverError(translated)) return translated;
+  if (statement) {
+    translated.statementIndex ??= index;
+    translated.position ??= positionOf(sql, statement.start);
+  }
+  return translated;
+}
 
 /** The QuiverError for `e`, or `e` itself when it is not the user's mistake. */
 export function translateSqliteError(e: unknown): unknown {

@@ -8,13 +8,20 @@
  * and how many may wait is bounded, in all and per client.
  */
 import { QuiverError } from '../../core/index.ts';
-import { FairQueue, clientQueueFull, waitedTooLong, type Limits } from '../runtime/index.ts';
+import { ANY_CLIENT, FairQueue, clientQueueFull, effectiveTimeoutMs, waitedTooLong, type Limits } from '../runtime/index.ts';
+import type { ExecuteOptions } from '../types.ts';
 
 /** Who waits for the lock, and for how long: a request's client and what is left of its timeout. */
 export interface LockRequest {
   client: string;
   waitMs: number;
   timeoutMs: number;
+}
+
+/** How long a request may wait (for the writer's lock, a read worker): what is left of its timeout, counted from `queuedAt`. */
+export function waitBudget(limits: Limits, options: ExecuteOptions, queuedAt: number): LockRequest {
+  const timeoutMs = effectiveTimeoutMs(limits, options.timeoutMs);
+  return { client: options.client ?? ANY_CLIENT, timeoutMs, waitMs: queuedAt + timeoutMs - Date.now() };
 }
 
 export class WriterLock {

@@ -11,15 +11,15 @@
  * meanwhile and brings the indexes up to date before they go on.
  */
 import type Database from 'better-sqlite3';
-import { QuiverError, isQuiverError, type EmbeddingSource } from '../../core/index.ts';
+import { QuiverError, type EmbeddingSource } from '../../core/index.ts';
 import { resolveEfSearch } from '../../index/index.ts';
 import { Catalog, DdlRunner, Introspector } from '../catalog/index.ts';
 import { checkRole } from '../check/index.ts';
-import { positionOf, type A } from '../dialect/index.ts';
+import type { A } from '../dialect/index.ts';
 import { EmbeddingCalls, inEmbeddingRounds, type EmbeddingRound } from '../functions/index.ts';
 import { lowerExpression, lowerStatement, type LoweredStatement } from '../lower/index.ts';
 import { Planner, checkExplainable, explainResult, restrictToCandidates, type PlannerOptions, type RestrictOptions } from '../plan/index.ts';
-import { ANY_CLIENT, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, type Limits } from '../runtime/index.ts';
+import { ParamCursor, StatementCache, registerDeadlineFunction, type Limits } from '../runtime/index.ts';
 import type { ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from '../types.ts';
 import { backupDatabase, type BackupResult } from './backup.ts';
 import { openDatabase } from './connection.ts';
@@ -28,10 +28,10 @@ import { HostIndexes } from './host-indexes.ts';
 import { RequestContext } from './request-context.ts';
 import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows } from './results.ts';
 import { Scripts, type CompiledScript } from './scripts.ts';
-import { translateSqliteError } from './sqlite-errors.ts';
+import { statementError } from './sqlite-errors.ts';
 import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
 import { ENGINE_SHOWS, type EngineShow, type WriterApi, type WriterHost } from './writer-host.ts';
-import { WriterLock, type LockRequest } from './writer-lock.ts';
+import { WriterLock, waitBudget } from './writer-lock.ts';
 
 /** Statement kinds that change rows, and with RETURNING also return them. */
 const ROW_WRITES = new Set<A.Statement['kind']>(['insert', 'update', 'delete']);
@@ -136,7 +136,7 @@ export class Writer implements WriterApi {
     // The wait for the lock counts against the first statement's timeout; an embedding fetch does not.
     let queuedAt = Date.now();
     const run = async (): Promise<ExecuteResult | 'fetch embeddings'> => {
-      const release = await this.lock.acquire(this.lockRequest(options, queuedAt));
+      const release = await this.lock.acquire(waitBudget(this.limits, options, queuedAt));
       try {
         this.embeddingCalls.current = round;
         return await this.executeLocked(sql, params, options, round, queuedAt, admitted);
@@ -182,12 +182,6 @@ export class Writer implements WriterApi {
   close(): void {
     this.db?.close();
     this.db = null;
-  }
-
-  /** How long the request may wait for the lock: what is left of its timeout, counted from `queuedAt`. */
-  private lockRequest(options: ExecuteOptions, queuedAt: number): LockRequest {
-    const timeoutMs = effectiveTimeoutMs(this.limits, options.timeoutMs);
-    return { client: options.client ?? ANY_CLIENT, timeoutMs, waitMs: queuedAt + timeoutMs - Date.now() };
   }
 
   /** Fetches what `round` missed through the host, which bounds and reports it. */
@@ -445,12 +439,6 @@ export class Writer implements WriterApi {
 
   /** `e` as a QuiverError placed at its statement, or `e` itself when it is not the user's (nor a full disk). */
   private userError(e: unknown, statement: A.Statement | undefined, index: number, sql: string): unknown {
-    const translated = translateSqliteError(this.host.diskFailed(e));
-    if (!isQuiverError(translated)) return translated;
-    if (statement) {
-      translated.statementIndex ??= index;
-      translated.position ??= positionOf(sql, statement.start);
-    }
-    return translated;
+    return statementError(this.host.diskFailed(e), statement, index, sql);
   }
 }

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { Embeddings } from '../../../src/embed/index.ts';
 import { Engine } from '../../../src/sql/index.ts';
-import { QuiverError } from '../../../src/core/index.ts';
 import type { ExecuteResult } from '../../../src/sql/index.ts';
 import { FakeOpenAIServer } from '../../embed/fake-openai-server.ts';
 import { HTTP_STATUS } from '../../../src/api/problem.ts';
+import { failure, plain } from './results.ts';
 
 const dirs: string[] = [];
 const engines: Engine[] = [];
@@ -28,21 +28,6 @@ afterEach(async () => {
   for (const e of engines.splice(0)) await e.shutdown();
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
-
-async function failure(p: Promise<unknown>): Promise<QuiverError> {
-  const e = await p.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(e).toBeInstanceOf(QuiverError);
-  return e as QuiverError;
-}
-
-/** Blobs as plain Uint8Arrays: the writer's connection hands out Buffers, a worker's copies are plain. */
-function plain(r: ExecuteResult): ExecuteResult {
-  const value = (v: unknown) => (Buffer.isBuffer(v) ? new Uint8Array(v) : v);
-  return { results: r.results.map((s) => ({ ...s, rows: s.rows.map((row) => row.map(value)) })) } as ExecuteResult;
-}
 
 /** A read that calls into JavaScript for every row and never ends on its own. */
 const ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(VECTOR_DIM('[1,2]') + x) FROM c";

@@ -13,9 +13,9 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { Embeddings } from '../../../src/embed/index.ts';
 import { Engine } from '../../../src/sql/index.ts';
-import { QuiverError } from '../../../src/core/index.ts';
 import type { ExecuteResult } from '../../../src/sql/index.ts';
 import { FakeOpenAIServer, fakeVector } from '../../embed/fake-openai-server.ts';
+import { failure, plain } from './results.ts';
 
 const DIMS = 4;
 let server: FakeOpenAIServer;
@@ -64,21 +64,6 @@ function expectNear(actual: unknown, expected: Float32Array): void {
   expect(actual).toBeInstanceOf(Float32Array);
   expect(actual).toHaveLength(expected.length);
   (actual as Float32Array).forEach((x, i) => expect(x).toBeCloseTo(expected[i], 6));
-}
-
-async function failure(p: Promise<unknown>): Promise<QuiverError> {
-  const e = await p.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(e).toBeInstanceOf(QuiverError);
-  return e as QuiverError;
-}
-
-/** Blobs as plain Uint8Arrays: the writer's connection hands out Buffers, a worker's copies are plain. */
-function plain(r: ExecuteResult): ExecuteResult {
-  const value = (v: unknown) => (Buffer.isBuffer(v) ? new Uint8Array(v) : v);
-  return { results: r.results.map((s) => ({ ...s, rows: s.rows.map((row) => row.map(value)) })) } as ExecuteResult;
 }
 
 const rows = (r: ExecuteResult) => r.results[0].rows;
