@@ -25,9 +25,9 @@ export interface WriterThreadData {
 }
 
 /** The WriterHost calls the writer makes synchronously, while a statement runs. */
-export type SyncHostMethod = 'index' | 'search' | 'resolveDims' | 'cached' | 'listModels' | 'admit' | 'diskFailed' | 'show';
+export type SyncHostMethod = Extract<keyof WriterHost, 'index' | 'search' | 'resolveDims' | 'cached' | 'listModels' | 'admit' | 'diskFailed' | 'show'>;
 /** The WriterHost calls the writer awaits. */
-export type AsyncHostMethod = 'commitStarting' | 'commitDone' | 'fetchEmbeddings' | 'optimize';
+export type AsyncHostMethod = Extract<keyof WriterHost, 'commitStarting' | 'commitDone' | 'fetchEmbeddings' | 'optimize'>;
 /** What the engine asks of the writer. */
 export type WriterMethod = keyof WriterApi;
 
@@ -43,10 +43,6 @@ export type FromWriter =
   | { kind: 'call'; method: SyncHostMethod; args: unknown[] }
   | { kind: 'ready' }
   | { kind: 'failed'; error: WireError };
-
-/** Host methods the writer may call, by how; a compile-time check that each is one of WriterHost's. */
-export const SYNC_HOST_METHODS: readonly (SyncHostMethod & keyof WriterHost)[] = ['index', 'search', 'resolveDims', 'cached', 'listModels', 'admit', 'diskFailed', 'show'];
-export const ASYNC_HOST_METHODS: readonly (AsyncHostMethod & keyof WriterHost)[] = ['commitStarting', 'commitDone', 'fetchEmbeddings', 'optimize'];
 
 /** SearchOptions as posted: a filtered search's allowed rows as the bitset's words. */
 export type PostedSearchOptions = Omit<SearchOptions, 'filter'> & { allowed?: Uint32Array };

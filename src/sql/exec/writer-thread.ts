@@ -7,7 +7,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { fromWire, toWire, type WireError } from '../workers/index.ts';
 import type { WriterHost } from './writer-host.ts';
-import { ASYNC_HOST_METHODS, SYNC_HOST_METHODS, postSearchOptions, type FromWriter, type Outcome, type ToWriter, type WriterThreadData } from './writer-protocol.ts';
+import { postSearchOptions, type AsyncHostMethod, type FromWriter, type Outcome, type SyncHostMethod, type ToWriter, type WriterThreadData } from './writer-protocol.ts';
 import { Writer } from './writer.ts';
 
 const { options, flag, results } = workerData as WriterThreadData;
@@ -26,7 +26,7 @@ function settle(outcome: Outcome): unknown {
 }
 
 /** A WriterHost call the engine answers while this thread waits: the statement running needs it now. */
-function callSync(method: (typeof SYNC_HOST_METHODS)[number], args: unknown[]): unknown {
+function callSync(method: SyncHostMethod, args: unknown[]): unknown {
   Atomics.store(signal, 0, 0);
   post({ kind: 'call', method, args });
   Atomics.wait(signal, 0, 0);
@@ -35,7 +35,7 @@ function callSync(method: (typeof SYNC_HOST_METHODS)[number], args: unknown[]): 
   return settle(received.message as Outcome);
 }
 
-function ask(method: (typeof ASYNC_HOST_METHODS)[number], args: unknown[]): Promise<unknown> {
+function ask(method: AsyncHostMethod, args: unknown[]): Promise<unknown> {
   const id = nextAsk++;
   return new Promise((resolve, reject) => {
     asked.set(id, { resolve, reject });
