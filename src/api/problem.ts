@@ -52,6 +52,13 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   NOT_READY: 503,
   // RFC 4918's Insufficient Storage: the server's condition, not the request's, and temporary.
   STORAGE_FULL: 507,
+  // Cluster mode: no primary is known to take the write (an election is running), or a write
+  // forwarded to a node that is no longer primary; retry.
+  NOT_PRIMARY: 503,
+  // Cluster mode: NATS JetStream, the log every write goes through first, cannot be reached.
+  LOG_UNAVAILABLE: 503,
+  // Cluster mode: this node has not applied the position a read asked for (Quiver-Min-Position) in time.
+  POSITION_NOT_REACHED: 503,
   INTERNAL_ERROR: 500,
 };
 

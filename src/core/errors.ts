@@ -46,6 +46,9 @@ export const ERROR_TITLES = {
   DATABASE_CLOSED: 'Database closed',
   NOT_READY: 'Not ready',
   STORAGE_FULL: 'Storage full',
+  NOT_PRIMARY: 'Not the primary',
+  LOG_UNAVAILABLE: 'Replication log unavailable',
+  POSITION_NOT_REACHED: 'Position not reached',
   INTERNAL_ERROR: 'Internal error',
 } as const;
 

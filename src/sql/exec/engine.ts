@@ -40,6 +40,10 @@ import { Writer } from './writer.ts';
 import type { CommitInfo, EngineShow, IndexSummary, WriterApi, WriterHost } from './writer-host.ts';
 import { WriterThread } from './writer-thread-client.ts';
 import { waitBudget } from './writer-lock.ts';
+import type { LogEntry } from './writer-log.ts';
+import { AppliedPositions } from './applied-positions.ts';
+import { WRITE_KINDS } from './transactions.ts';
+import type { LogPosition } from '../replication/index.ts';
 
 /** A table as Engine.describeTable reports it: plain data, safe to hand outside src/sql. */
 export interface TableDescription {
@@ -71,6 +75,14 @@ const CALLS_EMBEDDING = /\bembedding\s*\(/i;
  */
 const MAX_READ_CHARS = 256 * 1024;
 
+/** The replicated log as the engine sees it (cluster mode). */
+export interface ReplicatedLog {
+  /** Throws a QuiverError (NOT_PRIMARY, LOG_UNAVAILABLE) when this node may not take writes now. */
+  checkWritable(): void;
+  /** Appends a transaction's changeset before it commits (WriterHost.append). */
+  append(changes: Uint8Array): Promise<{ position: number; epoch: number }>;
+}
+
 /** Options of Engine.open beyond the data dir. */
 export interface OpenOptions extends EngineOptions {
   embeddings?: EmbeddingSource;
@@ -95,6 +107,11 @@ export interface OpenOptions extends EngineOptions {
    */
   synchronous?: 'FULL' | 'NORMAL';
   limits?: Partial<Limits>;
+  /**
+   * Cluster mode: the replicated log every write goes through before it commits (src/cluster
+   * supplies it). Absent, the default: a single node.
+   */
+  log?: ReplicatedLog;
   /**
    * Bytes kept in reserve in `<dataDir>/quiver.reserve` for deletes to run in when the disk
    * fills (disk-space.ts). Default 0: no reserve file; the server keeps 64 MiB.
@@ -133,6 +150,10 @@ export class Engine implements WriterHost {
   /** Requests sent to the writer and not answered yet, for stats(). */
   private writerRequests = 0;
   private closed = false;
+  /** Cluster mode: the log; null on a single node. */
+  private readonly log: ReplicatedLog | null;
+  /** Cluster mode: the last log position committed here, and the reads waiting for one. */
+  private readonly positions = new AppliedPositions();
 
   private constructor(db: Database.Database, lock: DataDirLock, options: OpenOptions) {
     this.db = db;
@@ -166,7 +187,15 @@ export class Engine implements WriterHost {
       },
       reclaim: () => this.writer.reclaimSpace(),
     });
-    const writerOptions = { file, synchronous: options.synchronous ?? 'FULL', limits: this.limits, planner: options.planner, embeddings: options.embeddings !== undefined };
+    this.log = options.log ?? null;
+    const writerOptions = {
+      file,
+      synchronous: options.synchronous ?? 'FULL',
+      limits: this.limits,
+      planner: options.planner,
+      embeddings: options.embeddings !== undefined,
+      replicated: this.log !== null,
+    };
     this.writer = options.writerThread ? new WriterThread(writerOptions, this) : Writer.open(writerOptions, this);
     // A writer that fails to start says so to ready()'s callers and to every request.
     this.writer.ready().then(() => (this.writerReady = true), () => {});
@@ -189,8 +218,35 @@ export class Engine implements WriterHost {
   }
 
   /** Resolves once the engine takes requests without waiting for its writer's thread to start; rejects if it cannot. */
-  ready(): Promise<void> {
-    return this.writer.ready();
+  async ready(): Promise<void> {
+    await this.writer.ready();
+    const at = await this.writer.logPosition();
+    if (at) this.positions.advance(at.position);
+  }
+
+  /** Cluster mode: where this data dir stands in the log (its identity, position and epoch). */
+  async logPosition(): Promise<LogPosition> {
+    const at = await this.writer.logPosition();
+    if (!at) throw new Error('logPosition: the engine was opened without a log');
+    return at;
+  }
+
+  /** Cluster mode: the last log position committed here. */
+  get appliedPosition(): number {
+    return this.positions.current;
+  }
+
+  /** Cluster mode: resolves true once position `at` is committed here, false if `timeoutMs` passes first. */
+  waitForPosition(at: number, timeoutMs: number): Promise<boolean> {
+    return this.positions.waitFor(at, timeoutMs);
+  }
+
+  /** Cluster mode, on a replica: applies one entry of the log, in one transaction with its position. */
+  async applyLogEntry(entry: LogEntry): Promise<void> {
+    if (!this.db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+    await this.writer.apply(entry);
+    // An entry without rows commits no changeset, so the writer's commit carries no position.
+    this.positions.advance(entry.position);
   }
 
   get isOpen(): boolean {
@@ -283,6 +339,7 @@ export class Engine implements WriterHost {
       if (typeof read !== 'string') return read;
     }
     if (statements) this.disk.admit(statements.map((s) => s.kind));
+    if (this.log && (!statements || statements.some((s) => WRITE_KINDS.has(s.kind)))) this.log.checkWritable();
     this.writerRequests++;
     try {
       return await this.writer.execute(sql, params, options, statements !== undefined);
@@ -485,6 +542,7 @@ export class Engine implements WriterHost {
   async commitDone(info: CommitInfo | null): Promise<void> {
     try {
       if (info && this.db) this.afterCommit(info);
+      if (info?.position !== undefined) this.positions.advance(info.position);
     } finally {
       const release = this.commitRelease;
       this.commitRelease = null;
@@ -498,6 +556,11 @@ export class Engine implements WriterHost {
     round.expect(misses);
     await this.fetchMisses(round);
     return round.vectorsOf(misses);
+  }
+
+  append(changes: Uint8Array): Promise<{ position: number; epoch: number }> {
+    if (!this.log) return Promise.reject(new Error('append: the engine was opened without a log'));
+    return this.log.append(changes);
   }
 
   /** OPTIMIZE TABLE: the table's vector indexes flush their tails, merge their segments and are saved. */

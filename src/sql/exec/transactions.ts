@@ -12,7 +12,7 @@ import { positionOf } from '../dialect/index.ts';
 import { QuiverError } from '../../core/index.ts';
 
 /** Statement kinds that write: they always run inside a transaction. */
-const WRITE_KINDS = new Set<A.Statement['kind']>([
+export const WRITE_KINDS = new Set<A.Statement['kind']>([
   'insert', 'update', 'delete', 'createTable', 'createIndex', 'createVectorIndex', 'createFulltextIndex', 'createView',
   'createTrigger', 'drop', 'alterTable', 'truncate',
 ]);
@@ -38,7 +38,9 @@ export function needsImplicitTransaction(statements: readonly A.Statement[]): bo
  * as written, the statements before the bad one would autocommit and stay, though the request
  * fails. A request always starts outside a transaction, so the order alone decides.
  */
-export function checkTransactionOrder(statements: readonly A.Statement[], sql: string): void {
+export function checkTransactionOrder(statements: readonly A.Statement[], sql: string): boolean[] {
+  /** Whether each statement ends the transaction open before it (COMMIT, or RELEASE of the savepoint that began it). */
+  const ends = statements.map(() => false);
   let open = false;
   /** Savepoints open, outermost first; `openedBy` is the one that began the transaction, if any. */
   const savepoints: string[] = [];
@@ -78,8 +80,10 @@ export function checkTransactionOrder(statements: readonly A.Statement[], sql: s
         break;
     }
     if (!open) {
+      ends[i] = s.action === 'COMMIT' || s.action === 'RELEASE';
       savepoints.length = 0;
       openedBy = undefined;
     }
   });
+  return ends;
 }

@@ -13,7 +13,9 @@ import type { SearchOptions, VectorHit } from '../../index/index.ts';
 import type { A } from '../dialect/index.ts';
 import type { MissingTexts } from '../functions/index.ts';
 import type { ExecuteOptions, ExecuteResult, Params, StatementResult } from '../types.ts';
+import type { LogPosition } from '../replication/index.ts';
 import type { BackupResult } from './backup.ts';
+import type { LogEntry } from './writer-log.ts';
 
 /** A ready vector index as the writer's planner sees it (IndexLookup), and the log it has applied. */
 export interface IndexSummary {
@@ -34,6 +36,8 @@ export interface CommitInfo {
   schemaChanged: boolean;
   /** Tables a schema change rebuilt wholesale: their indexes are rebuilt from their rows. */
   rebuiltTables: string[];
+  /** Cluster mode: the log position the commit holds (undefined when it changed nothing that replicates). */
+  position?: number;
 }
 
 /** What the writer asks of the engine. */
@@ -60,6 +64,12 @@ export interface WriterHost {
   commitStarting(): Promise<void>;
   /** After a commit (or a failed one: `info` null): the indexes catch up with it, and reads go on. */
   commitDone(info: CommitInfo | null): Promise<void>;
+  /**
+   * Cluster mode: appends a transaction's changeset to the replicated log, before it commits;
+   * resolves with its position once a quorum has it. Throws a QuiverError when this node may
+   * not write (NOT_PRIMARY) or the log cannot be reached (LOG_UNAVAILABLE): the writer rolls back.
+   */
+  append(changes: Uint8Array): Promise<{ position: number; epoch: number }>;
   /** Embeds `misses` within the per-request and queue limits; the vectors in the same order. */
   fetchEmbeddings(misses: MissingTexts[]): Promise<Float32Array[][]>;
   /** OPTIMIZE TABLE `table`'s result (the indexes flush, merge and save). */
@@ -80,6 +90,10 @@ export interface WriterApi {
   reclaimSpace(): Promise<void>;
   /** An online backup of the database into `destFile`, from the connection that writes (backup.ts). */
   backup(destFile: string): Promise<BackupResult>;
+  /** Cluster mode: applies one entry of the replicated log (writer-log.ts), in one transaction with its position. */
+  apply(entry: LogEntry): Promise<void>;
+  /** Cluster mode: where the data dir stands in the log; null on a single node. */
+  logPosition(): Promise<LogPosition | null>;
   /** Resolves once the writer can take requests (its thread has opened the database); rejects if it cannot. */
   ready(): Promise<void>;
   /** Resolves once no request is running or waiting on the writer. */

@@ -9,7 +9,9 @@ import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threa
 import { QuiverError } from '../../core/index.ts';
 import { startTsWorker } from '../../util/index.ts';
 import { fromWire, toWire, type WireError } from '../workers/index.ts';
+import type { LogPosition } from '../replication/index.ts';
 import type { BackupResult } from './backup.ts';
+import type { LogEntry } from './writer-log.ts';
 import type { WriterApi, WriterHost } from './writer-host.ts';
 import { receiveSearchOptions, type AsyncHostMethod, type FromWriter, type Outcome, type PostedSearchOptions, type SyncHostMethod, type ToWriter, type WriterMethod, type WriterThreadData } from './writer-protocol.ts';
 import type { WriterOptions } from './writer.ts';
@@ -64,6 +66,14 @@ export class WriterThread implements WriterApi {
 
   backup(destFile: string): Promise<BackupResult> {
     return this.request('backup', [destFile]) as Promise<BackupResult>;
+  }
+
+  apply(entry: LogEntry): Promise<void> {
+    return this.request('apply', [entry]) as Promise<void>;
+  }
+
+  logPosition(): Promise<LogPosition | null> {
+    return this.request('logPosition', []) as Promise<LogPosition | null>;
   }
 
   drain(): Promise<void> {

@@ -60,6 +60,7 @@ const host: WriterHost = {
   commitDone: (info) => ask('commitDone', [info]) as Promise<void>,
   fetchEmbeddings: (misses) => ask('fetchEmbeddings', [misses]) as ReturnType<WriterHost['fetchEmbeddings']>,
   optimize: (table) => ask('optimize', [table]) as ReturnType<WriterHost['optimize']>,
+  append: (changes) => ask('append', [changes]) as ReturnType<WriterHost['append']>,
 };
 
 let writer: Writer;

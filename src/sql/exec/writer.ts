@@ -27,11 +27,13 @@ import { giveBackSpace } from './disk-space.ts';
 import { HostIndexes } from './host-indexes.ts';
 import { RequestContext } from './request-context.ts';
 import { emptyResult, normalizeInteger, ResultShapes, rowsResult, shapeRows } from './results.ts';
+import type { LogPosition } from '../replication/index.ts';
 import { Scripts, type CompiledScript } from './scripts.ts';
 import { statementError } from './sqlite-errors.ts';
-import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS } from './transactions.ts';
+import { checkTransactionOrder, isExplicit, needsImplicitTransaction, SCHEMA_KINDS, WRITE_KINDS } from './transactions.ts';
 import { ENGINE_SHOWS, type EngineShow, type WriterApi, type WriterHost } from './writer-host.ts';
 import { WriterLock, waitBudget } from './writer-lock.ts';
+import { WriterLog, type LogEntry, type LoggedAt } from './writer-log.ts';
 
 /** Statement kinds that change rows, and with RETURNING also return them. */
 const ROW_WRITES = new Set<A.Statement['kind']>(['insert', 'update', 'delete']);
@@ -51,7 +53,12 @@ export interface WriterOptions {
   planner?: PlannerOptions;
   /** Whether embedding models are configured (EMBEDDING() then reaches them through the host). */
   embeddings: boolean;
+  /** Cluster mode: every commit goes to the replicated log first, and log entries can be applied (writer-log.ts). */
+  replicated?: boolean;
 }
+
+/** A replica applying the log runs what the primary ran however long it takes: no statement timeout. */
+const APPLY_TIMEOUT_MS = 2 ** 40;
 
 export class Writer implements WriterApi {
   private db: Database.Database | null;
@@ -69,6 +76,8 @@ export class Writer implements WriterApi {
   private request: RequestContext;
   /** Whether the open transaction changed the schema: its commit tells the host so. */
   private schemaChanged = false;
+  /** The replicated log's side of the writer; null on a single node. */
+  private readonly log: WriterLog | null;
 
   private constructor(
     db: Database.Database,
@@ -96,6 +105,7 @@ export class Writer implements WriterApi {
     this.introspector = new Introspector(db, this.catalog);
     this.planner = new Planner(db, this.catalog, new HostIndexes(host, db), options.planner);
     this.scripts = new Scripts(this.limits, this.catalog, this.planner);
+    this.log = options.replicated ? new WriterLog(db, this.embeddingCalls, host) : null;
     // The deadline of whichever request holds the connection.
     registerDeadlineFunction(db, (everyCall) => this.checkDeadline(everyCall));
   }
@@ -178,6 +188,36 @@ export class Writer implements WriterApi {
     release();
   }
 
+  /**
+   * A replica applies one entry of the log, in one transaction with its position, under the
+   * lock like any request; its commit reaches the indexes as a request's does.
+   */
+  async apply(entry: LogEntry): Promise<void> {
+    const log = this.log;
+    if (!log) throw new Error('apply: this writer was not opened replicated');
+    const release = await this.lock.acquire();
+    try {
+      const db = this.db;
+      if (!db) throw new QuiverError('DATABASE_CLOSED', 'the database is closed');
+      this.request = new RequestContext({ ...this.limits, statementTimeoutMs: APPLY_TIMEOUT_MS }, {});
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        log.apply(entry, (sql) => this.runLogged(sql));
+        await this.commit({ position: entry.position, epoch: entry.epoch });
+      } catch (e) {
+        if (db.inTransaction) this.rollback();
+        throw e;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Where this data dir stands in the replicated log; null on a single node. */
+  async logPosition(): Promise<LogPosition | null> {
+    return this.log?.position() ?? null;
+  }
+
   /** Closes the connection (checkpointing the WAL); a request running is cut short. Safe to call twice. */
   close(): void {
     this.db?.close();
@@ -206,7 +246,7 @@ export class Writer implements WriterApi {
     const cursor = new ParamCursor(params);
     const { statements } = script;
     const explicit = isExplicit(statements);
-    if (explicit) checkTransactionOrder(statements, sql);
+    const endsTransaction = explicit ? checkTransactionOrder(statements, sql) : undefined;
     // Writes always run in a transaction, so a run with embedding placeholders can be undone.
     const wrap = !explicit && needsImplicitTransaction(statements);
     // Texts written in the request are fetched before its first run (lock released, as after a
@@ -218,8 +258,21 @@ export class Writer implements WriterApi {
       if (wrap) db.exec('BEGIN');
       for (; index < statements.length; index++) {
         this.request.statementIndex = index;
+        const s = statements[index];
+        if (explicit && this.log && endsTransaction?.[index]) {
+          // Replicated, the changes go to the log before the statement ending the transaction commits them.
+          results.push(await this.commit(undefined, () => this.runStatement(script, index, cursor, sql)));
+          continue;
+        }
+        if (explicit && this.log && !db.inTransaction && WRITE_KINDS.has(s.kind)) {
+          // Replicated, a write outside the request's transactions is one of its own, logged first.
+          db.exec('BEGIN');
+          results.push(await this.runOne(script, index, cursor, sql, round));
+          await this.commit();
+          continue;
+        }
         // Outside a transaction, or ending one, a statement may commit: reads wait meanwhile.
-        const mayCommit = explicit && (!db.inTransaction || statements[index].kind === 'transaction');
+        const mayCommit = explicit && (!db.inTransaction || s.kind === 'transaction');
         if (mayCommit) await this.host.commitStarting();
         try {
           results.push(await this.runOne(script, index, cursor, sql, explicit ? round : null));
@@ -232,16 +285,7 @@ export class Writer implements WriterApi {
         return 'fetch embeddings';
       }
       cursor.finish();
-      if (wrap) {
-        await this.host.commitStarting();
-        let done = false;
-        try {
-          db.exec('COMMIT');
-          done = true;
-        } finally {
-          await this.committed(done);
-        }
-      }
+      if (wrap) await this.commit();
       if (explicit && db.inTransaction) {
         throw new QuiverError('TRANSACTION_ERROR', 'a transaction was left open; end it with COMMIT or ROLLBACK. Its changes were rolled back');
       }
@@ -263,10 +307,37 @@ export class Writer implements WriterApi {
     return this.runStatement(script, i, cursor, source);
   }
 
+  /**
+   * Commits the open transaction (by COMMIT, or by `end`, the request's own statement ending it):
+   * replicated, its changes go to the log first (`at` given: a replica applying an entry already
+   * logged); then reads wait for the commit and the host is told. Resolves with `end`'s result.
+   */
+  private async commit(at?: LoggedAt, end?: () => StatementResult): Promise<StatementResult> {
+    const logged = at ?? (await this.log?.beforeCommit()) ?? undefined;
+    await this.host.commitStarting();
+    let done = false;
+    let result = emptyResult();
+    try {
+      if (end) result = end();
+      else this.db!.exec('COMMIT');
+      done = !this.db!.inTransaction;
+    } finally {
+      await this.committed(done, logged);
+    }
+    return result;
+  }
+
+  /** A statement the log carries (a schema change, TRUNCATE), run again on a replica as the primary ran it. */
+  private runLogged(sql: string): void {
+    const script = this.scripts.compile(sql);
+    const cursor = new ParamCursor(undefined);
+    script.statements.forEach((_, i) => this.runStatement(script, i, cursor, sql));
+  }
+
   /** Tells the host a statement that could commit has ended: whether it did, and what changed. */
-  private async committed(did: boolean): Promise<void> {
+  private async committed(did: boolean, logged?: LoggedAt): Promise<void> {
     if (!did) return this.host.commitDone(null);
-    const info = { schemaChanged: this.schemaChanged, rebuiltTables: this.ddl.takeRebuiltTables() };
+    const info = { schemaChanged: this.schemaChanged, rebuiltTables: this.ddl.takeRebuiltTables(), position: logged?.position };
     this.schemaChanged = false;
     await this.host.commitDone(info);
   }
@@ -280,6 +351,7 @@ export class Writer implements WriterApi {
   /** After a rollback: if the undone work changed the schema, forget what was derived from it. */
   private afterRollback(): void {
     this.ddl.takeRebuiltTables();
+    this.log?.rolledBack(this.schemaChanged);
     if (!this.schemaChanged) return;
     this.schemaChanged = false;
     this.prepared.clear();
@@ -342,27 +414,29 @@ export class Writer implements WriterApi {
       case 'pragma':
         return this.run(this.scripts.lowered(script, i, source), [], s.kind);
       case 'createTable':
-        this.schemaChange(() => this.ddl.createTable(s, source));
+        this.schemaChange(() => this.ddl.createTable(s, source), statementText(s, source));
         return empty;
       case 'createVectorIndex':
-        this.schemaChange(() => this.ddl.createVectorIndex(s));
+        this.schemaChange(() => this.ddl.createVectorIndex(s), statementText(s, source));
         return empty;
       case 'createFulltextIndex':
-        this.schemaChange(() => this.ddl.createFulltextIndex(s));
+        this.schemaChange(() => this.ddl.createFulltextIndex(s), statementText(s, source));
         return empty;
       case 'drop': {
         const lowered = this.scripts.lowered(script, i, source);
-        this.schemaChange(() => this.ddl.drop(s, lowered.sql));
+        this.schemaChange(() => this.ddl.drop(s, lowered.sql), statementText(s, source));
         return empty;
       }
       case 'alterTable': {
         const lowered = this.scripts.lowered(script, i, source);
-        this.schemaChange(() => this.ddl.alterTable(s, lowered.sql, source));
+        this.schemaChange(() => this.ddl.alterTable(s, lowered.sql, source), statementText(s, source));
         return empty;
       }
       case 'truncate': {
         const lowered = this.scripts.lowered(script, i, source);
-        db.transaction(() => this.ddl.truncate(s, lowered.sql))();
+        const truncate = db.transaction(() => this.ddl.truncate(s, lowered.sql));
+        if (this.log) this.log.truncate(statementText(s, source), truncate);
+        else truncate();
         return empty;
       }
       case 'select': {
@@ -379,7 +453,7 @@ export class Writer implements WriterApi {
           this.schemaChange(() => {
             db.prepare(lowered.sql).run(...args);
             for (const extra of lowered.after) db.exec(extra);
-          });
+          }, statementText(s, source));
           return empty;
         }
         return this.run(lowered, args, s.kind);
@@ -387,10 +461,12 @@ export class Writer implements WriterApi {
     }
   }
 
-  /** Runs a schema change atomically (a savepoint inside a request's transaction). */
-  private schemaChange(change: () => void): void {
+  /** Runs a schema change atomically (a savepoint inside a request's transaction); replicated, recorded for the log. */
+  private schemaChange(change: () => void, statement: string): void {
     try {
-      this.db!.transaction(change)();
+      const run = this.db!.transaction(change);
+      if (this.log) this.log.schemaStatement(statement, run);
+      else run();
       this.schemaChanged = true;
     } finally {
       this.prepared.clear();
@@ -441,4 +517,9 @@ export class Writer implements WriterApi {
   private userError(e: unknown, statement: A.Statement | undefined, index: number, sql: string): unknown {
     return statementError(this.host.diskFailed(e), statement, index, sql);
   }
+}
+
+/** Statement `s` as the request wrote it: what the log carries for a replica to run again. */
+function statementText(s: A.Statement, source: string): string {
+  return source.slice(s.start, s.end);
 }

@@ -442,6 +442,14 @@ export function registerEmbeddingFunction(db: Database.Database, embed: (text: u
 export class EmbeddingCalls {
   /** The round of the request that holds the engine's lock; null between requests. */
   current: EmbeddingRound | null = null;
+  /**
+   * While a replica applies a log entry: the vectors the primary's calls got, by the calls'
+   * arguments as written (`key`), which answer instead of the models; a call the entry does not
+   * hold is an error, never a provider call.
+   */
+  replay: { vectors: Map<string, Float32Array>; key: (model: string, dims: number | undefined, text: string) => string } | null = null;
+  /** Told every vector a call answered (the primary's writer, so the log carries it to replicas). */
+  onAnswer: ((model: string, dims: number | undefined, text: string, vector: Float32Array) => void) | null = null;
   /** Dims resolveDims gave, by model as written and dims asked; only successes are kept. */
   private readonly resolved = new Map<string, number>();
 
@@ -471,10 +479,19 @@ export class EmbeddingCalls {
   private call(text: unknown, model: unknown, dims: unknown): Buffer | null {
     const args = embeddingArgs(text, model, dims);
     if (!args) return null;
+    if (this.replay) return vectorBlob(this.replayed(args.model, args.dims, args.text));
     const resolved = this.dims(args.model, args.dims);
     const round = this.current;
     if (!round) throw new Error('EMBEDDING() called outside a request');
-    return vectorBlob(round.lookup(args.model, resolved, args.text));
+    const vector = round.lookup(args.model, resolved, args.text);
+    this.onAnswer?.(args.model, args.dims, args.text, vector);
+    return vectorBlob(vector);
+  }
+
+  private replayed(model: string, dims: number | undefined, text: string): Float32Array {
+    const vector = this.replay!.vectors.get(this.replay!.key(model, dims, text));
+    if (!vector) throw new Error(`a log entry lacks the vector of an EMBEDDING() call with model ${model} its changes need`);
+    return vector;
   }
 
   /** The source's resolveDims, remembered: it runs once per row, and the models do not change while the source lives. */
