@@ -29,7 +29,8 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   embed: ['core', 'util'],
   sql: ['core', 'util', 'index', 'embed'],
   chat: ['core', 'util', 'index', 'embed', 'sql'],
-  api: ['core', 'util', 'index', 'embed', 'sql', 'chat'],
+  cluster: ['core', 'util', 'sql'],
+  api: ['core', 'util', 'index', 'embed', 'sql', 'chat', 'cluster'],
 };
 
 /** Files directly in src/sql that a sub-module of src/sql may import. */

@@ -30,6 +30,9 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { openapiRoutes } from './routes/openapi.ts';
 import { sqlRoutes } from './routes/sql.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { clusterRoutes } from './routes/cluster.ts';
+import { clusterRouting } from './cluster-routing.ts';
+import type { ClusterNode } from '../cluster/index.ts';
 
 /** What the API needs of the engine; a structural type so tests can pass a stand-in. */
 export type SqlEngine = Pick<Engine, 'execute' | 'isOpen' | 'stats'> & Partial<Pick<Engine, 'describeTable' | 'backup'>>;
@@ -44,6 +47,8 @@ export interface AppOptions {
   chatModels?: ChatModels;
   /** Where the request log goes (server.ts passes JSON lines on stdout at QUIVER_LOG_LEVEL); default: nowhere. */
   logger?: Logger;
+  /** Cluster mode: this node of the cluster (server.ts); absent for a single node. */
+  cluster?: ClusterNode;
 }
 
 /** The contract at the repository root; read here, once, not per request. */
@@ -62,7 +67,7 @@ const OPENAPI_URL = new URL('../../openapi.yaml', import.meta.url);
  * });
  * ```
  */
-export function createApp({ engine, config, chatModels, logger }: AppOptions): Hono {
+export function createApp({ engine, config, chatModels, logger, cluster }: AppOptions): Hono {
   const openapi = fs.readFileSync(OPENAPI_URL, 'utf8');
   const metrics = new Metrics(() => engine.stats());
   const models = chatModels ?? ChatModels.open({ dataDir: config.dataDir });
@@ -77,7 +82,7 @@ export function createApp({ engine, config, chatModels, logger }: AppOptions): H
       { execute: (sql, params, options) => engine.execute(sql, params, caller === null ? options : { ...options, role: caller.role, client: caller.name }), describeTable },
       models,
     );
-  return new Hono()
+  const app = new Hono()
     .use(observe(logger ?? pino({ level: 'silent' }), metrics))
     .use(async (c, next) => {
       // Hono hands only Error instances to onError and rethrows anything else thrown, which
@@ -92,11 +97,25 @@ export function createApp({ engine, config, chatModels, logger }: AppOptions): H
     // The whole body first, then a slot: a body trickling in holds its socket and nothing else.
     .use('/v1/*', readBody(config.maxBodyBytes, config.bodyTimeoutMs))
     .use('/v1/*', admission(config.maxConcurrentRequests))
-    .use('/metrics', authenticate(config.apiKeys))
+    .use('/metrics', authenticate(config.apiKeys));
+  if (cluster && config.cluster) {
+    const routing = clusterRouting({
+      node: cluster,
+      // Cluster mode runs on the real engine (server.ts); only single-node tests pass stand-ins.
+      engine: engine as Engine,
+      nodeId: config.cluster.nodeId,
+      minPositionWaitMs: config.cluster.minPositionWaitMs,
+      forwardTimeoutMs: config.limits.statementTimeoutMs + config.cluster.appendTimeoutMs,
+      electionWaitMs: config.cluster.appendTimeoutMs,
+    });
+    app.use('/v1/sql', routing).use('/v1/chat', routing);
+  }
+  return app
     .route('/', sqlRoutes(engine))
     .route('/', chatRoutes(chatFor))
     .route('/', adminRoutes(engine))
-    .route('/', healthRoutes(engine))
+    .route('/', clusterRoutes(cluster))
+    .route('/', healthRoutes(engine, cluster))
     .route('/', metricsRoutes(metrics))
     .route('/', openapiRoutes(openapi))
     .route('/', docsRoutes())

@@ -36,6 +36,15 @@
  * | QUIVER_API_KEYS_FILE  | (none)      | JSON file `{"keys": [{"name": "ops", "role": "admin", "key": "..."}]}` (name optional) |
  * | QUIVER_ALLOW_UNAUTHENTICATED | 0    | `1`: serve a non-loopback HOST with no API keys (logged as a warning) |
  * | QUIVER_LOG_LEVEL      | info        | the request log's level (observe.ts): trace, debug (adds each request's SQL text), info, warn, error, fatal or silent |
+ * | QUIVER_NATS_URL       | (none)      | cluster mode: NATS servers, comma-separated (`nats://127.0.0.1:14221,...`); unset, a single node |
+ * | QUIVER_NODE_ID        | (none)      | cluster mode, required: this node's name, unique in the cluster (letters, digits, `-`, `_`) |
+ * | QUIVER_ADVERTISE_URL  | (none)      | cluster mode, required: the URL other nodes reach this node's API at (writes are forwarded to the primary's) |
+ * | QUIVER_CLUSTER        | quiver      | cluster mode: the cluster's name; its log is the stream QUIVER_<NAME>_LOG |
+ * | QUIVER_LOG_REPLICAS   | 3           | cluster mode: JetStream replicas of the log and the bucket (1 for a single nats-server, 3 or 5) |
+ * | QUIVER_LEASE_MS       | 4000        | cluster mode: a primary that has not renewed its lease this long is replaced |
+ * | QUIVER_LOG_TIMEOUT_MS | 10000       | cluster mode: a write waits this long for the log (through an election) before 503 |
+ * | QUIVER_NATS_CONNECT_TIMEOUT_MS | 10000 | cluster mode: the start fails if NATS cannot be reached this long |
+ * | QUIVER_MIN_POSITION_WAIT_MS | 5000  | cluster mode: a read with Quiver-Min-Position waits this long for the node to apply it, then 503 |
  *
  * API keys from both sources add up; a role is `read`, `write` or `admin` (src/sql/check/roles.ts),
  * a key is at least MIN_API_KEY_LENGTH characters of a bearer token (letters, digits and
@@ -113,6 +122,21 @@ export interface Config {
   readonly allowUnauthenticated: boolean;
   /** QUIVER_LOG_LEVEL: the request log's level. */
   readonly logLevel: LogLevel;
+  /** Cluster mode's settings (QUIVER_NATS_URL and the rest); null for a single node. */
+  readonly cluster: ClusterSettings | null;
+}
+
+/** Cluster mode's settings (src/cluster ClusterConfig, less the data dir). */
+export interface ClusterSettings {
+  readonly natsUrl: string;
+  readonly nodeId: string;
+  readonly advertiseUrl: string;
+  readonly cluster: string;
+  readonly replicas: number;
+  readonly leaseMs: number;
+  readonly appendTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly minPositionWaitMs: number;
 }
 
 /** Thrown by `loadConfig` with one line per bad variable. */
@@ -204,10 +228,53 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     );
   }
 
+  const cluster = readCluster(read, integer, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
-    port, host, dataDir, maxBodyBytes, bodyTimeoutMs, maxConnectionsPerClient, indexFlushRows, indexFlushAgeMs, synchronous, diskReserveBytes, readWorkers, searchOnWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated, logLevel,
+    port, host, dataDir, maxBodyBytes, bodyTimeoutMs, maxConnectionsPerClient, indexFlushRows, indexFlushAgeMs, synchronous, diskReserveBytes, readWorkers, searchOnWorkers, limits, maxConcurrentRequests, apiKeys, allowUnauthenticated, logLevel, cluster,
   });
+}
+
+/** Cluster mode's settings when QUIVER_NATS_URL is set; null (a single node) otherwise. */
+function readCluster(
+  read: (name: string) => string | undefined,
+  integer: (name: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): ClusterSettings | null {
+  const natsUrl = read('QUIVER_NATS_URL');
+  if (natsUrl === undefined) {
+    for (const name of ['QUIVER_NODE_ID', 'QUIVER_ADVERTISE_URL']) {
+      if (read(name) !== undefined) problems.push(`${name} is set but QUIVER_NATS_URL is not: cluster mode needs the NATS servers' URLs`);
+    }
+    return null;
+  }
+  if (!natsUrl.split(',').every((u) => /^(nats|tls):\/\/[^\s,]+$/.test(u.trim()))) {
+    problems.push(`QUIVER_NATS_URL=${JSON.stringify(natsUrl)}: expected nats:// URLs, comma-separated, such as nats://127.0.0.1:14221,nats://127.0.0.1:14222`);
+  }
+  const nodeId = read('QUIVER_NODE_ID');
+  if (nodeId === undefined || !/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) {
+    problems.push(`QUIVER_NODE_ID=${JSON.stringify(nodeId ?? '')}: cluster mode needs this node's name, unique in the cluster: 1 to 64 letters, digits, - or _`);
+  }
+  const advertiseUrl = read('QUIVER_ADVERTISE_URL');
+  if (advertiseUrl === undefined || !/^https?:\/\/[^\s/]+\/?$/.test(advertiseUrl)) {
+    problems.push(`QUIVER_ADVERTISE_URL=${JSON.stringify(advertiseUrl ?? '')}: cluster mode needs the URL other nodes reach this one at, such as http://10.0.0.5:8080`);
+  }
+  const cluster = read('QUIVER_CLUSTER') ?? 'quiver';
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(cluster)) problems.push(`QUIVER_CLUSTER=${JSON.stringify(cluster)}: expected 1 to 32 letters, digits, - or _`);
+  const replicas = integer('QUIVER_LOG_REPLICAS', 3, 1, 5);
+  if (![1, 3, 5].includes(replicas)) problems.push(`QUIVER_LOG_REPLICAS=${replicas}: expected 1, 3 or 5 (a Raft group of an odd size)`);
+  return {
+    natsUrl,
+    nodeId: nodeId ?? '',
+    advertiseUrl: (advertiseUrl ?? '').replace(/\/$/, ''),
+    cluster,
+    replicas,
+    leaseMs: integer('QUIVER_LEASE_MS', 4000, 1000, 600_000),
+    appendTimeoutMs: integer('QUIVER_LOG_TIMEOUT_MS', 10_000, 100, 600_000),
+    connectTimeoutMs: integer('QUIVER_NATS_CONNECT_TIMEOUT_MS', 10_000, 100, 600_000),
+    minPositionWaitMs: integer('QUIVER_MIN_POSITION_WAIT_MS', 5000, 0, 600_000),
+  };
 }
 
 /** A key as written in QUIVER_API_KEYS or the keys file, before checks. */

@@ -14,7 +14,9 @@ import type { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
+import { ClusterNode } from '../cluster/index.ts';
 import { Embeddings, LOCAL_MODEL_NAME } from '../embed/index.ts';
+import { makePrivateDir } from '../util/index.ts';
 import { Engine } from '../sql/index.ts';
 import { createApp } from './app.ts';
 import { authNotice } from './auth.ts';
@@ -55,9 +57,22 @@ try {
   fail(`cannot configure embedding models: ${e instanceof Error ? e.message : String(e)}`);
 }
 
+// Cluster mode: NATS first, so a node that cannot reach it says so before opening anything.
+let cluster: ClusterNode | undefined;
+if (config.cluster) {
+  try {
+    makePrivateDir(config.dataDir);
+    cluster = await ClusterNode.connect({ ...config.cluster, dataDir: config.dataDir });
+  } catch (e) {
+    embeddings.close();
+    fail(e instanceof Error ? e.message : String(e));
+  }
+}
+
 let engine: Engine;
 try {
   engine = Engine.open({
+    log: cluster,
     dataDir: config.dataDir,
     embeddings,
     index: { flushRows: config.indexFlushRows, flushAgeMs: config.indexFlushAgeMs },
@@ -80,6 +95,13 @@ await engine.ready().catch((e: unknown) => {
   fail(`cannot open the database in ${config.dataDir}: ${e instanceof Error ? e.message : String(e)}`);
 });
 
+// Cluster mode: joins as a replica, following the log from the data dir's position.
+await cluster?.start(engine).catch(async (e: unknown) => {
+  await cluster?.stop();
+  closeAll();
+  fail(`cannot join the cluster: ${e instanceof Error ? e.message : String(e)}`);
+});
+
 /**
  * One JSON line per request on stdout (observe.ts), beside the plain startup lines. Buffered (a
  * write per 4 KiB, and at least every LOG_FLUSH_MS): a write a request cost much of a point
@@ -99,13 +121,14 @@ function closeAll(): void {
 /** A clean stop also saves the vector indexes, so the next start need not replay the log. */
 async function shutdownAll(): Promise<void> {
   logDestination.flushSync();
+  await cluster?.stop();
   await engine.shutdown();
   embeddings.close();
 }
 
 const server = serve(
   {
-    fetch: createApp({ engine, config, logger: pino({ level: config.logLevel }, logDestination) }).fetch,
+    fetch: createApp({ engine, config, cluster, logger: pino({ level: config.logLevel }, logDestination) }).fetch,
     hostname: config.host,
     port: config.port,
     // Connections past QUIVER_MAX_CONNECTIONS_PER_CLIENT from one address are refused (connections.ts).

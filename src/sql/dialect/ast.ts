@@ -550,7 +550,7 @@ export interface TransactionStatement extends Span {
 export interface ShowStatement extends Span {
   kind: 'show';
   /** INDEX STATUS: the vector indexes' build state, of one table or of all. */
-  what: 'TABLES' | 'CREATE TABLE' | 'INDEX' | 'COLUMNS' | 'EMBEDDING MODELS' | 'INDEX STATUS' | 'PROCESSLIST';
+  what: 'TABLES' | 'CREATE TABLE' | 'INDEX' | 'COLUMNS' | 'EMBEDDING MODELS' | 'INDEX STATUS' | 'PROCESSLIST' | 'CLUSTER STATUS';
   table?: string;
   like?: string;
 }

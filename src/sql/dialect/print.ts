@@ -706,6 +706,8 @@ export class Printer {
         return 'SHOW EMBEDDING MODELS';
       case 'PROCESSLIST':
         return 'SHOW PROCESSLIST';
+      case 'CLUSTER STATUS':
+        return 'SHOW CLUSTER STATUS';
     }
   }
 }

@@ -12,6 +12,7 @@ import type { EmbeddingRound } from '../functions/index.ts';
 import type { IndexRegistry } from '../index-sync/index.ts';
 import type { SqlValue, StatementResult } from '../types.ts';
 import { rowsResult } from './results.ts';
+import type { ReplicatedLog } from './replicated-log.ts';
 
 const INDEX_STATUS_COLUMNS = [
   'index', 'table', 'column', 'metric', 'state', 'rows', 'indexed_rows', 'tail_rows', 'segments', 'deleted_fraction',
@@ -78,6 +79,15 @@ export function showProcessList(fetching: Iterable<EmbeddingRound>): StatementRe
     return p ? [[p.model, p.done, p.total, (Date.now() - p.startedAt) / 1000, `embedding ${p.done}/${p.total} texts`]] : [];
   });
   return rowsResult(['model', 'texts_done', 'texts_total', 'seconds', 'state'], rows);
+}
+
+/** SHOW CLUSTER STATUS: the cluster's nodes as GET /v1/cluster shows them (as of the last heartbeat). */
+export function showClusterStatus(log: ReplicatedLog | null): StatementResult {
+  if (!log) throw new QuiverError('UNSUPPORTED_STATEMENT', 'SHOW CLUSTER STATUS: this server runs as a single node (QUIVER_NATS_URL is not set)');
+  return rowsResult(
+    ['id', 'role', 'url', 'epoch', 'applied_position', 'lag_messages', 'lag_seconds', 'caught_up', 'updated_at'],
+    log.clusterStatus().map((n) => [n.id, n.role, n.url, n.epoch, n.appliedPosition, n.lagMessages, n.lagSeconds, n.caughtUp ? 1 : 0, n.updatedAt]),
+  );
 }
 
 /** SHOW EMBEDDING MODELS: the models EMBEDDING() can call. */

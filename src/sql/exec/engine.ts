@@ -26,7 +26,7 @@ import { Planner, restrictToCandidates, type PlannerOptions } from '../plan/inde
 import { DEFAULT_LIMITS, ParamCursor, StatementCache, effectiveTimeoutMs, registerDeadlineFunction, type Limits } from '../runtime/index.ts';
 import type { EngineOptions, ExecuteOptions, ExecuteResult, Params, StatementResult } from '../types.ts';
 import { ReadFailure, ReadPool, type ReadSearch, type ReadStatement, type WriterFallback } from '../workers/index.ts';
-import { indexStatuses, showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
+import { indexStatuses, showClusterStatus, showEmbeddingModels, showIndexStatus, showProcessList } from './admin.ts';
 import type { BackupResult } from './backup.ts';
 import { CommitGate } from './commit-gate.ts';
 import { openDatabase } from './connection.ts';
@@ -44,6 +44,7 @@ import type { LogEntry } from './writer-log.ts';
 import { AppliedPositions } from './applied-positions.ts';
 import { WRITE_KINDS } from './transactions.ts';
 import type { LogPosition } from '../replication/index.ts';
+import type { ReplicatedLog } from './replicated-log.ts';
 
 /** A table as Engine.describeTable reports it: plain data, safe to hand outside src/sql. */
 export interface TableDescription {
@@ -74,14 +75,6 @@ const CALLS_EMBEDDING = /\bembedding\s*\(/i;
  * thread for long in the parser.
  */
 const MAX_READ_CHARS = 256 * 1024;
-
-/** The replicated log as the engine sees it (cluster mode). */
-export interface ReplicatedLog {
-  /** Throws a QuiverError (NOT_PRIMARY, LOG_UNAVAILABLE) when this node may not take writes now. */
-  checkWritable(): void;
-  /** Appends a transaction's changeset before it commits (WriterHost.append). */
-  append(changes: Uint8Array): Promise<{ position: number; epoch: number }>;
-}
 
 /** Options of Engine.open beyond the data dir. */
 export interface OpenOptions extends EngineOptions {
@@ -583,6 +576,7 @@ export class Engine implements WriterHost {
   show(what: EngineShow, table: string | undefined): StatementResult {
     if (what === 'EMBEDDING MODELS') return showEmbeddingModels(this.embeddingCalls.source);
     if (what === 'PROCESSLIST') return showProcessList(this.fetching);
+    if (what === 'CLUSTER STATUS') return showClusterStatus(this.log);
     return showIndexStatus(this.catalog, this.indexes, table);
   }
 

@@ -27,8 +27,8 @@ export interface IndexSummary {
 }
 
 /** The SHOW statements the engine answers (the others read the catalog, on the writer's connection). */
-export type EngineShow = 'INDEX STATUS' | 'PROCESSLIST' | 'EMBEDDING MODELS';
-export const ENGINE_SHOWS: ReadonlySet<string> = new Set<EngineShow>(['INDEX STATUS', 'PROCESSLIST', 'EMBEDDING MODELS']);
+export type EngineShow = 'INDEX STATUS' | 'PROCESSLIST' | 'EMBEDDING MODELS' | 'CLUSTER STATUS';
+export const ENGINE_SHOWS: ReadonlySet<string> = new Set<EngineShow>(['INDEX STATUS', 'PROCESSLIST', 'EMBEDDING MODELS', 'CLUSTER STATUS']);
 
 /** What a commit changed, for the engine to bring the indexes and its catalog up to date. */
 export interface CommitInfo {
@@ -74,7 +74,7 @@ export interface WriterHost {
   fetchEmbeddings(misses: MissingTexts[]): Promise<Float32Array[][]>;
   /** OPTIMIZE TABLE `table`'s result (the indexes flush, merge and save). */
   optimize(table: string): Promise<StatementResult>;
-  /** SHOW INDEX STATUS [FROM table], SHOW PROCESSLIST, SHOW EMBEDDING MODELS: what only the engine knows. */
+  /** SHOW INDEX STATUS [FROM table], SHOW PROCESSLIST, SHOW EMBEDDING MODELS, SHOW CLUSTER STATUS: what only the engine knows. */
   show(what: EngineShow, table: string | undefined): StatementResult;
 }
 

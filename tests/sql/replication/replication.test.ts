@@ -24,6 +24,10 @@ class MemoryLog implements ReplicatedLog {
   refuse: QuiverError | null = null;
   writable = true;
 
+  clusterStatus(): never[] {
+    return [];
+  }
+
   checkWritable(): void {
     if (!this.writable) throw new QuiverError('NOT_PRIMARY', 'this node is a replica');
   }

@@ -54,7 +54,7 @@ function acceptTransactionWord(p: Cursor): void {
   if (!p.acceptWord('TRANSACTION')) p.acceptWord('WORK');
 }
 
-/** SHOW TABLES, CREATE TABLE, COLUMNS, INDEX, INDEX STATUS, EMBEDDING MODELS or PROCESSLIST. */
+/** SHOW TABLES, CREATE TABLE, COLUMNS, INDEX, INDEX STATUS, EMBEDDING MODELS, PROCESSLIST or CLUSTER STATUS. */
 export function showStatement(p: Cursor): A.ShowStatement {
   const start = p.tok.start;
   p.expectWord('SHOW');
@@ -76,6 +76,7 @@ export function showStatement(p: Cursor): A.ShowStatement {
   }
   if (p.acceptWord('EMBEDDING', 'MODELS')) return { kind: 'show', what: 'EMBEDDING MODELS', start, end: p.lastEnd };
   if (p.acceptWord('PROCESSLIST')) return { kind: 'show', what: 'PROCESSLIST', start, end: p.lastEnd };
+  if (p.acceptWord('CLUSTER', 'STATUS')) return { kind: 'show', what: 'CLUSTER STATUS', start, end: p.lastEnd };
   if (p.acceptWord('INDEX', 'STATUS') || p.acceptWord('VECTOR', 'INDEX', 'STATUS')) {
     const table = p.acceptWord('FROM') || p.acceptWord('IN') ? p.name('a table name') : undefined;
     return { kind: 'show', what: 'INDEX STATUS', table, start, end: p.lastEnd };
@@ -83,7 +84,7 @@ export function showStatement(p: Cursor): A.ShowStatement {
   if (p.acceptWord('INDEX') || p.acceptWord('INDEXES') || p.acceptWord('KEYS')) {
     return { kind: 'show', what: 'INDEX', table: fromTable(p), start, end: p.lastEnd };
   }
-  throw p.error('expected TABLES, CREATE TABLE, COLUMNS, INDEX, INDEX STATUS, EMBEDDING MODELS or PROCESSLIST');
+  throw p.error('expected TABLES, CREATE TABLE, COLUMNS, INDEX, INDEX STATUS, EMBEDDING MODELS, PROCESSLIST or CLUSTER STATUS');
 }
 
 /** `FROM table` or `IN table`, as SHOW COLUMNS and SHOW INDEX take it. */

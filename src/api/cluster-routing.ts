@@ -1,0 +1,120 @@
+/**
+ * @module cluster-routing
+ * Cluster mode, in front of /v1/sql and /v1/chat: any node takes any request.
+ * - A write sent to a replica is forwarded to the primary (the engine refuses it with
+ *   NOT_PRIMARY before running anything; the request is then sent on as it came, with its key),
+ *   so a plain curl to any node succeeds, through an election too (it waits for the new
+ *   primary). A forwarded request is never forwarded again.
+ * - `Quiver-Consistency: strong` is served by the primary, forwarded like a write.
+ * - `Quiver-Min-Position: N` (the Quiver-Position a write answered with) waits until this node
+ *   has applied N, at most QUIVER_MIN_POSITION_WAIT_MS, then fails with 503 saying what to do.
+ * - Every answer carries `Quiver-Position`: the log position this node had applied when it
+ *   answered, which a later read may send back as its Quiver-Min-Position.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { QuiverError, isQuiverError } from '../core/index.ts';
+import type { ClusterNode } from '../cluster/index.ts';
+import type { Engine } from '../sql/index.ts';
+import { problemResponse } from './problem.ts';
+
+export const POSITION_HEADER = 'Quiver-Position';
+export const MIN_POSITION_HEADER = 'Quiver-Min-Position';
+export const CONSISTENCY_HEADER = 'Quiver-Consistency';
+/** Set on a forwarded request: the node it came through. */
+export const FORWARDED_HEADER = 'Quiver-Forwarded-By';
+
+/** Headers a forwarded request keeps; the rest (hop-by-hop, length) the fetch sets again. */
+const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', MIN_POSITION_HEADER.toLowerCase(), CONSISTENCY_HEADER.toLowerCase()];
+/** Headers of the primary's answer passed back to the client. */
+const FORWARDED_RESPONSE_HEADERS = ['content-type', 'retry-after', POSITION_HEADER.toLowerCase()];
+
+export interface ClusterRouting {
+  node: Pick<ClusterNode, 'awaitPrimary' | 'isPrimary'>;
+  engine: Pick<Engine, 'appliedPosition' | 'waitForPosition'>;
+  nodeId: string;
+  minPositionWaitMs: number;
+  /** How long a forwarded request may take at the primary. */
+  forwardTimeoutMs: number;
+  /** How long a request waits for a primary to be chosen before 503. */
+  electionWaitMs: number;
+}
+
+export function clusterRouting(routing: ClusterRouting): MiddlewareHandler {
+  return async (c, next) => {
+    const forwarded = c.req.header(FORWARDED_HEADER) !== undefined;
+    const strong = readConsistency(c.req.header(CONSISTENCY_HEADER));
+    if (strong && !routing.node.isPrimary && !forwarded) {
+      replaceResponse(c, await forward(c, routing));
+      return;
+    }
+    const min = readMinPosition(c.req.header(MIN_POSITION_HEADER));
+    if (min !== undefined && !(await routing.engine.waitForPosition(min, routing.minPositionWaitMs))) {
+      throw new QuiverError(
+        'POSITION_NOT_REACHED',
+        `this node has applied log position ${routing.engine.appliedPosition}, not yet ${min}, after waiting ${routing.minPositionWaitMs} ms (QUIVER_MIN_POSITION_WAIT_MS); retry, or send ${CONSISTENCY_HEADER}: strong to read from the primary`,
+        { retryAfterSeconds: 1 },
+      );
+    }
+    await next();
+    if (isQuiverError(c.error) && c.error.code === 'NOT_PRIMARY' && !forwarded) {
+      c.error = undefined;
+      replaceResponse(c, await forward(c, routing));
+      return;
+    }
+    c.res.headers.set(POSITION_HEADER, String(routing.engine.appliedPosition));
+  };
+}
+
+/**
+ * Sends the request on to the primary as it came, and its answer back; through an election it
+ * waits for the new primary (as long as a write waits for the log), then 503 NOT_PRIMARY. The
+ * primary may be this node itself, elected while the request waited: it is sent to itself.
+ */
+async function forward(c: Context, routing: ClusterRouting): Promise<Response> {
+  const primary = await routing.node.awaitPrimary(routing.electionWaitMs);
+  if (!primary) {
+    return problemResponse(new QuiverError('NOT_PRIMARY', 'no node is the primary right now (one is being chosen); retry shortly', { retryAfterSeconds: 1 }));
+  }
+  const headers = new Headers({ [FORWARDED_HEADER]: routing.nodeId });
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = c.req.header(name);
+    if (value !== undefined) headers.set(name, value);
+  }
+  const body = c.get('body') as Uint8Array | undefined;
+  let answer: Response;
+  try {
+    answer = await fetch(primary + c.req.path, { method: c.req.method, headers, body: body && body.length > 0 ? Buffer.from(body) : undefined, signal: AbortSignal.timeout(routing.forwardTimeoutMs) });
+  } catch (e) {
+    return problemResponse(
+      new QuiverError('NOT_PRIMARY', `the primary at ${primary} cannot be reached (${e instanceof Error ? e.message : String(e)}); nothing was written. Retry shortly`, { retryAfterSeconds: 1 }),
+    );
+  }
+  const passed = new Headers();
+  for (const name of FORWARDED_RESPONSE_HEADERS) {
+    const value = answer.headers.get(name);
+    if (value !== null) passed.set(name, value);
+  }
+  return new Response(await answer.arrayBuffer(), { status: answer.status, headers: passed });
+}
+
+/** Sets the answer to `res` alone: Hono would merge the local error's headers (its Retry-After) into it. */
+function replaceResponse(c: Context, res: Response): void {
+  c.res = undefined as unknown as Response;
+  c.res = res;
+}
+
+function readConsistency(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const v = value.trim().toLowerCase();
+  if (v === 'strong') return true;
+  if (v === 'eventual') return false;
+  throw new QuiverError('BAD_REQUEST', `header ${CONSISTENCY_HEADER}: expected strong (read from the primary) or eventual (the default); got ${JSON.stringify(value)}`);
+}
+
+function readMinPosition(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(value.trim())) {
+    throw new QuiverError('BAD_REQUEST', `header ${MIN_POSITION_HEADER}: expected the whole number a write's ${POSITION_HEADER} header gave; got ${JSON.stringify(value)}`);
+  }
+  return Number(value.trim());
+}
