@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LineCounter, isNode, isScalar, parseDocument, visit } from 'yaml';
 import { createApp, loadConfig } from '../../src/api/index.ts';
 import { Engine } from '../../src/sql/index.ts';
+import type { ClusterNode } from '../../src/cluster/index.ts';
 import { ERROR_TITLES } from '../../src/core/index.ts';
 import type { ErrorCode } from '../../src/core/index.ts';
 import { parseEventStream } from './contract/check-response.ts';
@@ -247,13 +248,25 @@ describe('openapi.yaml', () => {
   describe('documents exactly the paths and methods the app serves', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-api-openapi-'));
     const engine = Engine.open({ dataDir });
-    const app = checkedApp(createApp({ engine, config: loadConfig({ QUIVER_DATA_DIR: dataDir }) }));
+    const config = loadConfig({ QUIVER_DATA_DIR: dataDir });
+    // A stand-in cluster node, so that GET /v1/cluster answers (a single node answers it 404)
+    // and its 200 is held to the document too; /v1/sql and /v1/chat stay single-node (no
+    // config.cluster), as the rest of this file expects.
+    const node = { nodes: async () => [], notReady: () => null } as unknown as ClusterNode;
+    const app = checkedApp(createApp({ engine, config, cluster: node }));
     afterAll(() => {
       engine.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     });
 
-    it('has the paths', () => expect(documentedPaths()).toEqual(['/v1/sql', '/v1/chat', '/v1/admin/backup', '/health', '/ready', '/metrics', '/openapi.yaml', '/docs']));
+    it('has the paths', () =>
+      expect(documentedPaths()).toEqual(['/v1/sql', '/v1/chat', '/v1/admin/backup', '/v1/cluster', '/health', '/ready', '/metrics', '/openapi.yaml', '/docs']));
+
+    it('answers GET /v1/cluster 404 NOT_FOUND on a single node, as documented', async () => {
+      const res = await checkedApp(createApp({ engine, config })).request('/v1/cluster');
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { code: string }).code).toBe('NOT_FOUND');
+    });
 
     for (const p of documentedPaths()) {
       it(`${p} exists and takes only ${documentedMethods(p).join(', ')} (and HEAD with GET)`, async () => {

@@ -52,6 +52,15 @@ export interface paths {
      * no match). Vector distance, relevance and ordinary filters combine in one statement
      * (example `seed000_hybrid_fulltext`).
      *
+     * **Cluster mode** (`QUIVER_NATS_URL` set): any node takes any request, so send it to
+     * whichever node is nearest. A write sent to a replica is forwarded to the primary, key
+     * and all, and its answer comes back; during an election it waits for the new primary, up
+     * to `QUIVER_LOG_TIMEOUT_MS` (default 10 s), before 503 `NOT_PRIMARY`. A read is served by
+     * the node asked, which may be a little behind the primary. To read your own writes on any
+     * node, send the `Quiver-Position` of the write's answer back as `Quiver-Min-Position`; to
+     * read from the primary, send `Quiver-Consistency: strong`. `GET /v1/cluster` lists the
+     * nodes, their roles and how far behind each is.
+     *
      * **Statements that inspect and tune the engine** (each answers as a result with the
      * columns shown):
      *
@@ -66,6 +75,7 @@ export interface paths {
      * | `SHOW EMBEDDING MODELS` | `model`, `provider`, `dims`, `max_batch`, `max_concurrency`; never a key, a key's variable or an endpoint |
      * | `SHOW PROCESSLIST` | `model`, `texts_done`, `texts_total`, `seconds`, `state`: one row per request waiting on an embedding provider, such as a backfill started by `ALTER TABLE ... ADD COLUMN ... AS (EMBEDDING(...)) STORED` |
      * | `OPTIMIZE TABLE t` | `Table`, `Op`, `Msg_type`, `Msg_text`: flushes the tails of t's vector indexes, merges their segments and saves them (507 `STORAGE_FULL` when the save finds no room) |
+     * | `SHOW CLUSTER STATUS` | `id`, `role` (`primary`, `replica`, `candidate`, `starting`), `url`, `epoch`, `applied_position`, `lag_messages`, `lag_seconds`, `caught_up` (1 or 0), `updated_at`: the cluster's nodes as `GET /v1/cluster` lists them, as of this node's last heartbeat (about a second old); a single node refuses it (400 `UNSUPPORTED_STATEMENT`) |
      * | `SET vidx_hnsw_ef_search = n` | none: sets the graph search breadth (default 40, at least k) for the rest of the request |
      *
      * `ATTACH`, `DETACH`, `VACUUM INTO`, `CREATE VIRTUAL TABLE`, `load_extension()` and
@@ -147,6 +157,10 @@ export interface paths {
      * ordinary problem+json answer; a failure after it is one `{"error": ...}` event (OpenAI's
      * in-stream error, on which its SDKs throw) with the problem under `quiver`, then
      * `[DONE]`. A client that disconnects aborts the provider request.
+     *
+     * **Cluster mode**: any node answers, from its own copy of the table, which may be a little
+     * behind the primary; `Quiver-Min-Position` and `Quiver-Consistency: strong` work as on
+     * `/v1/sql`.
      */
     post: operations["answer_question"];
   };
@@ -166,6 +180,21 @@ export interface paths {
      */
     post: operations["create_backup"];
   };
+  "/v1/cluster": {
+    /**
+     * The nodes of the cluster, their roles and lag
+     * @description Cluster mode only: every live node of the cluster, ordered by id, with its role, the URL
+     * it is reached at, the epoch it last saw, the log position it has applied and how far
+     * behind the log's end it is. Each node writes its status to the cluster's bucket on NATS
+     * about once a second; a node that stops for `QUIVER_LEASE_MS` (default 4 s) drops out of
+     * the list. Any node answers for all of them, so ask any. Use it to find the primary
+     * (`role: primary`), or to see a replica that lags (`caughtUp: false`) before sending it
+     * reads; `SHOW CLUSTER STATUS` gives the same figures in SQL. A single node (no
+     * `QUIVER_NATS_URL`) answers 404. With API keys configured it needs one, of any role.
+     * HEAD is also accepted.
+     */
+    get: operations["get_cluster"];
+  };
   "/health": {
     /**
      * Whether the server can run SQL
@@ -180,8 +209,11 @@ export interface paths {
      * @description For readiness probes: 200 once the database is open, the writer has started and no
      * vector index is still loading (after a restart, indexes load from their saved files
      * while the server already answers, searching exactly meanwhile); 503 `NOT_READY` saying
-     * what is not, otherwise. Runs no query. `/health` says only whether the process is
-     * alive and can run SQL. HEAD is also accepted.
+     * what is not, otherwise. In cluster mode it is also 503 until the node has caught up
+     * with the log: while it is starting or becoming the primary (role `starting` or
+     * `candidate`), and while a replica has not yet applied the log up to its end; keep it out
+     * of the load balancer until then, as its reads would be stale. Runs no query. `/health`
+     * says only whether the process is alive and can run SQL. HEAD is also accepted.
      */
     get: operations["get_ready"];
   };
@@ -279,6 +311,41 @@ export interface components {
     Health: {
       /** @constant */
       status: "ok";
+    };
+    /** @description The cluster as `GET /v1/cluster` shows it. */
+    Cluster: {
+      /** @description Every live node, ordered by `id`. */
+      nodes: components["schemas"]["ClusterNode"][];
+    };
+    /** @description One node of the cluster, as its last status in the cluster's bucket says. */
+    ClusterNode: {
+      /** @description The node's `QUIVER_NODE_ID`. */
+      id: string;
+      /**
+       * @description `primary`: holds the lease and takes the writes; `replica`: follows the log and
+       * serves reads; `candidate`: taking over as primary, applying the rest of the log
+       * first; `starting`: joining the cluster.
+       *
+       * @enum {string}
+       */
+      role: "primary" | "replica" | "candidate" | "starting";
+      /** @description The node's `QUIVER_ADVERTISE_URL`, where other nodes forward writes when it is the primary. */
+      url: string;
+      /** @description The epoch the node last saw, the log position of the marker its primary appended on taking over; it grows each time a new primary takes over. */
+      epoch: number;
+      /** @description The last log position the node has applied; compare with `Quiver-Position`. */
+      appliedPosition: number;
+      /** @description Log messages the node has still to apply to reach the log's end; always 0 for the primary. */
+      lagMessages: number;
+      /** @description Seconds since the node was last caught up (one decimal); 0 while caught up. */
+      lagSeconds: number;
+      /** @description Whether `lagMessages` is 0. */
+      caughtUp: boolean;
+      /**
+       * Format: date-time
+       * @description When the node last wrote its status (a heartbeat, about once a second).
+       */
+      updatedAt: string;
     };
     /** @description Exactly one of `question` and `messages`; `table` always. */
     ChatRequest: {
@@ -530,7 +597,7 @@ export interface components {
      * @description Stable error code; the HTTP status for each is fixed.
      * @enum {string}
      */
-    ErrorCode: "SYNTAX_ERROR" | "UNSUPPORTED_STATEMENT" | "UNKNOWN_TABLE" | "UNKNOWN_COLUMN" | "UNKNOWN_FUNCTION" | "UNKNOWN_INDEX" | "ALREADY_EXISTS" | "RESERVED_NAME" | "CONSTRAINT_VIOLATION" | "TYPE_MISMATCH" | "DIMENSION_MISMATCH" | "INVALID_VECTOR" | "NO_VECTOR_INDEX" | "CONVERSION_FAILED" | "PARAMETER_ERROR" | "TRANSACTION_ERROR" | "SQL_ERROR" | "BAD_REQUEST" | "INVALID_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNKNOWN_MODEL" | "EMBEDDING_DIMENSIONS" | "EMBEDDING_FAILED" | "CHAT_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "STATEMENT_TIMEOUT" | "BODY_TIMEOUT" | "LIMIT_EXCEEDED" | "OVERLOADED" | "TOO_MANY_REQUESTS" | "DATABASE_BUSY" | "DATABASE_CLOSED" | "NOT_READY" | "STORAGE_FULL" | "INTERNAL_ERROR";
+    ErrorCode: "SYNTAX_ERROR" | "UNSUPPORTED_STATEMENT" | "UNKNOWN_TABLE" | "UNKNOWN_COLUMN" | "UNKNOWN_FUNCTION" | "UNKNOWN_INDEX" | "ALREADY_EXISTS" | "RESERVED_NAME" | "CONSTRAINT_VIOLATION" | "TYPE_MISMATCH" | "DIMENSION_MISMATCH" | "INVALID_VECTOR" | "NO_VECTOR_INDEX" | "CONVERSION_FAILED" | "PARAMETER_ERROR" | "TRANSACTION_ERROR" | "SQL_ERROR" | "BAD_REQUEST" | "INVALID_JSON" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNKNOWN_MODEL" | "EMBEDDING_DIMENSIONS" | "EMBEDDING_FAILED" | "CHAT_FAILED" | "UNAUTHORIZED" | "FORBIDDEN" | "STATEMENT_TIMEOUT" | "BODY_TIMEOUT" | "LIMIT_EXCEEDED" | "OVERLOADED" | "TOO_MANY_REQUESTS" | "DATABASE_BUSY" | "DATABASE_CLOSED" | "NOT_READY" | "STORAGE_FULL" | "NOT_PRIMARY" | "LOG_UNAVAILABLE" | "POSITION_NOT_REACHED" | "INTERNAL_ERROR";
   };
   responses: {
     /**
@@ -598,6 +665,23 @@ export interface components {
      * @description The database is closed or busy (`DATABASE_CLOSED`, `DATABASE_BUSY`), or the server is at
      * one of its queue limits, or the client at `QUIVER_MAX_CONNECTIONS_PER_CLIENT` open
      * connections (`OVERLOADED`, with `Retry-After` in seconds); retry later.
+     *
+     * In cluster mode, also (each with `Retry-After` in seconds):
+     * - `NOT_PRIMARY`: no node was the primary to take a write (an election did not end
+     *   within `QUIVER_LOG_TIMEOUT_MS`), or the primary lost its place to another node while
+     *   the write ran; nothing was written, retry after `Retry-After`. Or the primary could
+     *   not be reached when the write was forwarded to it; if that failed after the request
+     *   was sent (it timed out), the primary may have run it, so check before retrying a
+     *   write that must not run twice.
+     * - `LOG_UNAVAILABLE`: this node has lost its connection to NATS JetStream, the log every
+     *   write goes through first (nothing was written; reads still work), or the log did not
+     *   acknowledge the write within `QUIVER_LOG_TIMEOUT_MS`: it was not committed on this
+     *   node, but it may have reached the log, and then every node applies it, so check
+     *   before retrying a write that must not run twice. Check the NATS servers if it lasts.
+     * - `POSITION_NOT_REACHED`: this node had not applied the `Quiver-Min-Position` the
+     *   request asked for within `QUIVER_MIN_POSITION_WAIT_MS` (default 5 s): it lags behind
+     *   the log, and nothing ran. Retry after `Retry-After`, ask another node, or send
+     *   `Quiver-Consistency: strong` to read from the primary.
      */
     Unavailable: {
       headers: {
@@ -607,7 +691,7 @@ export interface components {
       content: {
         "application/problem+json": components["schemas"]["Problem"] & ({
           /** @enum {unknown} */
-          code?: "DATABASE_CLOSED" | "DATABASE_BUSY" | "OVERLOADED";
+          code?: "DATABASE_CLOSED" | "DATABASE_BUSY" | "OVERLOADED" | "NOT_PRIMARY" | "LOG_UNAVAILABLE" | "POSITION_NOT_REACHED";
         });
       };
     };
@@ -668,9 +752,40 @@ export interface components {
       };
     };
   };
-  parameters: never;
+  parameters: {
+    /**
+     * @description Cluster mode: read your own writes on any node. Send the `Quiver-Position` a write's
+     * answer carried; the node waits until it has applied that position, up to
+     * `QUIVER_MIN_POSITION_WAIT_MS` (default 5 s), before it runs the request, and answers 503
+     * `POSITION_NOT_REACHED` if it still has not (retry, or send `Quiver-Consistency: strong`).
+     * A position the node has already applied costs nothing. A whole number; anything else is
+     * 400 `BAD_REQUEST`. A single node ignores it.
+     *
+     * @example 1042
+     */
+    QuiverMinPosition?: string;
+    /**
+     * @description Cluster mode: `eventual` (the default) lets whichever node was asked serve the request
+     * from its own copy, which on a replica may be slightly behind the primary; `strong` has
+     * it served by the primary (a replica forwards it there, and it waits through an election
+     * as a write does), so it sees every write committed before it. Anything else is 400
+     * `BAD_REQUEST`. A single node ignores it.
+     *
+     * @example strong
+     */
+    QuiverConsistency?: "strong" | "eventual";
+  };
   requestBodies: never;
-  headers: never;
+  headers: {
+    /**
+     * @description Cluster mode only: the log position the node that answered had applied when it answered
+     * (after a write, at least that write's position). Send it back as `Quiver-Min-Position`
+     * to read your writes, or what you last read, on any node.
+     *
+     * @example 1042
+     */
+    QuiverPosition: string;
+  };
   pathItems: never;
 }
 
@@ -721,6 +836,15 @@ export interface operations {
    * no match). Vector distance, relevance and ordinary filters combine in one statement
    * (example `seed000_hybrid_fulltext`).
    *
+   * **Cluster mode** (`QUIVER_NATS_URL` set): any node takes any request, so send it to
+   * whichever node is nearest. A write sent to a replica is forwarded to the primary, key
+   * and all, and its answer comes back; during an election it waits for the new primary, up
+   * to `QUIVER_LOG_TIMEOUT_MS` (default 10 s), before 503 `NOT_PRIMARY`. A read is served by
+   * the node asked, which may be a little behind the primary. To read your own writes on any
+   * node, send the `Quiver-Position` of the write's answer back as `Quiver-Min-Position`; to
+   * read from the primary, send `Quiver-Consistency: strong`. `GET /v1/cluster` lists the
+   * nodes, their roles and how far behind each is.
+   *
    * **Statements that inspect and tune the engine** (each answers as a result with the
    * columns shown):
    *
@@ -735,6 +859,7 @@ export interface operations {
    * | `SHOW EMBEDDING MODELS` | `model`, `provider`, `dims`, `max_batch`, `max_concurrency`; never a key, a key's variable or an endpoint |
    * | `SHOW PROCESSLIST` | `model`, `texts_done`, `texts_total`, `seconds`, `state`: one row per request waiting on an embedding provider, such as a backfill started by `ALTER TABLE ... ADD COLUMN ... AS (EMBEDDING(...)) STORED` |
    * | `OPTIMIZE TABLE t` | `Table`, `Op`, `Msg_type`, `Msg_text`: flushes the tails of t's vector indexes, merges their segments and saves them (507 `STORAGE_FULL` when the save finds no room) |
+   * | `SHOW CLUSTER STATUS` | `id`, `role` (`primary`, `replica`, `candidate`, `starting`), `url`, `epoch`, `applied_position`, `lag_messages`, `lag_seconds`, `caught_up` (1 or 0), `updated_at`: the cluster's nodes as `GET /v1/cluster` lists them, as of this node's last heartbeat (about a second old); a single node refuses it (400 `UNSUPPORTED_STATEMENT`) |
    * | `SET vidx_hnsw_ef_search = n` | none: sets the graph search breadth (default 40, at least k) for the rest of the request |
    *
    * `ATTACH`, `DETACH`, `VACUUM INTO`, `CREATE VIRTUAL TABLE`, `load_extension()` and
@@ -744,6 +869,12 @@ export interface operations {
    * `RESERVED_NAME`, whatever the role.
    */
   execute_sql: {
+    parameters: {
+      header?: {
+        "Quiver-Min-Position"?: components["parameters"]["QuiverMinPosition"];
+        "Quiver-Consistency"?: components["parameters"]["QuiverConsistency"];
+      };
+    };
     requestBody: {
       content: {
         "application/json": components["schemas"]["SqlRequest"];
@@ -754,15 +885,20 @@ export interface operations {
     responses: {
       /** @description Every statement ran. */
       200: {
+        headers: {
+          "Quiver-Position": components["headers"]["QuiverPosition"];
+        };
         content: {
           "application/json": components["schemas"]["SqlResponse"];
         };
       };
       /**
        * @description The request or the SQL is wrong: `INVALID_JSON`, `BAD_REQUEST` (missing, non-string or
-       * empty `sql`, `params` neither array nor object, unknown field, body not UTF-8), or an
-       * error found in the SQL (`SYNTAX_ERROR`, `UNKNOWN_TABLE`, `PARAMETER_ERROR`, ...),
-       * which carries `line`, `column` and `statementIndex` when known.
+       * empty `sql`, `params` neither array nor object, unknown field, body not UTF-8, in
+       * cluster mode a `Quiver-Min-Position` that is not a whole number or a
+       * `Quiver-Consistency` other than `strong` or `eventual`), or an error found in the SQL
+       * (`SYNTAX_ERROR`, `UNKNOWN_TABLE`, `PARAMETER_ERROR`, ...), which carries `line`,
+       * `column` and `statementIndex` when known.
        */
       400: {
         content: {
@@ -893,8 +1029,18 @@ export interface operations {
    * ordinary problem+json answer; a failure after it is one `{"error": ...}` event (OpenAI's
    * in-stream error, on which its SDKs throw) with the problem under `quiver`, then
    * `[DONE]`. A client that disconnects aborts the provider request.
+   *
+   * **Cluster mode**: any node answers, from its own copy of the table, which may be a little
+   * behind the primary; `Quiver-Min-Position` and `Quiver-Consistency: strong` work as on
+   * `/v1/sql`.
    */
   answer_question: {
+    parameters: {
+      header?: {
+        "Quiver-Min-Position"?: components["parameters"]["QuiverMinPosition"];
+        "Quiver-Consistency"?: components["parameters"]["QuiverConsistency"];
+      };
+    };
     requestBody: {
       content: {
         "application/json": components["schemas"]["ChatRequest"];
@@ -906,6 +1052,7 @@ export interface operations {
         headers: {
           /** @description `no-cache` on a streamed answer. */
           "Cache-Control"?: string;
+          "Quiver-Position": components["headers"]["QuiverPosition"];
         };
         content: {
           "application/json": components["schemas"]["ChatResponse"];
@@ -915,7 +1062,8 @@ export interface operations {
       /**
        * @description The request is wrong: `INVALID_JSON`; `BAD_REQUEST` (a field missing, unknown, of the
        * wrong type or out of range, a filter that is not allowed, no usable column or index for
-       * the retrieval asked); `SYNTAX_ERROR` (the filter is not one expression);
+       * the retrieval asked, in cluster mode a `Quiver-Min-Position` or `Quiver-Consistency`
+       * header that is not valid); `SYNTAX_ERROR` (the filter is not one expression);
        * `UNKNOWN_TABLE`, `UNKNOWN_COLUMN`, `UNKNOWN_INDEX`; `PARAMETER_ERROR` (the filter's
        * placeholders and `params` do not fit); `UNKNOWN_MODEL` (not a configured chat model,
        * checked before retrieval). Other 4xx codes the engine raises for the retrieval query
@@ -1002,6 +1150,43 @@ export interface operations {
     };
   };
   /**
+   * The nodes of the cluster, their roles and lag
+   * @description Cluster mode only: every live node of the cluster, ordered by id, with its role, the URL
+   * it is reached at, the epoch it last saw, the log position it has applied and how far
+   * behind the log's end it is. Each node writes its status to the cluster's bucket on NATS
+   * about once a second; a node that stops for `QUIVER_LEASE_MS` (default 4 s) drops out of
+   * the list. Any node answers for all of them, so ask any. Use it to find the primary
+   * (`role: primary`), or to see a replica that lags (`caughtUp: false`) before sending it
+   * reads; `SHOW CLUSTER STATUS` gives the same figures in SQL. A single node (no
+   * `QUIVER_NATS_URL`) answers 404. With API keys configured it needs one, of any role.
+   * HEAD is also accepted.
+   */
+  get_cluster: {
+    responses: {
+      /** @description The cluster's nodes. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Cluster"];
+        };
+      };
+      401: components["responses"]["Unauthorized"];
+      /**
+       * @description This server runs as a single node (`NOT_FOUND`): there is no cluster to show. Start it
+       * with `QUIVER_NATS_URL` (and `QUIVER_NODE_ID`, `QUIVER_ADVERTISE_URL`) for cluster mode.
+       */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"] & {
+            /** @constant */
+            code?: "NOT_FOUND";
+          };
+        };
+      };
+      500: components["responses"]["InternalError"];
+      503: components["responses"]["Unavailable"];
+    };
+  };
+  /**
    * Whether the server can run SQL
    * @description Answers from the engine's state without running a query, so a readiness probe never
    * queues behind user statements. HEAD is also accepted.
@@ -1030,8 +1215,11 @@ export interface operations {
    * @description For readiness probes: 200 once the database is open, the writer has started and no
    * vector index is still loading (after a restart, indexes load from their saved files
    * while the server already answers, searching exactly meanwhile); 503 `NOT_READY` saying
-   * what is not, otherwise. Runs no query. `/health` says only whether the process is
-   * alive and can run SQL. HEAD is also accepted.
+   * what is not, otherwise. In cluster mode it is also 503 until the node has caught up
+   * with the log: while it is starting or becoming the primary (role `starting` or
+   * `candidate`), and while a replica has not yet applied the log up to its end; keep it out
+   * of the load balancer until then, as its reads would be stale. Runs no query. `/health`
+   * says only whether the process is alive and can run SQL. HEAD is also accepted.
    */
   get_ready: {
     responses: {
@@ -1044,7 +1232,7 @@ export interface operations {
           };
         };
       };
-      /** @description Not ready yet (`NOT_READY`); the detail says what is missing. */
+      /** @description Not ready yet (`NOT_READY`); the detail says what is missing. Probe again later. */
       503: {
         content: {
           "application/problem+json": components["schemas"]["Problem"] & {
