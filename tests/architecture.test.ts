@@ -451,10 +451,10 @@ describe('the rules, on synthetic import graphs', () => {
   }
 
   it('reports a file outside any module the rules know', () => {
-    const { files, edges } = graph([...CLEAN_FILES, 'src/cluster/index.ts', 'src/main.ts'], CLEAN_IMPORTS);
+    const { files, edges } = graph([...CLEAN_FILES, 'src/shard/index.ts', 'src/main.ts'], CLEAN_IMPORTS);
     const violations = checkArchitecture(files, edges);
     expect(violations.map((v) => [v.rule, v.offender])).toEqual([
-      ['module', 'src/cluster/index.ts'],
+      ['module', 'src/shard/index.ts'],
       ['module', 'src/main.ts'],
     ]);
   });

@@ -26,7 +26,7 @@ export const FORWARDED_HEADER = 'Quiver-Forwarded-By';
 /** Headers a forwarded request keeps; the rest (hop-by-hop, length) the fetch sets again. */
 const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', MIN_POSITION_HEADER.toLowerCase(), CONSISTENCY_HEADER.toLowerCase()];
 /** Headers of the primary's answer passed back to the client. */
-const FORWARDED_RESPONSE_HEADERS = ['content-type', 'retry-after', POSITION_HEADER.toLowerCase()];
+const FORWARDED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'www-authenticate', 'cache-control', POSITION_HEADER.toLowerCase()];
 
 export interface ClusterRouting {
   node: Pick<ClusterNode, 'awaitPrimary' | 'isPrimary'>;
@@ -71,30 +71,44 @@ export function clusterRouting(routing: ClusterRouting): MiddlewareHandler {
  * primary may be this node itself, elected while the request waited: it is sent to itself.
  */
 async function forward(c: Context, routing: ClusterRouting): Promise<Response> {
-  const primary = await routing.node.awaitPrimary(routing.electionWaitMs);
-  if (!primary) {
-    return problemResponse(new QuiverError('NOT_PRIMARY', 'no node is the primary right now (one is being chosen); retry shortly', { retryAfterSeconds: 1 }));
-  }
   const headers = new Headers({ [FORWARDED_HEADER]: routing.nodeId });
   for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = c.req.header(name);
     if (value !== undefined) headers.set(name, value);
   }
   const body = c.get('body') as Uint8Array | undefined;
+  const deadline = Date.now() + routing.electionWaitMs;
   let answer: Response;
-  try {
-    answer = await fetch(primary + c.req.path, { method: c.req.method, headers, body: body && body.length > 0 ? Buffer.from(body) : undefined, signal: AbortSignal.timeout(routing.forwardTimeoutMs) });
-  } catch (e) {
-    return problemResponse(
-      new QuiverError('NOT_PRIMARY', `the primary at ${primary} cannot be reached (${e instanceof Error ? e.message : String(e)}); nothing was written. Retry shortly`, { retryAfterSeconds: 1 }),
-    );
+  for (;;) {
+    const primary = await routing.node.awaitPrimary(Math.max(0, deadline - Date.now()));
+    if (!primary) {
+      return problemResponse(new QuiverError('NOT_PRIMARY', 'no node is the primary right now (one is being chosen); nothing was written. Retry shortly', { retryAfterSeconds: 1 }));
+    }
+    try {
+      answer = await fetch(primary + c.req.path, { method: c.req.method, headers, body: body && body.length > 0 ? Buffer.from(body) : undefined, signal: AbortSignal.timeout(routing.forwardTimeoutMs) });
+      break;
+    } catch (e) {
+      // Refused: the request never reached the primary (it died), so trying the next one is safe;
+      // any other failure may have run it, and only the client can tell whether to retry.
+      if (!refused(e) || Date.now() >= deadline) {
+        return problemResponse(
+          new QuiverError('NOT_PRIMARY', `the primary at ${primary} could not be reached or did not answer (${e instanceof Error ? e.message : String(e)}); the write may not have run. Retry shortly`, { retryAfterSeconds: 1 }),
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
   const passed = new Headers();
   for (const name of FORWARDED_RESPONSE_HEADERS) {
     const value = answer.headers.get(name);
     if (value !== null) passed.set(name, value);
   }
-  return new Response(await answer.arrayBuffer(), { status: answer.status, headers: passed });
+  // Streamed through: a chat's answer arrives as the primary writes it.
+  return new Response(answer.body, { status: answer.status, headers: passed });
+}
+
+function refused(e: unknown): boolean {
+  return (e as { cause?: { code?: string } })?.cause?.code === 'ECONNREFUSED';
 }
 
 /** Sets the answer to `res` alone: Hono would merge the local error's headers (its Retry-After) into it. */

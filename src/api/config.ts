@@ -43,7 +43,7 @@
  * | QUIVER_LOG_REPLICAS   | 3           | cluster mode: JetStream replicas of the log and the bucket (1 for a single nats-server, 3 or 5) |
  * | QUIVER_LEASE_MS       | 4000        | cluster mode: a primary that has not renewed its lease this long is replaced |
  * | QUIVER_LOG_TIMEOUT_MS | 10000       | cluster mode: a write waits this long for the log (through an election) before 503 |
- * | QUIVER_NATS_CONNECT_TIMEOUT_MS | 10000 | cluster mode: the start fails if NATS cannot be reached this long |
+ * | QUIVER_NATS_CONNECT_TIMEOUT_MS | 30000 | cluster mode: the start waits this long for NATS and its JetStream (through an election), then fails saying why |
  * | QUIVER_MIN_POSITION_WAIT_MS | 5000  | cluster mode: a read with Quiver-Min-Position waits this long for the node to apply it, then 503 |
  *
  * API keys from both sources add up; a role is `read`, `write` or `admin` (src/sql/check/roles.ts),
@@ -272,7 +272,7 @@ function readCluster(
     replicas,
     leaseMs: integer('QUIVER_LEASE_MS', 4000, 1000, 600_000),
     appendTimeoutMs: integer('QUIVER_LOG_TIMEOUT_MS', 10_000, 100, 600_000),
-    connectTimeoutMs: integer('QUIVER_NATS_CONNECT_TIMEOUT_MS', 10_000, 100, 600_000),
+    connectTimeoutMs: integer('QUIVER_NATS_CONNECT_TIMEOUT_MS', 30_000, 100, 600_000),
     minPositionWaitMs: integer('QUIVER_MIN_POSITION_WAIT_MS', 5000, 0, 600_000),
   };
 }

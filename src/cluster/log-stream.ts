@@ -44,6 +44,9 @@ export interface LogMessage {
   pending: number;
 }
 
+/** The stream cannot be made as configured: retrying will not help. */
+export class LogStreamError extends Error {}
+
 /** This node was fenced off: another primary appended since its last append. */
 export class FencedError extends Error {}
 
@@ -89,7 +92,8 @@ export class LogStream {
         description: `Quiver cluster ${options.cluster}: the replicated write-ahead log`,
         duplicate_window: 120_000_000_000,
       }).catch((err: unknown) => {
-        throw new Error(
+        if (!(err instanceof JetStreamApiError)) throw err;
+        throw new LogStreamError(
           `cannot create the log stream ${name} with ${options.replicas} replicas: ${err instanceof Error ? err.message : String(err)}` +
             (options.replicas > 1 ? ` (a single nats-server holds 1: set QUIVER_LOG_REPLICAS=1)` : ''),
         );
@@ -100,7 +104,9 @@ export class LogStream {
 
   /** The sequence of the stream's last message (0 when empty), and of its first. */
   async bounds(): Promise<{ first: number; last: number }> {
-    const { state } = await this.jsm.streams.info(this.name);
+    const { state, cluster } = await this.jsm.streams.info(this.name);
+    // A restarted server that does not know the stream's leader yet answers with its own, old state.
+    if (cluster && !cluster.leader) throw new Error(`the log stream ${this.name} has no leader right now`);
     return { first: state.first_seq, last: state.last_seq };
   }
 

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { QuiverError, isQuiverError } from '../core/index.ts';
 import type { Engine, ReplicatedLog } from '../sql/index.ts';
-import { FencedError, LogStream, type LogMessage } from './log-stream.ts';
+import { FencedError, LogStream, LogStreamError, type LogMessage } from './log-stream.ts';
 import { Registry, type Lease, type NodeStatus } from './registry.ts';
 
 export interface ClusterConfig {
@@ -53,6 +53,8 @@ export interface ClusterNodeView {
 }
 
 const HEARTBEAT_MS = 1000;
+/** A follower that got nothing this long while the log held more is replaced. */
+const STALLED_FOLLOWER_MS = 5000;
 /** The file in the data dir naming its instance, so a restarted node is told from another given the same id. */
 const INSTANCE_FILE = 'cluster-instance';
 
@@ -74,6 +76,8 @@ export class ClusterNode implements ReplicatedLog {
   private stopped = false;
   private readonly instance: string;
   private lastNodes: ClusterNodeView[] = [];
+  /** When the follower last got a message (or started). */
+  private lastDelivery = Date.now();
 
   private constructor(
     private readonly config: ClusterConfig,
@@ -87,25 +91,25 @@ export class ClusterNode implements ReplicatedLog {
 
   /** Connects to NATS and opens the cluster's log and bucket; a clear error when NATS cannot be reached. */
   static async connect(config: ClusterConfig): Promise<ClusterNode> {
-    let nc: NatsConnection;
-    try {
-      nc = await connect({
-        servers: config.natsUrl.split(',').map((s) => s.trim()).filter(Boolean),
-        name: `quiver-${config.nodeId}`,
-        timeout: config.connectTimeoutMs,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-      });
-    } catch (e) {
-      throw new Error(`cannot reach NATS at ${config.natsUrl} (QUIVER_NATS_URL): ${e instanceof Error ? e.message : String(e)}. Start the NATS servers first (README: cluster mode)`);
-    }
-    try {
-      const log = await LogStream.open(nc, { cluster: config.cluster, replicas: config.replicas, appendTimeoutMs: config.appendTimeoutMs });
-      const registry = await Registry.open(nc, config.cluster, config.replicas, config.leaseMs);
-      return new ClusterNode(config, nc, log, registry);
-    } catch (e) {
-      await nc.close();
-      throw e;
+    const deadline = Date.now() + config.connectTimeoutMs;
+    const nc = await connectWithin(config, deadline);
+    // JetStream may be electing leaders (a NATS server just died or restarted): its API times out meanwhile.
+    for (;;) {
+      try {
+        const log = await LogStream.open(nc, { cluster: config.cluster, replicas: config.replicas, appendTimeoutMs: config.appendTimeoutMs });
+        const registry = await Registry.open(nc, config.cluster, config.replicas, config.leaseMs);
+        return new ClusterNode(config, nc, log, registry);
+      } catch (e) {
+        if (Date.now() < deadline && !(e instanceof LogStreamError)) {
+          await sleep(500);
+          continue;
+        }
+        await nc.close();
+        const why = e instanceof Error ? e.message : String(e);
+        throw new Error(
+          `NATS at ${config.natsUrl} answers, but JetStream did not open the cluster's log within ${config.connectTimeoutMs} ms (QUIVER_NATS_CONNECT_TIMEOUT_MS): ${why}. Is JetStream enabled, with a quorum of its servers up?`,
+        );
+      }
     }
   }
 
@@ -121,7 +125,7 @@ export class ClusterNode implements ReplicatedLog {
         `the data dir ${this.config.dataDir} follows the log ${at.log}, not this cluster's ${this.log.identity}: it belongs to another cluster (or its stream was deleted and made again). Give this node an empty data dir`,
       );
     }
-    const { first, last } = await this.log.bounds();
+    const { first, last } = await this.boundsWithin(this.config.connectTimeoutMs);
     if (at.position > last) {
       throw new Error(`the data dir ${this.config.dataDir} holds log position ${at.position}, past the log's end (${last}): it is not this log's. Give this node an empty data dir`);
     }
@@ -211,7 +215,8 @@ export class ClusterNode implements ReplicatedLog {
 
   /** Every live node's status, with lags against the log's end. */
   async nodes(): Promise<ClusterNodeView[]> {
-    const statuses = await this.registry.statuses();
+    // This node's own status is what it knows now, not what it last wrote.
+    const statuses = [...(await this.registry.statuses()).filter((s) => s.id !== this.config.nodeId), this.status()];
     const last = Math.max(this.logLast, ...statuses.map((s) => s.logPosition));
     const now = Date.now();
     return statuses
@@ -251,6 +256,7 @@ export class ClusterNode implements ReplicatedLog {
   private startFollowing(): void {
     if (this.follower || this.stopped) return;
     const abort = new AbortController();
+    this.lastDelivery = Date.now();
     const done = this.follow(abort.signal).catch((e: unknown) => {
       if (abort.signal.aborted || this.stopped) return;
       console.error(`quiver: following the log failed: ${e instanceof Error ? e.message : String(e)}; trying again`);
@@ -262,6 +268,19 @@ export class ClusterNode implements ReplicatedLog {
       }, 1000).unref();
     });
     this.follower = { abort, done };
+  }
+
+  /**
+   * A consumer that delivers nothing while the log holds more (seen after NATS servers died and
+   * came back) is replaced by a new one from the same position.
+   */
+  private restartStalledFollower(): void {
+    if (this.role !== 'replica' || !this.follower || this.seen >= this.logLast || Date.now() - this.lastDelivery < STALLED_FOLLOWER_MS) return;
+    console.error(`quiver: the log's consumer delivered nothing for ${STALLED_FOLLOWER_MS} ms at position ${this.seen} of ${this.logLast}; starting a new one`);
+    this.lastDelivery = Date.now();
+    void this.stopFollowing().then(() => {
+      if (this.role === 'replica') this.startFollowing();
+    });
   }
 
   private async stopFollowing(): Promise<void> {
@@ -292,6 +311,7 @@ export class ClusterNode implements ReplicatedLog {
         }
       }
       this.seen = m.seq;
+      this.lastDelivery = Date.now();
       this.logLast = Math.max(this.logLast, m.seq + m.pending);
       if (m.pending === 0) this.caughtUpAt = Date.now();
     }
@@ -308,8 +328,9 @@ export class ClusterNode implements ReplicatedLog {
     if (this.role === 'primary') {
       if (lease && lease.node !== me.node) return this.stepDown(`node ${lease.node} holds the primary's lease`);
       await this.registry.renewLease(me);
-    } else if (this.role === 'replica' && !lease && this.seen >= this.logLast) {
-      if (await this.registry.takeLease(me)) await this.becomePrimary(me);
+    } else if (this.role === 'replica' && this.seen >= this.logLast) {
+      // A lease in this node's own name is one it held before it restarted or stepped down.
+      if (lease?.node === me.node || (!lease && (await this.registry.takeLease(me)))) await this.becomePrimary(me);
     }
   }
 
@@ -353,6 +374,19 @@ export class ClusterNode implements ReplicatedLog {
     }
   }
 
+  /** The log's bounds, waiting up to `ms` through a stream election (a server just restarted may not know the leader yet). */
+  private async boundsWithin(ms: number): Promise<{ first: number; last: number }> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      try {
+        return await this.log.bounds();
+      } catch (e) {
+        if (Date.now() >= deadline) throw e;
+        await sleep(250);
+      }
+    }
+  }
+
   private stepDown(why: string): void {
     if (this.role !== 'primary') return;
     console.error(`quiver: node ${this.config.nodeId} steps down as primary: ${why}`);
@@ -389,6 +423,7 @@ export class ClusterNode implements ReplicatedLog {
   private async heartbeat(): Promise<void> {
     const { last } = await this.log.bounds();
     this.logLast = Math.max(this.logLast, last);
+    this.restartStalledFollower();
     if (this.role === 'primary' || this.seen >= this.logLast) this.caughtUpAt = Date.now();
     await this.registry.putStatus(this.status());
     this.lastNodes = await this.nodes();
@@ -410,6 +445,28 @@ export class ClusterNode implements ReplicatedLog {
     for await (const s of this.nc.status()) {
       if (s.type === 'disconnect') this.connected = false;
       else if (s.type === 'reconnect') this.connected = true;
+    }
+  }
+}
+
+/** Connects to one of the configured NATS servers, trying again until `deadline`; then a clear error. */
+async function connectWithin(config: ClusterConfig, deadline: number): Promise<NatsConnection> {
+  for (;;) {
+    try {
+      return await connect({
+        servers: config.natsUrl.split(',').map((s) => s.trim()).filter(Boolean),
+        name: `quiver-${config.nodeId}`,
+        timeout: Math.max(100, Math.min(2000, deadline - Date.now())),
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+      });
+    } catch (e) {
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `cannot reach NATS at ${config.natsUrl} (QUIVER_NATS_URL) within ${config.connectTimeoutMs} ms (QUIVER_NATS_CONNECT_TIMEOUT_MS): ${e instanceof Error ? e.message : String(e)}. Start the NATS servers first (README: cluster mode)`,
+        );
+      }
+      await sleep(500);
     }
   }
 }

@@ -13,7 +13,12 @@ export function clusterRoutes(node: Pick<ClusterNode, 'nodes'> | undefined): Hon
   return new Hono()
     .get('/v1/cluster', async (c) => {
       if (!node) throw new QuiverError('NOT_FOUND', 'this server runs as a single node (QUIVER_NATS_URL is not set): there is no cluster to show');
-      return c.json({ nodes: await node.nodes() });
+      const nodes = await node.nodes().catch((e: unknown) => {
+        throw new QuiverError('LOG_UNAVAILABLE', `the cluster's statuses live in NATS, which this node cannot reach now (${e instanceof Error ? e.message : String(e)}); retry shortly`, {
+          retryAfterSeconds: 2,
+        });
+      });
+      return c.json({ nodes });
     })
     .all('/v1/cluster', methodNotAllowed(['GET', 'HEAD']));
 }
