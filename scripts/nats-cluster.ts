@@ -110,8 +110,12 @@ export function writeClusterConfigs(dir: string, ports: readonly NatsNodePorts[]
   return nodes;
 }
 
-/** The path of the nats-server executable on `searchPath` (a PATH value); throws naming the install command when there is none. */
-export function findNatsServer(searchPath = process.env.PATH ?? ''): string {
+/**
+ * The path of the nats-server executable on `searchPath` (a PATH value); throws naming the
+ * install command when there is none. By default PATH and the sbin directories, where Debian
+ * puts nats-server and which a user's PATH often lacks.
+ */
+export function findNatsServer(searchPath = [process.env.PATH ?? '', '/usr/sbin', '/usr/local/sbin'].join(path.delimiter)): string {
   for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
     const candidate = path.join(dir, 'nats-server');
     try {
