@@ -449,6 +449,10 @@ export class Writer implements WriterApi {
       default: {
         const lowered = this.scripts.lowered(script, i, source);
         const args = cursor.take(lowered);
+        if (s.kind === 'createTrigger' && !s.temp && this.log) {
+          // A replica applies the rows a trigger wrote; the trigger would fire there again and write them twice.
+          throw new QuiverError('UNSUPPORTED_STATEMENT', 'CREATE TRIGGER is not supported in cluster mode yet: replicas apply the rows a trigger writes, and it would fire there again. A TEMP trigger (on this connection only) is allowed');
+        }
         if (SCHEMA_KINDS.has(s.kind)) {
           this.schemaChange(() => {
             db.prepare(lowered.sql).run(...args);

@@ -170,6 +170,17 @@ describe('a replica applying the primary log holds the same database', () => {
     expect((await replica.engine.execute('SHOW TABLES')).results[0].rows).toEqual([]);
   });
 
+  test('CREATE TRIGGER is refused in cluster mode (it would fire again on replicas)', async () => {
+    const log = new MemoryLog();
+    const primary = openNode(log);
+    await primary.engine.execute('CREATE TABLE t (x); CREATE TABLE audit (x)');
+    await expect(primary.engine.execute('CREATE TRIGGER t_ai AFTER INSERT ON t BEGIN INSERT INTO audit VALUES (NEW.x); END')).rejects.toMatchObject({
+      code: 'UNSUPPORTED_STATEMENT',
+      message: expect.stringMatching(/cluster mode/),
+    });
+    expect(log.entries).toHaveLength(1);
+  });
+
   test('reads-only transactions and SELECTs write nothing to the log', async () => {
     const log = new MemoryLog();
     const primary = openNode(log);
