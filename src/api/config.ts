@@ -44,6 +44,7 @@
  * | QUIVER_LEASE_MS       | 4000        | cluster mode: a primary that has not renewed its lease this long is replaced |
  * | QUIVER_LOG_TIMEOUT_MS | 10000       | cluster mode: a write waits this long for the log (through an election) before 503 |
  * | QUIVER_NATS_CONNECT_TIMEOUT_MS | 30000 | cluster mode: the start waits this long for NATS and its JetStream (through an election), then fails saying why |
+ * | QUIVER_SNAPSHOT_EVERY | 10000       | cluster mode: a replica stores a snapshot after this many log entries, then the log is purged up to it (never past a live node); 0 never |
  * | QUIVER_MIN_POSITION_WAIT_MS | 5000  | cluster mode: a read with Quiver-Min-Position waits this long for the node to apply it, then 503 |
  *
  * API keys from both sources add up; a role is `read`, `write` or `admin` (src/sql/check/roles.ts),
@@ -137,6 +138,7 @@ export interface ClusterSettings {
   readonly appendTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly minPositionWaitMs: number;
+  readonly snapshotEvery: number;
 }
 
 /** Thrown by `loadConfig` with one line per bad variable. */
@@ -274,6 +276,7 @@ function readCluster(
     appendTimeoutMs: integer('QUIVER_LOG_TIMEOUT_MS', 10_000, 100, 600_000),
     connectTimeoutMs: integer('QUIVER_NATS_CONNECT_TIMEOUT_MS', 30_000, 100, 600_000),
     minPositionWaitMs: integer('QUIVER_MIN_POSITION_WAIT_MS', 5000, 0, 600_000),
+    snapshotEvery: integer('QUIVER_SNAPSHOT_EVERY', 10_000, 0, 1_000_000_000),
   };
 }
 

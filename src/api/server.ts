@@ -63,6 +63,7 @@ if (config.cluster) {
   try {
     makePrivateDir(config.dataDir);
     cluster = await ClusterNode.connect({ ...config.cluster, dataDir: config.dataDir });
+    await cluster.prepareDataDir();
   } catch (e) {
     embeddings.close();
     fail(e instanceof Error ? e.message : String(e));

@@ -131,6 +131,11 @@ export class LogStream {
     return this.publish(marker, { kind: 'epoch', epoch: expectedLast + 1, part: [1, 1] }, expectedLast, id);
   }
 
+  /** Deletes every message before sequence `keepFrom` (they are in a stored snapshot). */
+  async purgeBefore(keepFrom: number): Promise<void> {
+    await this.jsm.streams.purge(this.name, { seq: keepFrom });
+  }
+
   /** Reads the log from sequence `from` on, as it grows, until `signal` aborts. */
   async *read(from: number, signal: AbortSignal): AsyncGenerator<LogMessage> {
     const consumer = await this.js.consumers.get(this.name, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });

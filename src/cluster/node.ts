@@ -15,9 +15,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { QuiverError, isQuiverError } from '../core/index.ts';
-import type { Engine, ReplicatedLog } from '../sql/index.ts';
+import { DATABASE_FILE, readLogPosition, restoreDatabase, type Engine, type ReplicatedLog } from '../sql/index.ts';
 import { FencedError, LogStream, LogStreamError, type LogMessage } from './log-stream.ts';
 import { Registry, type Lease, type NodeStatus } from './registry.ts';
+import { Snapshots } from './snapshots.ts';
 
 export interface ClusterConfig {
   /** NATS servers, comma-separated (QUIVER_NATS_URL). */
@@ -36,6 +37,8 @@ export interface ClusterConfig {
   appendTimeoutMs: number;
   /** How long the first connection to NATS is tried before the start fails (QUIVER_NATS_CONNECT_TIMEOUT_MS). */
   connectTimeoutMs: number;
+  /** A replica stores a snapshot after this many log entries since the last one, then purges the log up to it; 0 never (QUIVER_SNAPSHOT_EVERY). */
+  snapshotEvery: number;
   dataDir: string;
 }
 
@@ -57,6 +60,10 @@ const HEARTBEAT_MS = 1000;
 const STALLED_FOLLOWER_MS = 5000;
 /** The file in the data dir naming its instance, so a restarted node is told from another given the same id. */
 const INSTANCE_FILE = 'cluster-instance';
+/** The files of a data dir's database that a restored snapshot replaces (the vector indexes are built again from its rows). */
+const DATABASE_FILES = [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, 'indexes'];
+/** Where a replica writes a snapshot before storing it. */
+const SNAPSHOT_FILE = 'snapshot.db.tmp';
 
 export class ClusterNode implements ReplicatedLog {
   private role: NodeStatus['role'] = 'starting';
@@ -76,6 +83,9 @@ export class ClusterNode implements ReplicatedLog {
   private stopped = false;
   private readonly instance: string;
   private lastNodes: ClusterNodeView[] = [];
+  /** The position the latest stored snapshot covers, as this node last learnt. */
+  private snapshotAt = 0;
+  private snapshotting = false;
   /** When the follower last got a message (or started). */
   private lastDelivery = Date.now();
 
@@ -84,6 +94,7 @@ export class ClusterNode implements ReplicatedLog {
     private readonly nc: NatsConnection,
     private readonly log: LogStream,
     private readonly registry: Registry,
+    private readonly snapshots: Snapshots,
   ) {
     this.instance = instanceOf(config.dataDir);
     void this.watchConnection();
@@ -98,7 +109,8 @@ export class ClusterNode implements ReplicatedLog {
       try {
         const log = await LogStream.open(nc, { cluster: config.cluster, replicas: config.replicas, appendTimeoutMs: config.appendTimeoutMs });
         const registry = await Registry.open(nc, config.cluster, config.replicas, config.leaseMs);
-        return new ClusterNode(config, nc, log, registry);
+        const snapshots = await Snapshots.open(nc, config.cluster, config.replicas);
+        return new ClusterNode(config, nc, log, registry, snapshots);
       } catch (e) {
         if (Date.now() < deadline && !(e instanceof LogStreamError)) {
           await sleep(500);
@@ -110,6 +122,41 @@ export class ClusterNode implements ReplicatedLog {
           `NATS at ${config.natsUrl} answers, but JetStream did not open the cluster's log within ${config.connectTimeoutMs} ms (QUIVER_NATS_CONNECT_TIMEOUT_MS): ${why}. Is JetStream enabled, with a quorum of its servers up?`,
         );
       }
+    }
+  }
+
+  /**
+   * Before the engine opens the data dir: one the log cannot bring up to date (empty after the
+   * log was purged, or behind the log's first message) gets the latest snapshot first; the old
+   * data dir is kept beside it, renamed `<dir>.behind-<time>`.
+   */
+  async prepareDataDir(): Promise<void> {
+    const dir = this.config.dataDir;
+    const at = readLogPosition(path.join(dir, DATABASE_FILE));
+    const { first } = await this.boundsWithin(this.config.connectTimeoutMs);
+    const position = at?.position ?? 0;
+    // Another cluster's data dir is start()'s to refuse, as it is.
+    if (position >= first - 1 || (at?.log && at.log !== this.log.identity)) return;
+    const file = `${dir}.snapshot-${Date.now()}`;
+    try {
+      const snapshot = await this.snapshots.fetch(file);
+      if (!snapshot || snapshot.position < first - 1) {
+        throw new Error(`the log starts at ${first}, this data dir holds position ${position}, and no stored snapshot covers the gap; restore a backup of a node of this cluster into an empty data dir`);
+      }
+      // Restored beside the data dir, then moved in: its other files (the embedding config, the cache) stay.
+      const restored = `${dir}.restoring-${Date.now()}`;
+      restoreDatabase(file, restored);
+      if (at) {
+        const aside = `${dir}.behind-${Date.now()}`;
+        fs.mkdirSync(aside, { mode: 0o700 });
+        for (const name of DATABASE_FILES) if (fs.existsSync(path.join(dir, name))) fs.renameSync(path.join(dir, name), path.join(aside, name));
+        console.log(`Quiver: the data dir was behind the log's start (position ${position}, the log starts at ${first}); its database is kept at ${aside}`);
+      }
+      fs.renameSync(path.join(restored, DATABASE_FILE), path.join(dir, DATABASE_FILE));
+      fs.rmSync(restored, { recursive: true, force: true });
+      console.log(`Quiver: restored the snapshot of position ${snapshot.position} (taken by ${snapshot.node} at ${snapshot.takenAt}); the log follows from there`);
+    } finally {
+      fs.rmSync(file, { force: true });
     }
   }
 
@@ -427,6 +474,45 @@ export class ClusterNode implements ReplicatedLog {
     if (this.role === 'primary' || this.seen >= this.logLast) this.caughtUpAt = Date.now();
     await this.registry.putStatus(this.status());
     this.lastNodes = await this.nodes();
+    if (!this.snapshotting && this.takesSnapshots()) {
+      this.snapshotting = true;
+      void this.snapshot()
+        .catch((e: unknown) => console.error(`quiver: could not store a snapshot: ${e instanceof Error ? e.message : String(e)}`))
+        .finally(() => (this.snapshotting = false));
+    }
+  }
+
+  /** Whether this node should store a snapshot now: it is the first caught-up replica by id, and enough entries came since the last. */
+  private takesSnapshots(): boolean {
+    const every = this.config.snapshotEvery;
+    if (every === 0 || this.role !== 'replica' || this.engine!.appliedPosition - this.snapshotAt < every) return false;
+    const taker = this.lastNodes.filter((n) => n.role === 'replica' && n.caughtUp).map((n) => n.id).sort()[0];
+    return taker === this.config.nodeId;
+  }
+
+  /**
+   * Stores a snapshot (an online backup of this replica's database, which goes on applying the
+   * log meanwhile), then purges the log before what it covers, but never past a live node's
+   * position: they go on from the log, not from a snapshot.
+   */
+  private async snapshot(): Promise<void> {
+    const latest = await this.snapshots.latest();
+    if (latest && this.engine!.appliedPosition - latest.position < this.config.snapshotEvery) {
+      this.snapshotAt = latest.position;
+      return;
+    }
+    const file = path.join(this.config.dataDir, SNAPSHOT_FILE);
+    try {
+      await this.engine!.backup(file);
+      const covers = readLogPosition(file)!;
+      await this.snapshots.put(file, covers, this.config.nodeId);
+      this.snapshotAt = covers.position;
+      const keepFrom = Math.min(covers.position, ...this.lastNodes.map((n) => n.appliedPosition)) + 1;
+      await this.log.purgeBefore(keepFrom);
+      console.log(`Quiver: stored a snapshot of log position ${covers.position}; the log now starts at ${keepFrom}`);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   }
 
   /** Runs `task` every `ms`, one run at a time; a failure (NATS away) is tried again next time. */

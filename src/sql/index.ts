@@ -6,7 +6,7 @@
  */
 export { DATABASE_FILE, DataDirLockedError, DEFAULT_DISK_RESERVE_BYTES, Engine, notReady, STORAGE_FULL_RETRY_AFTER_S } from './exec/index.ts';
 export type { EngineStats, IndexStatus, LogEntry, OpenOptions, ReplicatedLog, TableDescription } from './exec/index.ts';
-export type { LogPosition } from './replication/index.ts';
+export { readLogPosition, type LogPosition } from './replication/index.ts';
 export { backupDataDir, restoreDatabase, RestoreError } from './exec/index.ts';
 export type { BackupResult, RestoreResult } from './exec/index.ts';
 export type { EngineOptions, ExecuteOptions, ExecuteResult, Params, SqlValue, StatementResult } from './types.ts';

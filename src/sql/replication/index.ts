@@ -8,4 +8,4 @@
 export { Capture } from './capture.ts';
 export { decodeChangeset, embeddingCallKey, type Change, type Changeset } from './changeset.ts';
 export { RowApplier } from './apply.ts';
-export { PositionTable, type LogPosition } from './position.ts';
+export { PositionTable, readLogPosition, type LogPosition } from './position.ts';

@@ -5,7 +5,8 @@
  * Written in the same transaction as the entry, so after any crash the database and its
  * position agree: a restarted node goes on from the next entry, and applies none twice.
  */
-import type Database from 'better-sqlite3';
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
 
 export interface LogPosition {
   /** The log this data dir follows (the stream's identity); null until it first joins one. */
@@ -14,6 +15,23 @@ export interface LogPosition {
   position: number;
   /** The epoch (the position of the primary's epoch marker) of that entry. */
   epoch: number;
+}
+
+/**
+ * Where the database file `file` stands in the log, read without opening it as Quiver does (a
+ * node checks this before it starts, to know whether it must restore a snapshot first): null
+ * when there is no such file, position 0 when it never followed a log.
+ */
+export function readLogPosition(file: string): LogPosition | null {
+  if (!fs.existsSync(file)) return null;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const table = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '__quiver_log_position'").get();
+    if (!table) return { log: null, position: 0, epoch: 0 };
+    return db.prepare('SELECT log, position, epoch FROM __quiver_log_position WHERE id = 1').get() as LogPosition;
+  } finally {
+    db.close();
+  }
 }
 
 export class PositionTable {
