@@ -69,7 +69,7 @@ const OPENAPI_URL = new URL('../../openapi.yaml', import.meta.url);
  */
 export function createApp({ engine, config, chatModels, logger, cluster }: AppOptions): Hono {
   const openapi = fs.readFileSync(OPENAPI_URL, 'utf8');
-  const metrics = new Metrics(() => engine.stats());
+  const metrics = new Metrics(() => engine.stats(), cluster && (() => cluster.stats()));
   const models = chatModels ?? ChatModels.open({ dataDir: config.dataDir });
   const describeTable = async (name: string) => {
     if (!engine.describeTable) throw new Error('/v1/chat needs an engine that can describe its tables');

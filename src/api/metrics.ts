@@ -5,11 +5,13 @@
  * status, with a latency histogram; /v1/sql's statements by kind and errors by code; the
  * process's memory, CPU and event loop (prom-client's default metrics); and, read from the
  * engine at scrape time (Engine.stats, one call per scrape, no timer), the writer's requests,
- * the read workers and each vector index's size and lag. Labels are routes, methods, statuses,
+ * the read workers and each vector index's size and lag; in cluster mode this node's role,
+ * epoch, log positions and lag. Labels are routes, methods, statuses,
  * statement kinds, error codes and index and table names: never a key, SQL text, a parameter or
  * a row value.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ClusterStats } from '../cluster/index.ts';
 import type { EngineStats, IndexStatus } from '../sql/index.ts';
 
 /** From 1 ms to 30 s (the default statement timeout), about doubling. */
@@ -44,7 +46,11 @@ export class Metrics {
   /** The engine's numbers for the scrape in progress; the gauges' collect functions read them. */
   private stats: EngineStats | null = null;
 
-  constructor(private readonly engineStats: () => EngineStats) {
+  /** `clusterStats`: cluster mode's figures of this node, read at scrape time; absent for a single node. */
+  constructor(
+    private readonly engineStats: () => EngineStats,
+    clusterStats?: () => ClusterStats,
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({ name: 'quiver_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers });
@@ -55,6 +61,7 @@ export class Metrics {
     this.statements = new Counter({ name: 'quiver_sql_statements_total', help: 'Statements of /v1/sql requests answered 200, by kind', labelNames: ['kind'], registers });
     this.errors = new Counter({ name: 'quiver_sql_errors_total', help: '/v1/sql requests answered with an error, by code', labelNames: ['code'], registers });
     this.engineGauges(registers);
+    if (clusterStats) clusterGauges(registers, clusterStats);
   }
 
   /** Counts an answered request. */
@@ -107,5 +114,19 @@ export class Metrics {
         },
       });
     }
+  }
+}
+
+/** Cluster mode: this node's role and its place in the log, read at scrape time. */
+function clusterGauges(registers: Registry[], stats: () => ClusterStats): void {
+  const gauges: [string, string, (s: ClusterStats) => number][] = [
+    ['quiver_cluster_primary', '1 while this node is the primary, else 0', (s) => (s.primary ? 1 : 0)],
+    ['quiver_cluster_epoch', 'The epoch (log position of its primary\'s marker) this node follows', (s) => s.epoch],
+    ['quiver_cluster_applied_position', 'The last log position committed on this node', (s) => s.appliedPosition],
+    ['quiver_cluster_log_position', 'The log\'s last position as this node last learnt it', (s) => s.logPosition],
+    ['quiver_cluster_lag_messages', 'Log entries this node has not applied yet (0 on the primary)', (s) => s.lagMessages],
+  ];
+  for (const [name, help, read] of gauges) {
+    const g: Gauge = new Gauge({ name, help, registers, collect: () => g.set(read(stats())) });
   }
 }

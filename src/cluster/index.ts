@@ -4,4 +4,4 @@
  * replicated log (log-stream.ts), the bucket of leases and statuses (registry.ts), and a
  * node's role in the cluster (node.ts).
  */
-export { ClusterNode, type ClusterConfig, type ClusterNodeView } from './node.ts';
+export { ClusterNode, type ClusterConfig, type ClusterNodeView, type ClusterStats } from './node.ts';

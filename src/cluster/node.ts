@@ -55,6 +55,16 @@ export interface ClusterNodeView {
   updatedAt: string;
 }
 
+/** This node's figures for /metrics. */
+export interface ClusterStats {
+  primary: boolean;
+  epoch: number;
+  appliedPosition: number;
+  /** The log's last position as last learnt. */
+  logPosition: number;
+  lagMessages: number;
+}
+
 const HEARTBEAT_MS = 1000;
 /** A follower that got nothing this long while the log held more is replaced. */
 const STALLED_FOLLOWER_MS = 5000;
@@ -253,6 +263,12 @@ export class ClusterNode implements ReplicatedLog {
     if (this.role === 'starting' || this.role === 'candidate') return `the node is ${this.role === 'starting' ? 'starting' : 'becoming the primary'}`;
     if (this.role === 'replica' && this.seen < this.logLast) return `the node is catching up with the log: position ${this.seen} of ${this.logLast}`;
     return null;
+  }
+
+  /** This node's place in the cluster, for /metrics (read at scrape time, no query). */
+  stats(): ClusterStats {
+    const applied = this.engine?.appliedPosition ?? 0;
+    return { primary: this.role === 'primary', epoch: this.epoch, appliedPosition: applied, logPosition: this.logLast, lagMessages: this.role === 'primary' ? 0 : Math.max(0, this.logLast - applied) };
   }
 
   /** The nodes as the last heartbeat read them (SHOW CLUSTER STATUS, which cannot wait on NATS). */
