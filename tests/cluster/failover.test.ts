@@ -100,6 +100,10 @@ async function checkNodes(nodes: QuiverNode[], acked: Set<number>): Promise<void
     expect(content, `${live[i].id} holds what ${live[0].id} holds`).toEqual(contents[0]);
     expect(content.every((r) => typeof r[4] === 'string' && (r[4] as string).length === 100 * 8)).toBe(true);
   }
+  // /metrics tells the same: one primary, every node at the position.
+  const metrics = await Promise.all(live.map(async (n) => (await fetch(`${n.url}/metrics`)).text()));
+  expect(metrics.filter((m) => /^quiver_cluster_primary 1$/m.test(m))).toHaveLength(1);
+  for (const m of metrics) expect(m).toMatch(new RegExp(`^quiver_cluster_applied_position ${position}$`, 'm'));
   const q = vectorOf(123_456_789);
   for (const n of live) {
     const viaIndex = await rows(n, `SELECT id FROM docs ORDER BY DISTANCE(v, '${q}', 'COSINE') LIMIT 10`);
