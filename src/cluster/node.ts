@@ -231,6 +231,10 @@ export class ClusterNode implements ReplicatedLog {
     }
   }
 
+  lostCommit(position: number): void {
+    this.stepDown(`the transaction at log position ${position} could not commit here; this node takes it from the log`);
+  }
+
   // -------------------------------------------------------------------------------------------
   // What the API asks
 

@@ -556,6 +556,10 @@ export class Engine implements WriterHost {
     return this.log.append(changes);
   }
 
+  async lostCommit(position: number): Promise<void> {
+    this.log?.lostCommit(position);
+  }
+
   /** OPTIMIZE TABLE: the table's vector indexes flush their tails, merge their segments and are saved. */
   async optimize(tableName: string): Promise<StatementResult> {
     const table = this.catalog.table(tableName);

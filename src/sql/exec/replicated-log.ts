@@ -11,6 +11,8 @@ export interface ReplicatedLog {
   checkWritable(): void;
   /** Appends a transaction's changeset before it commits (WriterHost.append). */
   append(changes: Uint8Array): Promise<{ position: number; epoch: number }>;
+  /** The transaction appended at `position` could not commit here: stop taking writes, and apply it from the log. */
+  lostCommit(position: number): void;
   /** The cluster's nodes as last heard of, for SHOW CLUSTER STATUS. */
   clusterStatus(): ClusterNodeStatus[];
 }

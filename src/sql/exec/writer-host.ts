@@ -70,6 +70,11 @@ export interface WriterHost {
    * not write (NOT_PRIMARY) or the log cannot be reached (LOG_UNAVAILABLE): the writer rolls back.
    */
   append(changes: Uint8Array): Promise<{ position: number; epoch: number }>;
+  /**
+   * Cluster mode: a transaction appended at `position` failed to commit here (a full disk, an
+   * I/O error): the node stops taking writes and applies it from the log like a replica.
+   */
+  lostCommit(position: number): Promise<void>;
   /** Embeds `misses` within the per-request and queue limits; the vectors in the same order. */
   fetchEmbeddings(misses: MissingTexts[]): Promise<Float32Array[][]>;
   /** OPTIMIZE TABLE `table`'s result (the indexes flush, merge and save). */

@@ -27,7 +27,7 @@ export interface WriterThreadData {
 /** The WriterHost calls the writer makes synchronously, while a statement runs. */
 export type SyncHostMethod = Extract<keyof WriterHost, 'index' | 'search' | 'resolveDims' | 'cached' | 'listModels' | 'admit' | 'diskFailed' | 'show'>;
 /** The WriterHost calls the writer awaits. */
-export type AsyncHostMethod = Extract<keyof WriterHost, 'commitStarting' | 'commitDone' | 'fetchEmbeddings' | 'optimize' | 'append'>;
+export type AsyncHostMethod = Extract<keyof WriterHost, 'commitStarting' | 'commitDone' | 'fetchEmbeddings' | 'optimize' | 'append' | 'lostCommit'>;
 /** What the engine asks of the writer. */
 export type WriterMethod = keyof WriterApi;
 

@@ -61,6 +61,7 @@ const host: WriterHost = {
   fetchEmbeddings: (misses) => ask('fetchEmbeddings', [misses]) as ReturnType<WriterHost['fetchEmbeddings']>,
   optimize: (table) => ask('optimize', [table]) as ReturnType<WriterHost['optimize']>,
   append: (changes) => ask('append', [changes]) as ReturnType<WriterHost['append']>,
+  lostCommit: (position) => ask('lostCommit', [position]) as Promise<void>,
 };
 
 let writer: Writer;

@@ -323,6 +323,8 @@ export class Writer implements WriterApi {
       done = !this.db!.inTransaction;
     } finally {
       await this.committed(done, logged);
+      // In the log but not here (the COMMIT failed): this node must take it from the log.
+      if (!done && logged && !at) await this.host.lostCommit(logged.position);
     }
     return result;
   }

@@ -24,6 +24,8 @@ class MemoryLog implements ReplicatedLog {
   refuse: QuiverError | null = null;
   writable = true;
 
+  lostCommit(): void {}
+
   clusterStatus(): never[] {
     return [];
   }
