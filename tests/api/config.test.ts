@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       apiKeys: [],
       allowUnauthenticated: false,
       logLevel: 'info',
+      cluster: null,
     });
   });
 
@@ -77,6 +78,7 @@ describe('loadConfig', () => {
       apiKeys: [],
       allowUnauthenticated: true,
       logLevel: 'debug',
+      cluster: null,
     });
   });
 
@@ -90,6 +92,103 @@ describe('loadConfig', () => {
 
   it('resolves a relative data dir to an absolute path', () => {
     expect(loadConfig({ QUIVER_DATA_DIR: 'some/dir' }).dataDir).toBe(path.resolve('some/dir'));
+  });
+
+  describe('cluster mode', () => {
+    const cluster = { QUIVER_NATS_URL: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222', QUIVER_NODE_ID: 'q1', QUIVER_ADVERTISE_URL: 'http://10.0.0.5:8080' };
+
+    it('is off (cluster: null) without QUIVER_NATS_URL', () => {
+      expect(loadConfig({}).cluster).toBeNull();
+      expect(loadConfig({ QUIVER_NATS_URL: '' }).cluster).toBeNull();
+    });
+
+    it('reads QUIVER_NATS_URL, QUIVER_NODE_ID and QUIVER_ADVERTISE_URL, with defaults for the rest', () => {
+      expect(loadConfig(cluster).cluster).toEqual({
+        natsUrl: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222',
+        nodeId: 'q1',
+        advertiseUrl: 'http://10.0.0.5:8080',
+        cluster: 'quiver',
+        replicas: 3,
+        leaseMs: 4000,
+        appendTimeoutMs: 10_000,
+        connectTimeoutMs: 30_000,
+        minPositionWaitMs: 5000,
+      });
+    });
+
+    it('reads every cluster variable; a trailing slash of the advertised URL goes', () => {
+      const env = {
+        ...cluster,
+        QUIVER_ADVERTISE_URL: 'https://q1.example:8443/',
+        QUIVER_CLUSTER: 'orders-eu',
+        QUIVER_LOG_REPLICAS: '1',
+        QUIVER_LEASE_MS: '2000',
+        QUIVER_LOG_TIMEOUT_MS: '3000',
+        QUIVER_NATS_CONNECT_TIMEOUT_MS: '1500',
+        QUIVER_MIN_POSITION_WAIT_MS: '0',
+      };
+      expect(loadConfig(env).cluster).toEqual({
+        natsUrl: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222',
+        nodeId: 'q1',
+        advertiseUrl: 'https://q1.example:8443',
+        cluster: 'orders-eu',
+        replicas: 1,
+        leaseMs: 2000,
+        appendTimeoutMs: 3000,
+        connectTimeoutMs: 1500,
+        minPositionWaitMs: 0,
+      });
+    });
+
+    const badCluster: [Record<string, string>, string][] = [
+      [{ QUIVER_NATS_URL: 'nats://10.0.0.1:4222' }, 'QUIVER_NODE_ID="": cluster mode needs this node\'s name, unique in the cluster'],
+      [{ QUIVER_NATS_URL: 'nats://10.0.0.1:4222' }, 'QUIVER_ADVERTISE_URL="": cluster mode needs the URL other nodes reach this one at'],
+      [{ ...cluster, QUIVER_NODE_ID: 'q 1' }, 'QUIVER_NODE_ID="q 1": cluster mode needs this node\'s name'],
+      [{ ...cluster, QUIVER_NODE_ID: 'x'.repeat(65) }, `QUIVER_NODE_ID="${'x'.repeat(65)}": cluster mode needs this node's name`],
+      [{ ...cluster, QUIVER_ADVERTISE_URL: '10.0.0.5:8080' }, 'QUIVER_ADVERTISE_URL="10.0.0.5:8080": cluster mode needs the URL other nodes reach this one at'],
+      [{ ...cluster, QUIVER_ADVERTISE_URL: 'http://10.0.0.5:8080/quiver' }, 'QUIVER_ADVERTISE_URL="http://10.0.0.5:8080/quiver"'],
+      [{ ...cluster, QUIVER_NATS_URL: 'http://10.0.0.1:4222' }, 'QUIVER_NATS_URL="http://10.0.0.1:4222": expected nats:// URLs, comma-separated'],
+      [{ ...cluster, QUIVER_NATS_URL: 'nats://a:1,,nats://b:2' }, 'QUIVER_NATS_URL="nats://a:1,,nats://b:2": expected nats:// URLs'],
+      [{ ...cluster, QUIVER_LOG_REPLICAS: '2' }, 'QUIVER_LOG_REPLICAS=2: expected 1, 3 or 5'],
+      [{ ...cluster, QUIVER_LOG_REPLICAS: '7' }, 'QUIVER_LOG_REPLICAS="7": expected a whole number from 1 to 5'],
+      [{ ...cluster, QUIVER_CLUSTER: 'a.b' }, 'QUIVER_CLUSTER="a.b": expected 1 to 32 letters, digits, - or _'],
+      [{ ...cluster, QUIVER_LEASE_MS: '500' }, 'QUIVER_LEASE_MS="500": expected a whole number from 1000 to 600000'],
+      [{ ...cluster, QUIVER_LOG_TIMEOUT_MS: '10s' }, 'QUIVER_LOG_TIMEOUT_MS="10s": expected a whole number from 100 to 600000'],
+      [{ ...cluster, QUIVER_NATS_CONNECT_TIMEOUT_MS: '0' }, 'QUIVER_NATS_CONNECT_TIMEOUT_MS="0": expected a whole number from 100 to 600000'],
+      [{ ...cluster, QUIVER_MIN_POSITION_WAIT_MS: '-1' }, 'QUIVER_MIN_POSITION_WAIT_MS="-1": expected a whole number from 0 to 600000'],
+      [{ QUIVER_NODE_ID: 'q1' }, 'QUIVER_NODE_ID is set but QUIVER_NATS_URL is not'],
+      [{ QUIVER_ADVERTISE_URL: 'http://10.0.0.5:8080' }, 'QUIVER_ADVERTISE_URL is set but QUIVER_NATS_URL is not'],
+    ];
+    for (const [env, problem] of badCluster) {
+      it(`refuses ${JSON.stringify(env)}`, () => {
+        expect(() => loadConfig(env)).toThrow(ConfigError);
+        expect(() => loadConfig(env)).toThrow(problem);
+      });
+    }
+
+    it('names QUIVER_NODE_ID and QUIVER_ADVERTISE_URL both when QUIVER_NATS_URL comes alone', () => {
+      try {
+        loadConfig({ QUIVER_NATS_URL: 'nats://10.0.0.1:4222' });
+        expect.unreachable();
+      } catch (e) {
+        expect((e as ConfigError).problems.map((p) => p.split('=')[0])).toEqual(['QUIVER_NODE_ID', 'QUIVER_ADVERTISE_URL']);
+      }
+    });
+
+    // One line per bad variable, naming the value as given (the module's promise), for every value.
+    for (const value of ['x', '7', '0']) {
+      it(`QUIVER_LOG_REPLICAS=${value}: one problem, quoting the value`, () => {
+        try {
+          loadConfig({ ...cluster, QUIVER_LOG_REPLICAS: value });
+          expect.unreachable();
+        } catch (e) {
+          const problems = (e as ConfigError).problems;
+          expect(problems).toHaveLength(1);
+          expect(problems[0]).toContain(`QUIVER_LOG_REPLICAS="${value}"`);
+          expect(problems[0]).not.toContain('NaN');
+        }
+      });
+    }
   });
 
   const bad: [Record<string, string>, string][] = [

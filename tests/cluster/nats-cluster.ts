@@ -50,6 +50,8 @@ export interface NatsServer {
   monitorUrl: string;
   /** The process id of the current (or, once killed, the last) process. */
   readonly pid: number;
+  /** Whether its process runs (it may be paused). */
+  readonly isRunning: boolean;
   /** Everything the server has logged (to stderr) since it was last started. */
   log(): string;
   /** Sends `signal` and resolves once the process has exited; at once if it is not running. */
