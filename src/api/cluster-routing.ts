@@ -23,13 +23,15 @@ export const CONSISTENCY_HEADER = 'Quiver-Consistency';
 /** Set on a forwarded request: the node it came through. */
 export const FORWARDED_HEADER = 'Quiver-Forwarded-By';
 
+/** How often a forwarded request checks whether another node took over from the one it waits on. */
+const TAKEOVER_CHECK_MS = 200;
 /** Headers a forwarded request keeps; the rest (hop-by-hop, length) the fetch sets again. */
 const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', MIN_POSITION_HEADER.toLowerCase(), CONSISTENCY_HEADER.toLowerCase()];
 /** Headers of the primary's answer passed back to the client. */
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'www-authenticate', 'cache-control', POSITION_HEADER.toLowerCase()];
 
 export interface ClusterRouting {
-  node: Pick<ClusterNode, 'awaitPrimary' | 'isPrimary'>;
+  node: Pick<ClusterNode, 'awaitPrimary' | 'isPrimary' | 'confirmPrimary' | 'currentPrimaryUrl'>;
   engine: Pick<Engine, 'appliedPosition' | 'waitForPosition'>;
   nodeId: string;
   minPositionWaitMs: number;
@@ -42,8 +44,9 @@ export interface ClusterRouting {
 export function clusterRouting(routing: ClusterRouting): MiddlewareHandler {
   return async (c, next) => {
     const forwarded = c.req.header(FORWARDED_HEADER) !== undefined;
-    const strong = readConsistency(c.req.header(CONSISTENCY_HEADER));
-    if (strong && !routing.node.isPrimary && !forwarded) {
+    // A strong read is served by a primary that the log confirms is still one.
+    if (readConsistency(c.req.header(CONSISTENCY_HEADER)) && !(routing.node.isPrimary && (await routing.node.confirmPrimary()))) {
+      if (forwarded) throw new QuiverError('NOT_PRIMARY', 'this node is no longer the primary; the node that forwarded the read tries the next one', { retryAfterSeconds: 1 });
       replaceResponse(c, await forward(c, routing));
       return;
     }
@@ -84,10 +87,32 @@ async function forward(c: Context, routing: ClusterRouting): Promise<Response> {
     if (!primary) {
       return problemResponse(new QuiverError('NOT_PRIMARY', 'no node is the primary right now (one is being chosen); nothing was written. Retry shortly', { retryAfterSeconds: 1 }));
     }
+    const takeover = watchTakeover(routing.node, primary);
     try {
-      answer = await fetch(primary + c.req.path, { method: c.req.method, headers, body: body && body.length > 0 ? Buffer.from(body) : undefined, signal: AbortSignal.timeout(routing.forwardTimeoutMs) });
-      break;
+      answer = await fetch(primary + c.req.path, {
+        method: c.req.method,
+        headers,
+        body: body && body.length > 0 ? Buffer.from(body) : undefined,
+        signal: AbortSignal.any([AbortSignal.timeout(routing.forwardTimeoutMs), takeover.signal]),
+      });
+      // NOT_PRIMARY: it ran nothing (it stepped down meanwhile), so the next primary may take it.
+      if (answer.status !== 503) break;
+      const text = await answer.text();
+      if (!isNotPrimary(text) || Date.now() >= deadline) {
+        answer = new Response(text, answer);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
     } catch (e) {
+      if (takeover.signal.aborted) {
+        return problemResponse(
+          new QuiverError(
+            'NOT_PRIMARY',
+            `the primary at ${primary} stopped answering and another node took over; the write may or may not have been committed before it stopped: read before you retry it`,
+            { retryAfterSeconds: 1 },
+          ),
+        );
+      }
       // Refused: the request never reached the primary (it died), so trying the next one is safe;
       // any other failure may have run it, and only the client can tell whether to retry.
       if (!refused(e) || Date.now() >= deadline) {
@@ -96,6 +121,8 @@ async function forward(c: Context, routing: ClusterRouting): Promise<Response> {
         );
       }
       await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      takeover.stop();
     }
   }
   const passed = new Headers();
@@ -105,6 +132,28 @@ async function forward(c: Context, routing: ClusterRouting): Promise<Response> {
   }
   // Streamed through: a chat's answer arrives as the primary writes it.
   return new Response(answer.body, { status: answer.status, headers: passed });
+}
+
+/**
+ * Aborts when a node other than `primary` becomes the primary while a request forwarded there
+ * waits: a primary that stopped answering (a hung machine) would otherwise hold it until the
+ * forward's timeout, though the cluster has moved on.
+ */
+function watchTakeover(node: ClusterRouting['node'], primary: string): { signal: AbortSignal; stop: () => void } {
+  const abort = new AbortController();
+  const timer = setInterval(() => {
+    const now = node.currentPrimaryUrl();
+    if (now !== null && now !== primary) abort.abort();
+  }, TAKEOVER_CHECK_MS);
+  return { signal: abort.signal, stop: () => clearInterval(timer) };
+}
+
+function isNotPrimary(problem: string): boolean {
+  try {
+    return (JSON.parse(problem) as { code?: unknown }).code === 'NOT_PRIMARY';
+  } catch {
+    return false;
+  }
 }
 
 function refused(e: unknown): boolean {

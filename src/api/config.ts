@@ -264,8 +264,9 @@ function readCluster(
   }
   const cluster = read('QUIVER_CLUSTER') ?? 'quiver';
   if (!/^[A-Za-z0-9_-]{1,32}$/.test(cluster)) problems.push(`QUIVER_CLUSTER=${JSON.stringify(cluster)}: expected 1 to 32 letters, digits, - or _`);
-  const replicas = integer('QUIVER_LOG_REPLICAS', 3, 1, 5);
-  if (![1, 3, 5].includes(replicas)) problems.push(`QUIVER_LOG_REPLICAS=${replicas}: expected 1, 3 or 5 (a Raft group of an odd size)`);
+  const replicasRaw = read('QUIVER_LOG_REPLICAS');
+  const replicas = replicasRaw === undefined ? 3 : Number(replicasRaw);
+  if (![1, 3, 5].includes(replicas)) problems.push(`QUIVER_LOG_REPLICAS=${JSON.stringify(replicasRaw)}: expected 1, 3 or 5 (a Raft group of an odd size)`);
   return {
     natsUrl,
     nodeId: nodeId ?? '',

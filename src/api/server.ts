@@ -50,6 +50,16 @@ function urlHost(host: string): string {
 
 const config = loadConfigOrExit();
 
+/**
+ * One JSON line per request on stdout (observe.ts), beside the plain startup lines. Buffered (a
+ * write per 4 KiB, and at least every LOG_FLUSH_MS): a write a request cost much of a point
+ * query's throughput (figures in BENCHMARKS.md). Flushed at every stop; a SIGKILL loses at most
+ * the buffer, and the lines may come after later plain lines.
+ */
+const LOG_FLUSH_MS = 1000;
+const logDestination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+setInterval(() => logDestination.flush(), LOG_FLUSH_MS).unref();
+
 let embeddings: Embeddings;
 try {
   embeddings = Embeddings.open({ dataDir: config.dataDir });
@@ -103,15 +113,6 @@ await cluster?.start(engine).catch(async (e: unknown) => {
   fail(`cannot join the cluster: ${e instanceof Error ? e.message : String(e)}`);
 });
 
-/**
- * One JSON line per request on stdout (observe.ts), beside the plain startup lines. Buffered (a
- * write per 4 KiB, and at least every LOG_FLUSH_MS): a write a request cost much of a point
- * query's throughput (figures in BENCHMARKS.md). Flushed at every stop; a SIGKILL loses at most
- * the buffer, and the lines may come after later plain lines.
- */
-const LOG_FLUSH_MS = 1000;
-const logDestination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-setInterval(() => logDestination.flush(), LOG_FLUSH_MS).unref();
 
 function closeAll(): void {
   logDestination.flushSync();

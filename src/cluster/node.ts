@@ -89,10 +89,14 @@ export class ClusterNode implements ReplicatedLog {
   private timers: NodeJS.Timeout[] = [];
   private engine: Engine | null = null;
   private appends = 0;
+  /** Set while an append waits for the log's answer. */
+  private appending = false;
   private connected = true;
   private stopped = false;
   private readonly instance: string;
   private lastNodes: ClusterNodeView[] = [];
+  /** The log's first sequence as last learnt. */
+  private logFirst = 0;
   /** The position the latest stored snapshot covers, as this node last learnt. */
   private snapshotAt = 0;
   private snapshotting = false;
@@ -215,6 +219,7 @@ export class ClusterNode implements ReplicatedLog {
   async append(changes: Uint8Array): Promise<{ position: number; epoch: number }> {
     if (this.role !== 'primary') throw this.notPrimary();
     const id = `${this.config.nodeId}.${this.instance}.${this.epoch}.${++this.appends}`;
+    this.appending = true;
     try {
       const position = await this.log.appendTransaction(changes, this.seen, this.epoch, id);
       this.seen = position;
@@ -228,7 +233,32 @@ export class ClusterNode implements ReplicatedLog {
       // Whether it landed is the log's to say: following it again, this node learns.
       if (isQuiverError(e) && e.code === 'LOG_UNAVAILABLE') this.stepDown('the log could not be reached');
       throw e;
+    } finally {
+      this.appending = false;
     }
+  }
+
+  /**
+   * Whether this node is still the primary, asked of the log: nothing was appended after what
+   * this node last appended or saw. A primary that was paused past its lease learns here that
+   * another took over (and steps down) before it answers a strong read or takes its lease back.
+   */
+  async confirmPrimary(): Promise<boolean> {
+    const deadline = Date.now() + this.config.appendTimeoutMs;
+    while (this.role === 'primary') {
+      // Its own append in flight moves the log's end before this node sees the ack: wait for it.
+      if (!this.appending) {
+        const { last } = await this.log.bounds();
+        if (last <= this.seen) return true;
+        if (!this.appending) {
+          this.stepDown(`the log moved to ${last}, past this node's ${this.seen}: another node is the primary`);
+          return false;
+        }
+      }
+      if (Date.now() >= deadline) return false;
+      await sleep(10);
+    }
+    return false;
   }
 
   lostCommit(position: number): void {
@@ -244,6 +274,11 @@ export class ClusterNode implements ReplicatedLog {
     return this.primary.url;
   }
 
+  /** The primary's URL as this node knows it (its own when it is the primary); null when none is known. */
+  currentPrimaryUrl(): string | null {
+    return this.role === 'primary' ? this.config.advertiseUrl : this.primaryUrl();
+  }
+
   /**
    * The URL writes go to, once a primary is known (this node's own when it is the primary),
    * waiting at most `timeoutMs` through an election; null if none is known by then.
@@ -251,8 +286,7 @@ export class ClusterNode implements ReplicatedLog {
   async awaitPrimary(timeoutMs: number): Promise<string | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (this.role === 'primary') return this.config.advertiseUrl;
-      const url = this.primaryUrl();
+      const url = this.currentPrimaryUrl();
       if (url || Date.now() >= deadline || this.stopped) return url;
       await sleep(100);
     }
@@ -394,6 +428,8 @@ export class ClusterNode implements ReplicatedLog {
     const me = { node: this.config.nodeId, url: this.config.advertiseUrl };
     if (this.role === 'primary') {
       if (lease && lease.node !== me.node) return this.stepDown(`node ${lease.node} holds the primary's lease`);
+      // A lease that ran out (this node was paused) is taken back only if no one appended since.
+      if (!lease && !(await this.confirmPrimary())) return;
       await this.registry.renewLease(me);
     } else if (this.role === 'replica' && this.seen >= this.logLast) {
       // A lease in this node's own name is one it held before it restarted or stepped down.
@@ -488,33 +524,42 @@ export class ClusterNode implements ReplicatedLog {
   }
 
   private async heartbeat(): Promise<void> {
-    const { last } = await this.log.bounds();
+    const { first, last } = await this.log.bounds();
+    this.logFirst = first;
     this.logLast = Math.max(this.logLast, last);
     this.restartStalledFollower();
     if (this.role === 'primary' || this.seen >= this.logLast) this.caughtUpAt = Date.now();
     await this.registry.putStatus(this.status());
     this.lastNodes = await this.nodes();
-    if (!this.snapshotting && this.takesSnapshots()) {
-      this.snapshotting = true;
-      void this.snapshot()
-        .catch((e: unknown) => console.error(`quiver: could not store a snapshot: ${e instanceof Error ? e.message : String(e)}`))
-        .finally(() => (this.snapshotting = false));
-    }
+    if (this.snapshotting || !this.takesSnapshots()) return;
+    this.snapshotting = true;
+    const work = this.engine!.appliedPosition - this.snapshotAt >= this.config.snapshotEvery ? this.snapshot() : this.purgeUpTo(this.snapshotAt);
+    void work
+      .catch((e: unknown) => console.error(`quiver: could not store a snapshot or purge the log: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => (this.snapshotting = false));
   }
 
-  /** Whether this node should store a snapshot now: it is the first caught-up replica by id, and enough entries came since the last. */
+  /** Whether this node takes the snapshots (and purges the log): the first caught-up replica by id. */
   private takesSnapshots(): boolean {
-    const every = this.config.snapshotEvery;
-    if (every === 0 || this.role !== 'replica' || this.engine!.appliedPosition - this.snapshotAt < every) return false;
+    if (this.config.snapshotEvery === 0 || this.role !== 'replica') return false;
     const taker = this.lastNodes.filter((n) => n.role === 'replica' && n.caughtUp).map((n) => n.id).sort()[0];
     return taker === this.config.nodeId;
   }
 
   /**
-   * Stores a snapshot (an online backup of this replica's database, which goes on applying the
-   * log meanwhile), then purges the log before what it covers, but never past a live node's
-   * position: they go on from the log, not from a snapshot.
+   * Purges the log before `covers` (what the stored snapshot holds), but never past a live
+   * node's position: those go on from the log, not from a snapshot. Tried again each heartbeat,
+   * so a node that caught up or left lets the purge go further.
    */
+  private async purgeUpTo(covers: number): Promise<void> {
+    const keepFrom = Math.min(covers, ...this.lastNodes.map((n) => n.appliedPosition)) + 1;
+    if (covers === 0 || keepFrom <= this.logFirst) return;
+    await this.log.purgeBefore(keepFrom);
+    this.logFirst = keepFrom;
+    console.log(`Quiver: the log now starts at ${keepFrom} (a stored snapshot covers up to ${covers})`);
+  }
+
+  /** Stores a snapshot (an online backup of this replica's database, which goes on applying the log meanwhile), then purges the log up to it. */
   private async snapshot(): Promise<void> {
     const latest = await this.snapshots.latest();
     if (latest && this.engine!.appliedPosition - latest.position < this.config.snapshotEvery) {
@@ -527,9 +572,8 @@ export class ClusterNode implements ReplicatedLog {
       const covers = readLogPosition(file)!;
       await this.snapshots.put(file, covers, this.config.nodeId);
       this.snapshotAt = covers.position;
-      const keepFrom = Math.min(covers.position, ...this.lastNodes.map((n) => n.appliedPosition)) + 1;
-      await this.log.purgeBefore(keepFrom);
-      console.log(`Quiver: stored a snapshot of log position ${covers.position}; the log now starts at ${keepFrom}`);
+      console.log(`Quiver: stored a snapshot of log position ${covers.position}`);
+      await this.purgeUpTo(covers.position);
     } finally {
       fs.rmSync(file, { force: true });
     }

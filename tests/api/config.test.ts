@@ -113,6 +113,7 @@ describe('loadConfig', () => {
         appendTimeoutMs: 10_000,
         connectTimeoutMs: 30_000,
         minPositionWaitMs: 5000,
+        snapshotEvery: 10_000,
       });
     });
 
@@ -126,6 +127,7 @@ describe('loadConfig', () => {
         QUIVER_LOG_TIMEOUT_MS: '3000',
         QUIVER_NATS_CONNECT_TIMEOUT_MS: '1500',
         QUIVER_MIN_POSITION_WAIT_MS: '0',
+        QUIVER_SNAPSHOT_EVERY: '0',
       };
       expect(loadConfig(env).cluster).toEqual({
         natsUrl: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222',
@@ -137,6 +139,7 @@ describe('loadConfig', () => {
         appendTimeoutMs: 3000,
         connectTimeoutMs: 1500,
         minPositionWaitMs: 0,
+        snapshotEvery: 0,
       });
     });
 
@@ -149,8 +152,8 @@ describe('loadConfig', () => {
       [{ ...cluster, QUIVER_ADVERTISE_URL: 'http://10.0.0.5:8080/quiver' }, 'QUIVER_ADVERTISE_URL="http://10.0.0.5:8080/quiver"'],
       [{ ...cluster, QUIVER_NATS_URL: 'http://10.0.0.1:4222' }, 'QUIVER_NATS_URL="http://10.0.0.1:4222": expected nats:// URLs, comma-separated'],
       [{ ...cluster, QUIVER_NATS_URL: 'nats://a:1,,nats://b:2' }, 'QUIVER_NATS_URL="nats://a:1,,nats://b:2": expected nats:// URLs'],
-      [{ ...cluster, QUIVER_LOG_REPLICAS: '2' }, 'QUIVER_LOG_REPLICAS=2: expected 1, 3 or 5'],
-      [{ ...cluster, QUIVER_LOG_REPLICAS: '7' }, 'QUIVER_LOG_REPLICAS="7": expected a whole number from 1 to 5'],
+      [{ ...cluster, QUIVER_LOG_REPLICAS: '2' }, 'QUIVER_LOG_REPLICAS="2": expected 1, 3 or 5'],
+      [{ ...cluster, QUIVER_LOG_REPLICAS: '7' }, 'QUIVER_LOG_REPLICAS="7": expected 1, 3 or 5'],
       [{ ...cluster, QUIVER_CLUSTER: 'a.b' }, 'QUIVER_CLUSTER="a.b": expected 1 to 32 letters, digits, - or _'],
       [{ ...cluster, QUIVER_LEASE_MS: '500' }, 'QUIVER_LEASE_MS="500": expected a whole number from 1000 to 600000'],
       [{ ...cluster, QUIVER_LOG_TIMEOUT_MS: '10s' }, 'QUIVER_LOG_TIMEOUT_MS="10s": expected a whole number from 100 to 600000'],

@@ -252,7 +252,11 @@ describe('openapi.yaml', () => {
     // A stand-in cluster node, so that GET /v1/cluster answers (a single node answers it 404)
     // and its 200 is held to the document too; /v1/sql and /v1/chat stay single-node (no
     // config.cluster), as the rest of this file expects.
-    const node = { nodes: async () => [], notReady: () => null } as unknown as ClusterNode;
+    const node = {
+      nodes: async () => [],
+      notReady: () => null,
+      stats: () => ({ primary: true, epoch: 1, appliedPosition: 1, logPosition: 1, lagMessages: 0 }),
+    } as unknown as ClusterNode;
     const app = checkedApp(createApp({ engine, config, cluster: node }));
     afterAll(() => {
       engine.close();

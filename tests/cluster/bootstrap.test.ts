@@ -40,6 +40,8 @@ test('a new node and a node behind the purged log restore the snapshot and catch
       const first = await waitFor('the log purged up to a snapshot', 60_000, async () => {
         const { state } = await jsm.streams.info('QUIVER_QUIVER_LOG');
         return state.first_seq > 2 ? state.first_seq : undefined;
+      }).catch((e: unknown) => {
+        throw new Error(`${String(e)}\n${live.map((n) => `--- ${n.id}:\n${n.output().split('\n').filter((l) => !l.startsWith('{')).join('\n')}`).join('\n')}`);
       });
       expect(first).toBeGreaterThan(2);
     } finally {
