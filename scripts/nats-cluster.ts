@@ -17,6 +17,7 @@
  * its clusters with {@link writeClusterConfigs} and waits for them with {@link clusterLeader},
  * so what the tests prove is what users run. Exits 0 when stopped by a signal, 1 on failure
  * (nats-server missing, a server exiting on its own, no meta leader in time), 2 on bad usage.
+ * QUIVER_NATS_SERVER names the nats-server binary when it is not on PATH (nor in /usr/sbin).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -111,21 +112,23 @@ export function writeClusterConfigs(dir: string, ports: readonly NatsNodePorts[]
 }
 
 /**
- * The path of the nats-server executable on `searchPath` (a PATH value); throws naming the
- * install command when there is none. By default PATH and the sbin directories, where Debian
- * puts nats-server and which a user's PATH often lacks.
+ * The nats-server executable: QUIVER_NATS_SERVER when set (a path), else the first on
+ * `searchPath` (a PATH value; by default PATH and the sbin directories, where Debian puts
+ * nats-server and which a user's PATH often lacks). Throws naming the install command when
+ * there is none.
  */
 export function findNatsServer(searchPath = [process.env.PATH ?? '', '/usr/sbin', '/usr/local/sbin'].join(path.delimiter)): string {
-  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, 'nats-server');
+  const explicit = process.env.QUIVER_NATS_SERVER;
+  const candidates = explicit ? [explicit] : searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'nats-server'));
+  for (const candidate of candidates) {
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
       if (fs.statSync(candidate).isFile()) return candidate;
     } catch {
-      // not in this directory
+      // not there
     }
   }
-  throw new Error(NATS_INSTALL_HINT);
+  throw new Error(explicit ? `QUIVER_NATS_SERVER=${explicit} is not an executable file; ${NATS_INSTALL_HINT}` : NATS_INSTALL_HINT);
 }
 
 async function monitorJson(url: string): Promise<unknown> {

@@ -8,16 +8,20 @@
  * only if that succeeds does it take writes. A primary whose append is fenced, or who finds
  * the lease in another's hands, steps down and follows the log again; one whose append could
  * not reach the log steps down too, and learns from the log whether it landed. Nothing here
- * votes, elects or gossips: JetStream's Raft does that for the stream and the bucket.
+ * votes, elects or gossips: JetStream's Raft does that for the stream and the bucket. Following
+ * the log is follower.ts's; snapshots, snapshot-keeper.ts's.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { QuiverError, isQuiverError } from '../core/index.ts';
-import { DATABASE_FILE, readLogPosition, restoreDatabase, type Engine, type ReplicatedLog } from '../sql/index.ts';
-import { FencedError, LogStream, LogStreamError, type LogMessage } from './log-stream.ts';
+import type { Engine, ReplicatedLog } from '../sql/index.ts';
+import { Follower } from './follower.ts';
+import { FencedError, LogStream, LogStreamError } from './log-stream.ts';
+import { connectWithin } from './nats-connection.ts';
 import { Registry, type Lease, type NodeStatus } from './registry.ts';
+import { SnapshotKeeper } from './snapshot-keeper.ts';
 import { Snapshots } from './snapshots.ts';
 
 export interface ClusterConfig {
@@ -66,14 +70,8 @@ export interface ClusterStats {
 }
 
 const HEARTBEAT_MS = 1000;
-/** A follower that got nothing this long while the log held more is replaced. */
-const STALLED_FOLLOWER_MS = 5000;
 /** The file in the data dir naming its instance, so a restarted node is told from another given the same id. */
 const INSTANCE_FILE = 'cluster-instance';
-/** The files of a data dir's database that a restored snapshot replaces (the vector indexes are built again from its rows). */
-const DATABASE_FILES = [DATABASE_FILE, `${DATABASE_FILE}-wal`, `${DATABASE_FILE}-shm`, 'indexes'];
-/** Where a replica writes a snapshot before storing it. */
-const SNAPSHOT_FILE = 'snapshot.db.tmp';
 
 export class ClusterNode implements ReplicatedLog {
   private role: NodeStatus['role'] = 'starting';
@@ -85,7 +83,9 @@ export class ClusterNode implements ReplicatedLog {
   private caughtUpAt = 0;
   /** Who holds the primary's lease, as last read. */
   private primary: Lease | null = null;
-  private follower: { abort: AbortController; done: Promise<void> } | null = null;
+  /** Set while this node follows the log (a replica). */
+  private follower: Follower | null = null;
+  private readonly keeper: SnapshotKeeper;
   private timers: NodeJS.Timeout[] = [];
   private engine: Engine | null = null;
   private appends = 0;
@@ -95,22 +95,16 @@ export class ClusterNode implements ReplicatedLog {
   private stopped = false;
   private readonly instance: string;
   private lastNodes: ClusterNodeView[] = [];
-  /** The log's first sequence as last learnt. */
-  private logFirst = 0;
-  /** The position the latest stored snapshot covers, as this node last learnt. */
-  private snapshotAt = 0;
-  private snapshotting = false;
-  /** When the follower last got a message (or started). */
-  private lastDelivery = Date.now();
 
   private constructor(
     private readonly config: ClusterConfig,
     private readonly nc: NatsConnection,
     private readonly log: LogStream,
     private readonly registry: Registry,
-    private readonly snapshots: Snapshots,
+    snapshots: Snapshots,
   ) {
     this.instance = instanceOf(config.dataDir);
+    this.keeper = new SnapshotKeeper(snapshots, log, config);
     void this.watchConnection();
   }
 
@@ -145,33 +139,8 @@ export class ClusterNode implements ReplicatedLog {
    * data dir is kept beside it, renamed `<dir>.behind-<time>`.
    */
   async prepareDataDir(): Promise<void> {
-    const dir = this.config.dataDir;
-    const at = readLogPosition(path.join(dir, DATABASE_FILE));
     const { first } = await this.boundsWithin(this.config.connectTimeoutMs);
-    const position = at?.position ?? 0;
-    // Another cluster's data dir is start()'s to refuse, as it is.
-    if (position >= first - 1 || (at?.log && at.log !== this.log.identity)) return;
-    const file = `${dir}.snapshot-${Date.now()}`;
-    try {
-      const snapshot = await this.snapshots.fetch(file);
-      if (!snapshot || snapshot.position < first - 1) {
-        throw new Error(`the log starts at ${first}, this data dir holds position ${position}, and no stored snapshot covers the gap; restore a backup of a node of this cluster into an empty data dir`);
-      }
-      // Restored beside the data dir, then moved in: its other files (the embedding config, the cache) stay.
-      const restored = `${dir}.restoring-${Date.now()}`;
-      restoreDatabase(file, restored);
-      if (at) {
-        const aside = `${dir}.behind-${Date.now()}`;
-        fs.mkdirSync(aside, { mode: 0o700 });
-        for (const name of DATABASE_FILES) if (fs.existsSync(path.join(dir, name))) fs.renameSync(path.join(dir, name), path.join(aside, name));
-        console.log(`Quiver: the data dir was behind the log's start (position ${position}, the log starts at ${first}); its database is kept at ${aside}`);
-      }
-      fs.renameSync(path.join(restored, DATABASE_FILE), path.join(dir, DATABASE_FILE));
-      fs.rmSync(restored, { recursive: true, force: true });
-      console.log(`Quiver: restored the snapshot of position ${snapshot.position} (taken by ${snapshot.node} at ${snapshot.takenAt}); the log follows from there`);
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
+    await this.keeper.prepare(first);
   }
 
   /**
@@ -203,7 +172,8 @@ export class ClusterNode implements ReplicatedLog {
       );
     }
     this.role = 'replica';
-    this.startFollowing();
+    this.follower = this.followerFor(engine);
+    this.follower.start();
     this.every(HEARTBEAT_MS, () => this.heartbeat());
     this.every(Math.max(250, Math.floor(this.config.leaseMs / 4)), () => this.elect());
   }
@@ -346,7 +316,7 @@ export class ClusterNode implements ReplicatedLog {
     for (const t of this.timers) clearInterval(t);
     const wasPrimary = this.role === 'primary';
     this.role = 'starting';
-    await this.stopFollowing();
+    await this.follower?.stop();
     if (wasPrimary) await this.registry.releaseLease().catch(() => {});
     await this.nc.drain().catch(() => {});
   }
@@ -354,68 +324,16 @@ export class ClusterNode implements ReplicatedLog {
   // -------------------------------------------------------------------------------------------
   // Following the log
 
-  private startFollowing(): void {
-    if (this.follower || this.stopped) return;
-    const abort = new AbortController();
-    this.lastDelivery = Date.now();
-    const done = this.follow(abort.signal).catch((e: unknown) => {
-      if (abort.signal.aborted || this.stopped) return;
-      console.error(`quiver: following the log failed: ${e instanceof Error ? e.message : String(e)}; trying again`);
-      setTimeout(() => {
-        if (this.follower?.abort === abort) {
-          this.follower = null;
-          if (this.role === 'replica') this.startFollowing();
-        }
-      }, 1000).unref();
+  /** The follower of this node's engine: it tells the node how far it has read and applied. */
+  private followerFor(engine: Engine): Follower {
+    return new Follower(this.log, engine, {
+      read: (seq, pending) => {
+        this.seen = seq;
+        this.logLast = Math.max(this.logLast, seq + pending);
+        if (pending === 0) this.caughtUpAt = Date.now();
+      },
+      applied: (epoch) => (this.epoch = epoch),
     });
-    this.follower = { abort, done };
-  }
-
-  /**
-   * A consumer that delivers nothing while the log holds more (seen after NATS servers died and
-   * came back) is replaced by a new one from the same position.
-   */
-  private restartStalledFollower(): void {
-    if (this.role !== 'replica' || !this.follower || this.seen >= this.logLast || Date.now() - this.lastDelivery < STALLED_FOLLOWER_MS) return;
-    console.error(`quiver: the log's consumer delivered nothing for ${STALLED_FOLLOWER_MS} ms at position ${this.seen} of ${this.logLast}; starting a new one`);
-    this.lastDelivery = Date.now();
-    void this.stopFollowing().then(() => {
-      if (this.role === 'replica') this.startFollowing();
-    });
-  }
-
-  private async stopFollowing(): Promise<void> {
-    const f = this.follower;
-    if (!f) return;
-    f.abort.abort();
-    await f.done;
-    if (this.follower === f) this.follower = null;
-  }
-
-  /** Applies the log from the data dir's position on: whole transactions only (parts gathered first), each once. */
-  private async follow(signal: AbortSignal): Promise<void> {
-    const engine = this.engine!;
-    let parts: { epoch: number; n: number; chunks: Uint8Array[] } | null = null;
-    for await (const m of this.log.read(engine.appliedPosition + 1, signal)) {
-      if (m.seq > engine.appliedPosition) {
-        if (m.kind === 'epoch') {
-          parts = null;
-          await engine.applyLogEntry({ position: m.seq, epoch: m.seq, changes: null, log: this.log.identity });
-          this.epoch = m.seq;
-        } else {
-          parts = gather(parts, m);
-          if (parts && parts.chunks.length === parts.n) {
-            await engine.applyLogEntry({ position: m.seq, epoch: m.epoch, changes: concat(parts.chunks), log: this.log.identity });
-            this.epoch = m.epoch;
-            parts = null;
-          }
-        }
-      }
-      this.seen = m.seq;
-      this.lastDelivery = Date.now();
-      this.logLast = Math.max(this.logLast, m.seq + m.pending);
-      if (m.pending === 0) this.caughtUpAt = Date.now();
-    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -451,7 +369,7 @@ export class ClusterNode implements ReplicatedLog {
           await sleep(50);
           continue;
         }
-        await this.stopFollowing();
+        await this.follower!.stop();
         try {
           const marker = new TextEncoder().encode(JSON.stringify(me));
           const epoch = await this.log.appendEpoch(marker, this.seen, `${me.node}.${this.instance}.epoch.${this.seen}.${Date.now()}`);
@@ -465,14 +383,14 @@ export class ClusterNode implements ReplicatedLog {
           return;
         } catch (e) {
           if (!(e instanceof FencedError)) throw e;
-          this.startFollowing();
+          this.follower!.start();
         }
       }
       throw new Error('the log kept moving: another node appended while this one caught up');
     } catch (e) {
       console.error(`quiver: could not become the primary: ${e instanceof Error ? e.message : String(e)}`);
       this.role = 'replica';
-      this.startFollowing();
+      this.follower!.start();
       await this.registry.releaseLease().catch(() => {});
     }
   }
@@ -494,7 +412,7 @@ export class ClusterNode implements ReplicatedLog {
     if (this.role !== 'primary') return;
     console.error(`quiver: node ${this.config.nodeId} steps down as primary: ${why}`);
     this.role = 'replica';
-    this.startFollowing();
+    this.follower!.start();
   }
 
   private notPrimary(): QuiverError {
@@ -525,58 +443,19 @@ export class ClusterNode implements ReplicatedLog {
 
   private async heartbeat(): Promise<void> {
     const { first, last } = await this.log.bounds();
-    this.logFirst = first;
     this.logLast = Math.max(this.logLast, last);
-    this.restartStalledFollower();
+    if (this.role === 'replica') this.follower!.restartIfStalled(this.seen, this.logLast);
     if (this.role === 'primary' || this.seen >= this.logLast) this.caughtUpAt = Date.now();
     await this.registry.putStatus(this.status());
     this.lastNodes = await this.nodes();
-    if (this.snapshotting || !this.takesSnapshots()) return;
-    this.snapshotting = true;
-    const work = this.engine!.appliedPosition - this.snapshotAt >= this.config.snapshotEvery ? this.snapshot() : this.purgeUpTo(this.snapshotAt);
-    void work
-      .catch((e: unknown) => console.error(`quiver: could not store a snapshot or purge the log: ${e instanceof Error ? e.message : String(e)}`))
-      .finally(() => (this.snapshotting = false));
+    if (this.keepsSnapshots()) this.keeper.tick(this.engine!, this.lastNodes.map((n) => n.appliedPosition), first);
   }
 
-  /** Whether this node takes the snapshots (and purges the log): the first caught-up replica by id. */
-  private takesSnapshots(): boolean {
-    if (this.config.snapshotEvery === 0 || this.role !== 'replica') return false;
-    const taker = this.lastNodes.filter((n) => n.role === 'replica' && n.caughtUp).map((n) => n.id).sort()[0];
-    return taker === this.config.nodeId;
-  }
-
-  /**
-   * Purges the log before `covers` (what the stored snapshot holds), but never past a live
-   * node's position: those go on from the log, not from a snapshot. Tried again each heartbeat,
-   * so a node that caught up or left lets the purge go further.
-   */
-  private async purgeUpTo(covers: number): Promise<void> {
-    const keepFrom = Math.min(covers, ...this.lastNodes.map((n) => n.appliedPosition)) + 1;
-    if (covers === 0 || keepFrom <= this.logFirst) return;
-    await this.log.purgeBefore(keepFrom);
-    this.logFirst = keepFrom;
-    console.log(`Quiver: the log now starts at ${keepFrom} (a stored snapshot covers up to ${covers})`);
-  }
-
-  /** Stores a snapshot (an online backup of this replica's database, which goes on applying the log meanwhile), then purges the log up to it. */
-  private async snapshot(): Promise<void> {
-    const latest = await this.snapshots.latest();
-    if (latest && this.engine!.appliedPosition - latest.position < this.config.snapshotEvery) {
-      this.snapshotAt = latest.position;
-      return;
-    }
-    const file = path.join(this.config.dataDir, SNAPSHOT_FILE);
-    try {
-      await this.engine!.backup(file);
-      const covers = readLogPosition(file)!;
-      await this.snapshots.put(file, covers, this.config.nodeId);
-      this.snapshotAt = covers.position;
-      console.log(`Quiver: stored a snapshot of log position ${covers.position}`);
-      await this.purgeUpTo(covers.position);
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
+  /** Whether this node keeps the snapshots (and purges the log): the first caught-up replica by id. */
+  private keepsSnapshots(): boolean {
+    if (this.role !== 'replica') return false;
+    const keeper = this.lastNodes.filter((n) => n.role === 'replica' && n.caughtUp).map((n) => n.id).sort()[0];
+    return keeper === this.config.nodeId;
   }
 
   /** Runs `task` every `ms`, one run at a time; a failure (NATS away) is tried again next time. */
@@ -597,43 +476,6 @@ export class ClusterNode implements ReplicatedLog {
       else if (s.type === 'reconnect') this.connected = true;
     }
   }
-}
-
-/** Connects to one of the configured NATS servers, trying again until `deadline`; then a clear error. */
-async function connectWithin(config: ClusterConfig, deadline: number): Promise<NatsConnection> {
-  for (;;) {
-    try {
-      return await connect({
-        servers: config.natsUrl.split(',').map((s) => s.trim()).filter(Boolean),
-        name: `quiver-${config.nodeId}`,
-        timeout: Math.max(100, Math.min(2000, deadline - Date.now())),
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-      });
-    } catch (e) {
-      if (Date.now() >= deadline) {
-        throw new Error(
-          `cannot reach NATS at ${config.natsUrl} (QUIVER_NATS_URL) within ${config.connectTimeoutMs} ms (QUIVER_NATS_CONNECT_TIMEOUT_MS): ${e instanceof Error ? e.message : String(e)}. Start the NATS servers first (README: cluster mode)`,
-        );
-      }
-      await sleep(500);
-    }
-  }
-}
-
-/** The parts gathered so far with `m`: a part that does not continue them starts again or is dropped (its transaction was abandoned). */
-function gather(parts: { epoch: number; n: number; chunks: Uint8Array[] } | null, m: LogMessage): { epoch: number; n: number; chunks: Uint8Array[] } | null {
-  const [i, n] = m.part;
-  if (i === 1) return { epoch: m.epoch, n, chunks: [m.data] };
-  if (parts && parts.epoch === m.epoch && parts.n === n && parts.chunks.length === i - 1) {
-    parts.chunks.push(m.data);
-    return parts;
-  }
-  return null;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
 function logUnavailable(): QuiverError {

@@ -179,8 +179,8 @@ describe('scripts/nats-cluster.ts', () => {
     expect(n2).toMatch(/routes: \[\s*nats-route:\/\/127\.0\.0\.1:16221\s*nats-route:\/\/127\.0\.0\.1:16223\s*\]/);
   });
 
-  it('exits 1 naming the install command when nats-server is not on PATH', async () => {
-    const { code, stderr } = await runNodeScript('scripts/nats-cluster.ts', ['--dir', dir], { env: { PATH: dir } });
+  it('exits 1 naming the install command when there is no nats-server to run', async () => {
+    const { code, stderr } = await runNodeScript('scripts/nats-cluster.ts', ['--dir', dir], { env: { QUIVER_NATS_SERVER: path.join(dir, 'nats-server') } });
     expect(code).toBe(1);
     expect(stderr).toContain('apt-get install -y nats-server');
   });
