@@ -7,12 +7,13 @@
  */
 import http from 'node:http';
 
-/** An answer as `send` returns it: status, Retry-After (seconds, when sent), round trip and body text. */
+/** An answer as `send` returns it: status, Retry-After (seconds, when sent), round trip, body text and headers. */
 export interface SentRequest {
   status: number;
   retryAfterSeconds: number | null;
   roundTripMs: number;
   text: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 export class JsonClient {
@@ -45,10 +46,11 @@ export class JsonClient {
   }
 
   /**
-   * POSTs `body` to `path` and resolves with whatever came back, any status: for load drivers
+   * POSTs `body` to `path` (with `headers` besides the content type, e.g. cluster mode's
+   * Quiver-Min-Position) and resolves with whatever came back, any status: for load drivers
    * that count errors and honour `Retry-After` instead of stopping at the first non-200.
    */
-  send(path: string, body: string): Promise<SentRequest> {
+  send(path: string, body: string, headers: Record<string, string> = {}): Promise<SentRequest> {
     return new Promise((resolve, reject) => {
       const t0 = performance.now();
       const req = http.request(
@@ -58,7 +60,7 @@ export class JsonClient {
           path,
           method: 'POST',
           agent: this.agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -71,6 +73,7 @@ export class JsonClient {
               retryAfterSeconds: Number.isFinite(retryAfter) ? retryAfter : null,
               roundTripMs: performance.now() - t0,
               text: Buffer.concat(chunks).toString('utf8'),
+              headers: res.headers,
             });
           });
         },

@@ -3,7 +3,8 @@
  * Runs an HTTP server entry point (Quiver's `src/api/server.ts` or the bench baseline) as a
  * child process for the benchmarks: start it on PORT=0, learn its URL from the
  * `... listening on http://HOST:PORT` line it prints, stop it with SIGTERM. The same approach as
- * the e2e tests' helper, kept separate because bench code does not import from tests/. Every
+ * the e2e tests' helper, kept separate because bench code does not import from tests/ (the one
+ * exception is bench/cluster.ts, which runs the cluster tests' NATS and Quiver harness). Every
  * child is remembered until it exits so `killAllServers` can leave none behind on failure.
  *
  * @example
