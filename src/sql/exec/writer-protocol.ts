@@ -33,6 +33,12 @@ export type WriterMethod = keyof WriterApi;
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: WireError };
 
+/** A synchronous call's result, posted on the results port with the call's id. */
+export interface CallResult {
+  id: number;
+  outcome: Outcome;
+}
+
 /** Engine → writer. */
 export type ToWriter = { kind: 'request'; id: number; method: WriterMethod; args: unknown[] } | { kind: 'answer'; id: number; outcome: Outcome };
 
@@ -40,7 +46,7 @@ export type ToWriter = { kind: 'request'; id: number; method: WriterMethod; args
 export type FromWriter =
   | { kind: 'reply'; id: number; outcome: Outcome }
   | { kind: 'ask'; id: number; method: AsyncHostMethod; args: unknown[] }
-  | { kind: 'call'; method: SyncHostMethod; args: unknown[] }
+  | { kind: 'call'; id: number; method: SyncHostMethod; args: unknown[] }
   | { kind: 'ready' }
   | { kind: 'failed'; error: WireError };
 

@@ -13,7 +13,7 @@ import type { LogPosition } from '../replication/index.ts';
 import type { BackupResult } from './backup.ts';
 import type { LogEntry } from './writer-log.ts';
 import type { WriterApi, WriterHost } from './writer-host.ts';
-import { receiveSearchOptions, type AsyncHostMethod, type FromWriter, type Outcome, type PostedSearchOptions, type SyncHostMethod, type ToWriter, type WriterMethod, type WriterThreadData } from './writer-protocol.ts';
+import { receiveSearchOptions, type AsyncHostMethod, type CallResult, type FromWriter, type Outcome, type PostedSearchOptions, type SyncHostMethod, type ToWriter, type WriterMethod, type WriterThreadData } from './writer-protocol.ts';
 import type { WriterOptions } from './writer.ts';
 import type { ExecuteOptions, ExecuteResult, Params } from '../types.ts';
 
@@ -113,7 +113,7 @@ export class WriterThread implements WriterApi {
         return;
       }
       case 'call':
-        this.results.postMessage(this.answerNow(message.method, message.args));
+        this.results.postMessage({ id: message.id, outcome: this.answerNow(message.method, message.args) } satisfies CallResult);
         Atomics.store(this.signal, 0, 1);
         Atomics.notify(this.signal, 0);
         return;

@@ -7,7 +7,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { fromWire, toWire, type WireError } from '../workers/index.ts';
 import type { WriterHost } from './writer-host.ts';
-import { postSearchOptions, type AsyncHostMethod, type FromWriter, type Outcome, type SyncHostMethod, type ToWriter, type WriterThreadData } from './writer-protocol.ts';
+import { postSearchOptions, type AsyncHostMethod, type CallResult, type FromWriter, type Outcome, type SyncHostMethod, type ToWriter, type WriterThreadData } from './writer-protocol.ts';
 import { Writer } from './writer.ts';
 
 const { options, flag, results } = workerData as WriterThreadData;
@@ -15,6 +15,7 @@ const port = parentPort!;
 const signal = new Int32Array(flag);
 const asked = new Map<number, { resolve: (value: unknown) => void; reject: (e: unknown) => void }>();
 let nextAsk = 1;
+let nextCall = 1;
 
 function post(message: FromWriter): void {
   port.postMessage(message);
@@ -27,12 +28,17 @@ function settle(outcome: Outcome): unknown {
 
 /** A WriterHost call the engine answers while this thread waits: the statement running needs it now. */
 function callSync(method: SyncHostMethod, args: unknown[]): unknown {
+  const id = nextCall++;
   Atomics.store(signal, 0, 0);
-  post({ kind: 'call', method, args });
-  Atomics.wait(signal, 0, 0);
+  post({ kind: 'call', id, method, args });
+  // Atomics.wait also returns for a notify meant for the call before (the engine stores the flag,
+  // then notifies, and may be descheduled in between): only the flag says the result is there.
+  while (Atomics.load(signal, 0) === 0) Atomics.wait(signal, 0, 0);
   const received = receiveMessageOnPort(results);
   if (!received) throw new Error('writer thread: the engine raised the flag but posted no result');
-  return settle(received.message as Outcome);
+  const result = received.message as CallResult;
+  if (result.id !== id) throw new Error(`writer thread: call ${id} got the result of call ${result.id}`);
+  return settle(result.outcome);
 }
 
 function ask(method: AsyncHostMethod, args: unknown[]): Promise<unknown> {
