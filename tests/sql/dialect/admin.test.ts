@@ -34,6 +34,7 @@ describe('round trip', () => {
     'SHOW VECTOR INDEX STATUS FROM t',
     'SHOW EMBEDDING MODELS',
     'SHOW PROCESSLIST',
+    'SHOW CLUSTER STATUS',
     'DESCRIBE t',
     'DESC t',
     'SET SESSION vidx_hnsw_ef_search = 64',
@@ -109,7 +110,7 @@ describe('source ranges', () => {
 
 describe('syntax errors', () => {
   test.each<SyntaxErrorCase>([
-    ['SHOW nonsense', "expected TABLES, CREATE TABLE, COLUMNS, INDEX, INDEX STATUS, EMBEDDING MODELS or PROCESSLIST near 'nonsense'", 1, 6],
+    ['SHOW nonsense', "expected TABLES, CREATE TABLE, COLUMNS, INDEX, INDEX STATUS, EMBEDDING MODELS, PROCESSLIST or CLUSTER STATUS near 'nonsense'", 1, 6],
     ['SHOW COLUMNS t', "expected IN near 't'", 1, 14],
     ['SHOW TABLES LIKE x', "expected a pattern string near 'x'", 1, 18],
     ['SHOW CREATE TABLE', 'expected a table name near end of input', 1, 18],
