@@ -17,7 +17,7 @@ import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-
 import { QuiverError } from '../core/index.ts';
 
 /** Headers of the log's messages. */
-export const HEADER = {
+const HEADER = {
   /** `txn` (a transaction's changeset, or one part of it) or `epoch` (a new primary's marker). */
   kind: 'Quiver-Kind',
   /** The epoch (the position of its primary's marker) the message was written in. */
@@ -27,7 +27,7 @@ export const HEADER = {
 } as const;
 
 /** Room left in NATS's 1 MiB message for the headers. */
-export const MAX_PART_BYTES = 1024 * 1024 - 16 * 1024;
+const MAX_PART_BYTES = 1024 * 1024 - 16 * 1024;
 
 /** JetStream's "wrong last sequence": another writer appended first. */
 const WRONG_LAST_SEQUENCE = 10071;
@@ -178,7 +178,7 @@ export class LogStream {
   }
 }
 
-export function streamName(cluster: string): string {
+function streamName(cluster: string): string {
   return `QUIVER_${cluster.toUpperCase()}_LOG`;
 }
 

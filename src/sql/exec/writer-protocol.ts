@@ -6,7 +6,7 @@
  * answers, two ways: `ask` for the host's asynchronous calls (answered by `answer`), and `call`
  * for its synchronous ones — the writer posts the call, then blocks on a shared flag until the
  * engine has posted the result on a port of their own and raised the flag, and takes the result
- * from the port with receiveMessageOnPort. Only the writer's thread ever blocks; the engine
+ * from the port with receiveMessageOnPort; each result carries its call's id, checked. Only the writer's thread ever blocks; the engine
  * answers from its event loop.
  */
 import type { MessagePort } from 'node:worker_threads';
