@@ -8,9 +8,13 @@
 import type Database from 'better-sqlite3';
 import type { Engine } from '../../../src/sql/index.ts';
 
-/** `engine`'s writer connection; throws when the engine is closed. */
+/**
+ * `engine`'s writer connection (an engine opened without `writerThread` runs its writer on the
+ * test's thread); throws when the engine is closed.
+ */
 export function engineConnection(engine: Engine): Database.Database {
-  const db = (engine as unknown as { db: Database.Database | null }).db;
-  if (!db) throw new Error('the engine is closed: it has no connection');
-  return db;
+  const writer = (engine as unknown as { writer: { db?: Database.Database | null } }).writer;
+  if (!('db' in writer)) throw new Error('the engine runs its writer on a thread of its own: its connection is not on this thread');
+  if (!writer.db) throw new Error('the engine is closed: it has no connection');
+  return writer.db;
 }
