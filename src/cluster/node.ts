@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { QuiverError, isQuiverError } from '../core/index.ts';
-import type { Engine, ReplicatedLog } from '../sql/index.ts';
+import type { ClusterNodeStatus, Engine, ReplicatedLog } from '../sql/index.ts';
 import { Follower } from './follower.ts';
 import { FencedError, LogStream, LogStreamError } from './log-stream.ts';
 import { connectWithin } from './nats-connection.ts';
@@ -46,18 +46,8 @@ export interface ClusterConfig {
   dataDir: string;
 }
 
-/** A node as GET /v1/cluster and SHOW CLUSTER STATUS show it. */
-export interface ClusterNodeView {
-  id: string;
-  role: NodeStatus['role'];
-  url: string;
-  epoch: number;
-  appliedPosition: number;
-  lagMessages: number;
-  lagSeconds: number;
-  caughtUp: boolean;
-  updatedAt: string;
-}
+/** A node as GET /v1/cluster and SHOW CLUSTER STATUS show it: the engine's shape, with the roles a node has. */
+export type ClusterNodeView = ClusterNodeStatus & { role: NodeStatus['role'] };
 
 /** This node's figures for /metrics. */
 export interface ClusterStats {

@@ -5,7 +5,7 @@
  * filters and retrieval queries), and the AST types they work on.
  */
 export { DATABASE_FILE, DataDirLockedError, DEFAULT_DISK_RESERVE_BYTES, Engine, notReady, STORAGE_FULL_RETRY_AFTER_S } from './exec/index.ts';
-export type { EngineStats, IndexStatus, LogEntry, OpenOptions, ReplicatedLog, TableDescription } from './exec/index.ts';
+export type { ClusterNodeStatus, EngineStats, IndexStatus, LogEntry, OpenOptions, ReplicatedLog, TableDescription } from './exec/index.ts';
 export { readLogPosition, type LogPosition } from './replication/index.ts';
 export { backupDataDir, restoreDatabase, RestoreError } from './exec/index.ts';
 export type { BackupResult, RestoreResult } from './exec/index.ts';

@@ -29,7 +29,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { killAllServers, runServerToExit, startServer } from '../api/server-process.ts';
 import { killAllNats, startNatsCluster, type NatsCluster } from './nats-cluster.ts';
-import { clusterView, freePort, quiverNodes, waitFor, type QuiverNode, type SqlAnswer } from './quiver-cluster.ts';
+import { clusterView, freePort, quiverNodes, sql, waitFor, type QuiverNode, type SqlAnswer } from './quiver-cluster.ts';
 
 const STREAM = 'QUIVER_QUIVER_LOG';
 const BUCKET = 'quiver_quiver';
@@ -54,45 +54,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-interface Answer extends SqlAnswer {
-  headers: Headers;
-  /** How long the request took, in ms. */
-  ms: number;
-}
-
-/** POST /v1/sql to `node` with `headers`; a network failure comes back as status 0. */
-async function post(node: QuiverNode, text: string, params: unknown[] = [], headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<Answer> {
-  const started = Date.now();
-  try {
-    const res = await fetch(`${node.url}/v1/sql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ sql: text, params }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const raw = await res.text();
-    let body: SqlAnswer['body'];
-    try {
-      body = JSON.parse(raw) as SqlAnswer['body'];
-    } catch {
-      body = { detail: raw };
-    }
-    const position = res.headers.get('quiver-position');
-    return { status: res.status, body, headers: res.headers, ms: Date.now() - started, position: position === null ? null : Number(position) };
-  } catch (e) {
-    return { status: 0, body: { detail: String(e) }, headers: new Headers(), ms: Date.now() - started, position: null };
-  }
-}
+type Answer = SqlAnswer;
+const post = sql;
 
 function show(a: Answer): string {
   return `${a.status} ${JSON.stringify(a.body).slice(0, 500)}`;
-}
-
-/** Rows of the last statement, which must answer 200. */
-async function rowsOf(node: QuiverNode, text: string, headers: Record<string, string> = {}): Promise<unknown[][]> {
-  const a = await post(node, text, [], headers);
-  if (a.status !== 200) throw new Error(`${text} on ${node.id}: ${show(a)}`);
-  return a.body.results!.at(-1)!.rows;
 }
 
 /** Sends a statement that must succeed (through any node: a write is forwarded). */

@@ -137,10 +137,14 @@ export interface SqlAnswer {
   status: number;
   body: { results?: { columns: string[]; rows: unknown[][] }[]; code?: string; detail?: string };
   position: number | null;
+  headers: Headers;
+  /** How long the request took, in ms. */
+  ms: number;
 }
 
-/** POST /v1/sql to `node`; network failures come back as status 0. */
+/** POST /v1/sql to `node`; network failures come back as status 0, a body that is not JSON as its text in `detail`. */
 export async function sql(node: QuiverNode, text: string, params: unknown[] = [], headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<SqlAnswer> {
+  const started = Date.now();
   try {
     const res = await fetch(`${node.url}/v1/sql`, {
       method: 'POST',
@@ -148,10 +152,17 @@ export async function sql(node: QuiverNode, text: string, params: unknown[] = []
       body: JSON.stringify({ sql: text, params }),
       signal: AbortSignal.timeout(timeoutMs),
     });
+    const raw = await res.text();
+    let body: SqlAnswer['body'];
+    try {
+      body = JSON.parse(raw) as SqlAnswer['body'];
+    } catch {
+      body = { detail: raw };
+    }
     const position = res.headers.get('quiver-position');
-    return { status: res.status, body: (await res.json()) as SqlAnswer['body'], position: position === null ? null : Number(position) };
+    return { status: res.status, body, headers: res.headers, ms: Date.now() - started, position: position === null ? null : Number(position) };
   } catch (e) {
-    return { status: 0, body: { detail: String(e) }, position: null };
+    return { status: 0, body: { detail: String(e) }, headers: new Headers(), ms: Date.now() - started, position: null };
   }
 }
 
